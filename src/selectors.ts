@@ -1,0 +1,276 @@
+// Selectors over the native pollers: Python's `selectors` module, camelCased.
+//
+// A selector maps fds to keys (fileobj, fd, events, data) and waits for
+// readiness. The kernel object (epoll, kqueue) or fd table lives in the
+// addon; this layer keeps the key map and turns the raw (fd, bits) pairs the
+// addon writes into a shared Int32Array into keys and EVENT_* bits.
+//
+// Two ways to wait:
+// - select(timeout) returns [key, events] pairs: the Python API, allocates.
+// - wait(timeout) returns a count, then readyKey(i) / readyEvents(i): the
+//   event loop's hot path, allocates nothing.
+
+import { native, POLL_ERROR, POLL_HUP, POLL_READ, POLL_WRITE } from './native.js';
+import type { BackendName, NativePoller } from './native.js';
+
+export const EVENT_READ = 1;
+export const EVENT_WRITE = 2;
+const EVENT_MASK = EVENT_READ | EVENT_WRITE;
+
+/** An fd, or an object with a fileno() method (a Socket). */
+export type FileObj = number | { fileno(): number };
+
+export interface SelectorKey<T = unknown> {
+  readonly fileobj: FileObj;
+  readonly fd: number;
+  events: number;
+  data: T;
+}
+
+/** How many ready fds one wait() can report (each is a pair in the shared array). */
+const MAX_EVENTS = 1024;
+
+/** Resolve a FileObj to its fd, with Python's errors for bad values. */
+export function fileobjToFd(fileobj: FileObj): number {
+  let fd: unknown = fileobj;
+  if (typeof fileobj === 'object' && fileobj !== null && typeof fileobj.fileno === 'function') {
+    fd = fileobj.fileno();
+  }
+  if (typeof fd !== 'number' || !Number.isInteger(fd)) {
+    throw new TypeError(`Invalid file object: ${String(fileobj)}`);
+  }
+  if (fd < 0) throw new RangeError(`Invalid file descriptor: ${fd}`);
+  return fd;
+}
+
+function checkEvents(events: number): void {
+  if (!Number.isInteger(events) || events === 0 || (events & ~EVENT_MASK) !== 0) {
+    throw new RangeError(`Invalid events: ${String(events)} (expected EVENT_READ, EVENT_WRITE or both)`);
+  }
+}
+
+/** An error shaped like Python's KeyError for a missing / duplicate registration. */
+function keyError(message: string, code: string): Error {
+  const err = new Error(message) as NodeJS.ErrnoException;
+  err.name = 'KeyError';
+  err.code = code;
+  return err;
+}
+
+export abstract class BaseSelector {
+  abstract readonly backend: BackendName;
+  private readonly map = new Map<number, SelectorKey>();
+  private readonly poller: NativePoller;
+  private readonly ready = new Int32Array(MAX_EVENTS * 2);
+  /** Keys and masked events of the last wait(), valid until the next one. */
+  private readonly readyKeys: SelectorKey[] = [];
+  private readonly readyBits = new Int32Array(MAX_EVENTS);
+  private closed = false;
+
+  protected constructor(backend: BackendName) {
+    this.poller = new native.Poller(backend, this.ready);
+  }
+
+  /** Start watching fileobj for events; data is kept on the key. */
+  register<T>(fileobj: FileObj, events: number, data?: T): SelectorKey<T> {
+    this.checkOpen();
+    checkEvents(events);
+    const fd = fileobjToFd(fileobj);
+    if (this.map.has(fd)) throw keyError(`${String(fileobj)} (fd ${fd}) is already registered`, 'EEXIST');
+    this.poller.add(fd, events);
+    const key: SelectorKey<T> = { fileobj, fd, events, data: data as T };
+    this.map.set(fd, key);
+    return key;
+  }
+
+  /** Stop watching fileobj. Works after the fd was closed (the key is dropped). */
+  unregister(fileobj: FileObj): SelectorKey {
+    this.checkOpen();
+    const key = this.getKey(fileobj);
+    this.map.delete(key.fd);
+    this.poller.remove(key.fd);
+    return key;
+  }
+
+  /** Change the events and data of a registered fileobj; the kernel is only told when events change. */
+  modify<T>(fileobj: FileObj, events: number, data?: T): SelectorKey<T> {
+    this.checkOpen();
+    checkEvents(events);
+    const key = this.getKey(fileobj) as SelectorKey<T>;
+    if (events !== key.events) {
+      this.poller.modify(key.fd, events);
+      key.events = events;
+    }
+    if (arguments.length > 2) key.data = data as T;
+    return key;
+  }
+
+  /**
+   * Wait until some registered fileobj is ready, or the timeout elapses.
+   * timeout in seconds: null / undefined waits forever, <= 0 polls.
+   * Returns [key, events] pairs.
+   */
+  select(timeout?: number | null): Array<[SelectorKey, number]> {
+    const n = this.wait(timeout ?? null);
+    const out: Array<[SelectorKey, number]> = [];
+    for (let i = 0; i < n; i++) out.push([this.readyKeys[i]!, this.readyBits[i]!]);
+    return out;
+  }
+
+  /**
+   * The allocation-free form of select(): returns how many keys are ready;
+   * read them with readyKey(i) and readyEvents(i) before the next wait.
+   */
+  wait(timeout: number | null): number {
+    this.checkOpen();
+    const raw = this.poller.wait(toMillis(timeout));
+    const ready = this.ready;
+    let n = 0;
+    for (let i = 0; i < raw; i++) {
+      const key = this.map.get(ready[2 * i]!);
+      if (key === undefined) continue; // unregistered while its event was in flight
+      const bits = ready[2 * i + 1]!;
+      let events = 0;
+      if (bits & POLL_READ) events |= EVENT_READ;
+      if (bits & POLL_WRITE) events |= EVENT_WRITE;
+      // An error or hang-up wakes both directions, so whoever waits finds
+      // out through its own syscall (Python's selectors do the same).
+      if (bits & (POLL_ERROR | POLL_HUP)) events |= EVENT_MASK;
+      events &= key.events;
+      if (events === 0) continue;
+      this.readyKeys[n] = key;
+      this.readyBits[n] = events;
+      n++;
+    }
+    return n;
+  }
+
+  readyKey(i: number): SelectorKey {
+    return this.readyKeys[i]!;
+  }
+
+  readyEvents(i: number): number {
+    return this.readyBits[i]!;
+  }
+
+  /** The key of a registered fileobj; a KeyError (code ENOENT) if it is not registered. */
+  getKey(fileobj: FileObj): SelectorKey {
+    const fd = fileobjToFd(fileobj);
+    const key = this.map.get(fd);
+    if (key === undefined) throw keyError(`${String(fileobj)} (fd ${fd}) is not registered`, 'ENOENT');
+    return key;
+  }
+
+  getMap(): ReadonlyMap<number, SelectorKey> {
+    return this.map;
+  }
+
+  /** The poller's own fd (epoll, kqueue), or -1 (poll, select). */
+  fileno(): number {
+    this.checkOpen();
+    return this.poller.fileno();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Release the kernel object and forget every key. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.map.clear();
+    this.readyKeys.length = 0;
+    this.poller.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      const err = new Error('Selector is closed') as NodeJS.ErrnoException;
+      err.code = 'EBADF';
+      throw err;
+    }
+  }
+}
+
+/** Seconds (null = forever) to the poller's milliseconds (-1 = forever). */
+function toMillis(timeout: number | null): number {
+  if (timeout === null) return -1;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout)) {
+    throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
+  }
+  if (timeout <= 0) return 0;
+  // Past ~24 days the poller's int milliseconds would overflow: wait forever
+  // is what such a timeout means in practice, but we cap it to stay a timeout.
+  return Math.min(timeout * 1000, 2 ** 31 - 1);
+}
+
+export class EpollSelector extends BaseSelector {
+  readonly backend = 'epoll' as const;
+  constructor() {
+    super('epoll');
+  }
+}
+
+export class KqueueSelector extends BaseSelector {
+  readonly backend = 'kqueue' as const;
+  constructor() {
+    super('kqueue');
+  }
+}
+
+export class PollSelector extends BaseSelector {
+  readonly backend = 'poll' as const;
+  constructor() {
+    super('poll');
+  }
+}
+
+/** select(2): fds must stay below FD_SETSIZE (registering one above raises a RangeError). */
+export class SelectSelector extends BaseSelector {
+  readonly backend = 'select' as const;
+  constructor() {
+    super('select');
+  }
+}
+
+const SELECTOR_CLASSES: Record<BackendName, new () => BaseSelector> = {
+  epoll: EpollSelector,
+  kqueue: KqueueSelector,
+  poll: PollSelector,
+  select: SelectSelector,
+};
+
+let available: BackendName[] | undefined;
+
+/**
+ * The backends compiled in and usable here, the preferred one first
+ * (epoll on Linux, kqueue on macOS/BSD, then poll, then select).
+ * Like CPython's `_can_use`, each is probed by creating one.
+ */
+export function availableBackends(): BackendName[] {
+  if (available === undefined) {
+    available = native.backends().filter((name) => {
+      try {
+        new native.Poller(name, new Int32Array(2)).close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  }
+  return available.slice();
+}
+
+/** A new selector for `backend` (default: the first of availableBackends()). */
+export function createSelector(backend?: BackendName | string): BaseSelector {
+  const name = (backend ?? availableBackends()[0]) as BackendName;
+  const Cls = SELECTOR_CLASSES[name];
+  if (Cls === undefined || !availableBackends().includes(name)) {
+    throw new RangeError(`Unknown or unavailable selector backend '${String(backend)}'; available: ${availableBackends().join(', ')}`);
+  }
+  return new Cls();
+}
+
+/** The best selector class on this platform, chosen by availableBackends()' probe. */
+export const DefaultSelector: new () => BaseSelector = SELECTOR_CLASSES[availableBackends()[0]!];

@@ -1,0 +1,271 @@
+// Socket: a non-blocking socket object over the native syscalls, shaped like
+// Python's socket.socket in non-blocking mode.
+//
+// Differences from Python, on purpose:
+// - Every socket is non-blocking and close-on-exec; there is no blocking mode.
+// - "Would block" is a return value (null), not BlockingIOError: the event
+//   loop tries the syscall first and only waits when it would block, and an
+//   exception per EAGAIN would cost more than the syscall itself.
+// - Addresses are objects ({ family, address, port }, { family: 'unix', path })
+//   when returned; when given, [host, port] pairs, { host, port } objects and
+//   Unix paths (strings) are all accepted. Hosts must be numeric here; name
+//   resolution belongs to the loop (getaddrinfo), which never blocks.
+
+import { native, WOULD_BLOCK } from './native.js';
+import type { SockAddress } from './native.js';
+
+export const AF_INET = native.AF_INET;
+export const AF_INET6 = native.AF_INET6;
+export const AF_UNIX = native.AF_UNIX;
+export const SOCK_STREAM = native.SOCK_STREAM;
+export const SOCK_DGRAM = native.SOCK_DGRAM;
+export const SHUT_RD = native.SHUT_RD;
+export const SHUT_WR = native.SHUT_WR;
+export const SHUT_RDWR = native.SHUT_RDWR;
+
+/** Socket options by name; the addon maps each to its (level, optname). */
+export const SocketOption = {
+  SO_REUSEADDR: native.SO_REUSEADDR,
+  SO_REUSEPORT: native.SO_REUSEPORT,
+  TCP_NODELAY: native.TCP_NODELAY,
+  SO_KEEPALIVE: native.SO_KEEPALIVE,
+  SO_RCVBUF: native.SO_RCVBUF,
+  SO_SNDBUF: native.SO_SNDBUF,
+  SO_BROADCAST: native.SO_BROADCAST,
+  IPV6_V6ONLY: native.IPV6_V6ONLY,
+} as const;
+export type SocketOptionName = keyof typeof SocketOption;
+
+export type { InetAddress, SockAddress, UnixAddress } from './native.js';
+
+/** What an address argument may be: [host, port], { host, port }, or a Unix path. */
+export type AddressLike = readonly [string, number] | { host?: string; address?: string; port: number } | string;
+
+/** A reusable out-parameter for recvfrom, so the hot path allocates one object less. */
+interface RecvfromOut {
+  address?: SockAddress;
+}
+
+export class Socket {
+  readonly family: number;
+  readonly type: number;
+  private fd: number;
+
+  /**
+   * A new non-blocking socket, or (with `fd`) a Socket taking ownership of an
+   * fd the caller got from accept, socketpair or elsewhere.
+   */
+  constructor(family: number = AF_INET, type: number = SOCK_STREAM, fd?: number) {
+    if (fd !== undefined && (!Number.isInteger(fd) || fd < 0)) {
+      throw new RangeError(`fd must be a non-negative integer, got ${String(fd)}`);
+    }
+    this.family = family;
+    this.type = type;
+    this.fd = fd ?? native.socket(family, type);
+  }
+
+  /** The fd, or -1 once closed (as Python's fileno()). */
+  fileno(): number {
+    return this.fd;
+  }
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  bind(address: AddressLike): void {
+    const [host, port] = this.splitAddress(address);
+    native.bind(this.open('bind'), this.family, host, port);
+  }
+
+  listen(backlog = 511): void {
+    if (!Number.isInteger(backlog)) throw new TypeError(`backlog must be an integer, got ${String(backlog)}`);
+    native.listen(this.open('listen'), Math.max(0, backlog));
+  }
+
+  /** Accept one connection: [socket, peer address], or null if none is pending. */
+  accept(): [Socket, SockAddress] | null {
+    const fd = native.accept(this.open('accept'));
+    if (fd === WOULD_BLOCK) return null;
+    const conn = new Socket(this.family, this.type, fd);
+    let peer: SockAddress;
+    try {
+      peer = native.getpeername(fd);
+    } catch {
+      // The peer may already have reset; the connection is still ours to read
+      // (and to find the reset on).
+      peer = this.family === AF_UNIX ? { family: 'unix', path: '' } : { family: this.family === AF_INET6 ? 'IPv6' : 'IPv4', address: '', port: 0 };
+    }
+    return [conn, peer];
+  }
+
+  /**
+   * Start connecting. Returns true when connected at once, false when the
+   * connection is in progress: wait for writability, then checkConnect().
+   */
+  connect(address: AddressLike): boolean {
+    const [host, port] = this.splitAddress(address);
+    return native.connect(this.open('connect'), this.family, host, port) === 0;
+  }
+
+  /** After a non-blocking connect became writable: throws the connect error, if any. */
+  checkConnect(address?: AddressLike): void {
+    const err = native.getSocketError(this.open('connect'));
+    if (err === 0) return;
+    const [host, port] = address === undefined ? [undefined, undefined] : this.splitAddress(address);
+    throw native.errorFromErrno(err, 'connect', host, this.family === AF_UNIX ? undefined : port);
+  }
+
+  /** Up to n bytes as a new Buffer (empty at EOF), or null if nothing is there yet. */
+  recv(n: number): Buffer | null {
+    checkSize(n, 'n');
+    const buf = Buffer.allocUnsafe(n);
+    const got = native.recv(this.open('recv'), buf, 0, n);
+    if (got === WOULD_BLOCK) return null;
+    return got === n ? buf : buf.subarray(0, got);
+  }
+
+  /** Read into buf[offset, offset+nbytes): the count (0 at EOF), or null if nothing is there yet. */
+  recvInto(buf: Uint8Array, nbytes?: number, offset = 0): number | null {
+    const got = native.recv(this.open('recv'), buf, offset, nbytes ?? buf.length - offset);
+    return got === WOULD_BLOCK ? null : got;
+  }
+
+  /** Send what the kernel takes now: the count, or null if the buffer is full. */
+  send(data: Uint8Array | string, offset = 0, length?: number): number | null {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const sent = native.send(this.open('send'), buf, offset, length ?? buf.length - offset);
+    return sent === WOULD_BLOCK ? null : sent;
+  }
+
+  /** Send several buffers with one vectored call: the count, or null if the buffer is full. */
+  sendv(bufs: Uint8Array[], firstOffset = 0): number | null {
+    const sent = native.sendv(this.open('sendmsg'), bufs, firstOffset);
+    return sent === WOULD_BLOCK ? null : sent;
+  }
+
+  private readonly fromOut: RecvfromOut = {};
+
+  /** One datagram of up to n bytes and its sender, or null if none is there yet. */
+  recvfrom(n: number): [Buffer, SockAddress] | null {
+    checkSize(n, 'n');
+    const buf = Buffer.allocUnsafe(n);
+    const got = native.recvfrom(this.open('recvfrom'), buf, 0, n, this.fromOut);
+    if (got === WOULD_BLOCK) return null;
+    return [got === n ? buf : buf.subarray(0, got), this.fromOut.address!];
+  }
+
+  /** Read one datagram into buf: [count, sender], or null if none is there yet. */
+  recvfromInto(buf: Uint8Array, nbytes?: number, offset = 0): [number, SockAddress] | null {
+    const got = native.recvfrom(this.open('recvfrom'), buf, offset, nbytes ?? buf.length - offset, this.fromOut);
+    return got === WOULD_BLOCK ? null : [got, this.fromOut.address!];
+  }
+
+  /** Send one datagram to address: the count, or null if the buffer is full. */
+  sendto(data: Uint8Array | string, address: AddressLike): number | null {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    const [host, port] = this.splitAddress(address);
+    const sent = native.sendto(this.open('sendto'), buf, 0, buf.length, this.family, host, port);
+    return sent === WOULD_BLOCK ? null : sent;
+  }
+
+  shutdown(how: number): void {
+    native.shutdown(this.open('shutdown'), how);
+  }
+
+  setsockopt(option: SocketOptionName, value: number | boolean): void {
+    native.setsockopt(this.open('setsockopt'), optionId(option), value);
+  }
+
+  getsockopt(option: SocketOptionName): number {
+    return native.getsockopt(this.open('getsockopt'), optionId(option));
+  }
+
+  getsockname(): SockAddress {
+    return native.getsockname(this.open('getsockname'));
+  }
+
+  getpeername(): SockAddress {
+    return native.getpeername(this.open('getpeername'));
+  }
+
+  /**
+   * Close the fd. Idempotent. The fd number is forgotten first, so a later
+   * call can never touch an fd the process has reused for something else.
+   */
+  close(): void {
+    const fd = this.fd;
+    if (fd < 0) return;
+    this.fd = -1;
+    native.close(fd);
+  }
+
+  /** Give up ownership of the fd without closing it; the Socket acts closed afterwards. */
+  detach(): number {
+    const fd = this.fd;
+    this.fd = -1;
+    return fd;
+  }
+
+  toString(): string {
+    return `<Socket fd=${this.fd} family=${familyName(this.family)} type=${this.type === SOCK_DGRAM ? 'SOCK_DGRAM' : 'SOCK_STREAM'}>`;
+  }
+
+  /** The fd, or an EBADF error naming the syscall that was attempted. */
+  private open(syscall: string): number {
+    if (this.fd < 0) throw native.errorFromErrno(native.errno.EBADF!, syscall);
+    return this.fd;
+  }
+
+  private splitAddress(address: AddressLike): [string, number] {
+    if (this.family === AF_UNIX) {
+      if (typeof address !== 'string') throw new TypeError('a Unix socket address is a path string');
+      return [address, 0];
+    }
+    return splitInetAddress(address);
+  }
+}
+
+/** [host, port] from any AddressLike of an inet family; validates the port. */
+export function splitInetAddress(address: AddressLike): [string, number] {
+  let host: string | undefined;
+  let port: unknown;
+  if (Array.isArray(address)) {
+    [host, port] = address as [string, number];
+  } else if (typeof address === 'object' && address !== null) {
+    const a = address as { host?: string; address?: string; port: number };
+    host = a.host ?? a.address ?? '';
+    port = a.port;
+  } else {
+    throw new TypeError(`an inet address is [host, port] or { host, port }, got ${String(address)}`);
+  }
+  if (typeof host !== 'string') throw new TypeError(`host must be a string, got ${String(host)}`);
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`port must be an integer in 0..65535, got ${String(port)}`);
+  }
+  return [host, port];
+}
+
+/** A connected pair of sockets (AF_UNIX by default), as Python's socket.socketpair(). */
+export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM): [Socket, Socket] {
+  const [a, b] = native.socketpair(family, type);
+  return [new Socket(family, type, a), new Socket(family, type, b)];
+}
+
+function optionId(option: SocketOptionName): number {
+  const id = SocketOption[option];
+  if (id === undefined) throw new RangeError(`Unknown socket option '${String(option)}'; known: ${Object.keys(SocketOption).join(', ')}`);
+  return id;
+}
+
+function checkSize(n: number, name: string): void {
+  if (typeof n !== 'number' || !Number.isInteger(n)) throw new TypeError(`${name} must be an integer, got ${String(n)}`);
+  if (n < 0) throw new RangeError(`${name} must be >= 0, got ${n}`);
+}
+
+function familyName(family: number): string {
+  if (family === AF_INET) return 'AF_INET';
+  if (family === AF_INET6) return 'AF_INET6';
+  if (family === AF_UNIX) return 'AF_UNIX';
+  return String(family);
+}
