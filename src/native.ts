@@ -175,6 +175,8 @@ export interface NativeAddon {
   getsockopt(fd: number, option: number): number;
   getsockname(fd: number): SockAddress;
   getpeername(fd: number): SockAddress;
+  /** dup(2) with close-on-exec: a second fd for the same open file (F_DUPFD_CLOEXEC). */
+  dup(fd: number): number;
   /** Build the same Error the addon throws, from a positive errno: for SO_ERROR and for tests. */
   errorFromErrno(errno: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException;
   /** Number of open fds in this process (Linux: /proc/self/fd entries), -1 if unknown. For leak checks. */
@@ -186,7 +188,7 @@ export interface NativeAddon {
  * is coio's. (bindings' own search stops at dist/cjs/package.json, which only
  * sets the module type.)
  */
-function packageRoot(): string {
+export function packageRoot(): string {
   let dir = dirname(bindings.getFileName());
   for (;;) {
     const pkg = join(dir, 'package.json');

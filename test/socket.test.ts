@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { native } from '../src/native.js';
+import { EVENT_WRITE, PollSelector } from '../src/selectors.js';
 import { AF_INET, AF_INET6, AF_UNIX, SHUT_WR, SOCK_DGRAM, Socket, socketpair } from '../src/socket.js';
 
 const opened: Socket[] = [];
@@ -130,7 +131,14 @@ describe.each(families)('TCP over %s', (name, family, host) => {
     let err: NodeJS.ErrnoException | undefined;
     try {
       if (!c.connect([host, port])) {
-        until(() => (native.getSocketError(c.fileno()) !== 0 ? true : null));
+        // Wait for the connect to finish (writable), then ask for its error.
+        const sel = new PollSelector();
+        try {
+          sel.register(c, EVENT_WRITE);
+          sel.select(2);
+        } finally {
+          sel.close();
+        }
         c.checkConnect([host, port]);
       }
     } catch (e) {

@@ -1,0 +1,279 @@
+// UDP endpoints (asyncio's _SelectorDatagramTransport and
+// loop.create_datagram_endpoint).
+
+import type { IoLoop } from './io_loop.js';
+import { WOULD_BLOCK } from './native.js';
+import type { SockAddress } from './native.js';
+import type { DatagramProtocol } from './protocols.js';
+import { getaddrinfo } from './resolver.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket } from './socket.js';
+import type { AddressLike } from './socket.js';
+import { CONNECTION_ERRORS, readBuffer, READ_BUFFER_SIZE, toBytes, writeBufferLimits } from './socket_transport.js';
+import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
+import type { BaseProtocol } from './protocols.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+type Dest = SockAddress | readonly [string, number] | string;
+
+function toAddressLike(addr: Dest): AddressLike {
+  if (typeof addr === 'string' || Array.isArray(addr)) return addr as AddressLike;
+  const a = addr as SockAddress;
+  return a.family === 'unix' ? a.path : [a.address, a.port];
+}
+
+export class DatagramSocketTransport implements DatagramTransport {
+  private readonly fd: number;
+  private closing = false;
+  private connLost = false;
+  /** Datagrams waiting for the socket to be writable: [data, destination]. */
+  private queue: Array<[Uint8Array, AddressLike | undefined]> = [];
+  private queued = 0;
+  private writing = false;
+  private high: number;
+  private low: number;
+  private protocolPaused = false;
+  private readonly extra: Partial<ExtraInfo>;
+
+  constructor(
+    private readonly loop: IoLoop,
+    private readonly sock: Socket,
+    private protocol: DatagramProtocol,
+    private readonly remote: AddressLike | undefined,
+    waiter: { setResult(v: null): void; cancelled(): boolean } | null,
+  ) {
+    this.fd = sock.fileno();
+    [this.high, this.low] = writeBufferLimits();
+    this.extra = { socket: sock, sockname: safe(() => sock.getsockname()), peername: remote === undefined ? undefined : safe(() => sock.getpeername()) };
+    loop.callSoon(() => {
+      this.protocol.connectionMade?.(this as unknown as Transport);
+      if (this.closing) return;
+      loop.addReader(this.fd, this.readReady);
+      if (waiter !== null && !waiter.cancelled()) waiter.setResult(null);
+    });
+  }
+
+  private readonly readReady = (): void => {
+    if (this.connLost) return;
+    const buf = readBuffer();
+    let got: [number, SockAddress] | null;
+    try {
+      got = this.sock.recvfromInto(buf, READ_BUFFER_SIZE);
+    } catch (err) {
+      this.protocol.errorReceived?.(err as Error);
+      return;
+    }
+    if (got === null) return;
+    const data = Buffer.allocUnsafe(got[0]);
+    buf.copy(data, 0, 0, got[0]);
+    try {
+      this.protocol.datagramReceived(data, got[1]);
+    } catch (err) {
+      this.fatalError(err, 'Fatal error: protocol.datagramReceived() call failed.');
+    }
+  };
+
+  /** Send one datagram now, or queue it until the socket is writable. */
+  sendto(data: Uint8Array | string, addr?: Dest): void {
+    const bytes = toBytes(data);
+    if (this.closing) return;
+    let dest: AddressLike | undefined;
+    if (addr !== undefined && addr !== null) {
+      dest = toAddressLike(addr);
+      if (this.remote !== undefined) throw new Error(`Invalid address: must be undefined or the connected address ${String(this.remote)}`);
+    } else if (this.remote === undefined) {
+      throw new Error('sendto() needs an address on an unconnected endpoint');
+    }
+    if (this.queue.length === 0) {
+      try {
+        const sent = this.sendOne(bytes, dest);
+        if (sent) return;
+      } catch (err) {
+        this.sendError(err);
+        return;
+      }
+      this.writing = true;
+      this.loop.addWriter(this.fd, this.writeReady);
+    }
+    this.queue.push([Buffer.from(bytes), dest]);
+    this.queued += bytes.length;
+    if (!this.protocolPaused && this.queued > this.high) {
+      this.protocolPaused = true;
+      this.protocol.pauseWriting?.();
+    }
+  }
+
+  /** True when the datagram went out, false when it would block. */
+  private sendOne(bytes: Uint8Array, dest: AddressLike | undefined): boolean {
+    const n = dest === undefined ? this.sock.send(bytes) : this.sock.sendto(bytes, dest);
+    return n !== null && n !== WOULD_BLOCK;
+  }
+
+  private sendError(err: unknown): void {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== undefined && CONNECTION_ERRORS.has(code)) this.protocol.errorReceived?.(err as Error);
+    else this.fatalError(err, 'Fatal write error on datagram transport');
+  }
+
+  private readonly writeReady = (): void => {
+    while (this.queue.length > 0) {
+      const [bytes, dest] = this.queue[0]!;
+      try {
+        if (!this.sendOne(bytes, dest)) return;
+      } catch (err) {
+        this.queue.shift();
+        this.queued -= bytes.length;
+        this.sendError(err);
+        continue;
+      }
+      this.queue.shift();
+      this.queued -= bytes.length;
+    }
+    if (this.protocolPaused && this.queued <= this.low) {
+      this.protocolPaused = false;
+      this.protocol.resumeWriting?.();
+    }
+    this.writing = false;
+    this.loop.removeWriter(this.fd);
+    if (this.closing) this.finish(null);
+  };
+
+  getWriteBufferSize(): number {
+    return this.queued;
+  }
+
+  isClosing(): boolean {
+    return this.closing;
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.loop.removeReader(this.fd);
+    if (this.queue.length === 0) this.finish(null);
+  }
+
+  abort(): void {
+    this.forceClose(null);
+  }
+
+  private fatalError(err: unknown, message: string): void {
+    this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
+    this.forceClose(err as Error);
+  }
+
+  private forceClose(exc: Error | null): void {
+    if (this.connLost) return;
+    this.queue = [];
+    this.queued = 0;
+    if (this.writing) {
+      this.writing = false;
+      this.loop.removeWriter(this.fd);
+    }
+    if (!this.closing) {
+      this.closing = true;
+      this.loop.removeReader(this.fd);
+    }
+    this.finish(exc);
+  }
+
+  private finish(exc: Error | null): void {
+    if (this.connLost) return;
+    this.connLost = true;
+    this.loop.callSoon(() => {
+      try {
+        this.protocol.connectionLost?.(exc);
+      } finally {
+        this.sock.close();
+      }
+    });
+  }
+
+  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
+    const v = this.extra[name] as ExtraInfo[K] | undefined;
+    return v === undefined ? fallback : v;
+  }
+
+  setProtocol(protocol: BaseProtocol): void {
+    this.protocol = protocol as DatagramProtocol;
+  }
+
+  getProtocol(): BaseProtocol {
+    return this.protocol;
+  }
+}
+
+export interface DatagramEndpointOptions {
+  /** [host, port] to bind (or a path for family AF_UNIX). */
+  localAddr?: readonly [string, number] | string;
+  /** [host, port] to connect to: sendto() then takes no address. */
+  remoteAddr?: readonly [string, number] | string;
+  family?: number;
+  reuseAddress?: boolean;
+  reusePort?: boolean;
+  allowBroadcast?: boolean;
+}
+
+/** Make a UDP (or Unix datagram) endpoint: [transport, protocol]. */
+export function* createDatagramEndpoint<P extends DatagramProtocol>(
+  loop: IoLoop,
+  protocolFactory: () => P,
+  options: DatagramEndpointOptions = {},
+): Co<[DatagramTransport, P]> {
+  const { localAddr, remoteAddr } = options;
+  if (localAddr === undefined && remoteAddr === undefined && options.family === undefined) {
+    throw new Error('createDatagramEndpoint needs localAddr, remoteAddr or family');
+  }
+  let family = options.family ?? 0;
+  let local: AddressLike | undefined;
+  let remote: AddressLike | undefined;
+  if (family === AF_UNIX || typeof localAddr === 'string' || typeof remoteAddr === 'string') {
+    family = AF_UNIX;
+    local = localAddr as string | undefined;
+    remote = remoteAddr as string | undefined;
+  } else {
+    if (localAddr !== undefined) {
+      const [info] = yield* getaddrinfo(loop, localAddr[0], localAddr[1], { family, type: SOCK_DGRAM });
+      family = info!.family;
+      local = [info!.host, info!.port];
+    }
+    if (remoteAddr !== undefined) {
+      const [info] = yield* getaddrinfo(loop, remoteAddr[0], remoteAddr[1], { family, type: SOCK_DGRAM });
+      family = info!.family;
+      remote = [info!.host, info!.port];
+    }
+    if (family === 0) family = AF_INET;
+  }
+  const sock = new Socket(family === AF_INET6 ? AF_INET6 : family, SOCK_DGRAM);
+  try {
+    if (options.reuseAddress) sock.setsockopt('SO_REUSEADDR', true);
+    if (options.reusePort) sock.setsockopt('SO_REUSEPORT', true);
+    if (options.allowBroadcast) sock.setsockopt('SO_BROADCAST', true);
+    if (local !== undefined) sock.bind(local);
+    if (remote !== undefined) {
+      // A datagram connect completes at once (it only sets the default peer).
+      sock.connect(remote);
+    }
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<null>();
+  const transport = new DatagramSocketTransport(loop, sock, protocol, remote, waiter);
+  try {
+    yield* waiter;
+  } catch (err) {
+    transport.abort();
+    throw err;
+  }
+  return [transport, protocol];
+}
+
+function safe(get: () => SockAddress): SockAddress | undefined {
+  try {
+    return get();
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,83 @@
+// Protocols: the callbacks a transport calls (asyncio's protocols.py).
+//
+// A protocol is any object with these methods; the classes below are
+// convenient bases whose methods do nothing. Every callback is called from
+// the event loop, never inline from a user call.
+
+import type { DatagramTransport, Transport } from './transports.js';
+import type { SockAddress } from './native.js';
+
+export interface BaseProtocol {
+  /** The connection is up; `transport` is how to write to it. */
+  connectionMade?(transport: Transport): void;
+  /** The connection is gone: exc is null for a normal EOF or close, else the error. Called exactly once. */
+  connectionLost?(exc: Error | null): void;
+  /** The transport's write buffer went over the high-water mark: stop writing. */
+  pauseWriting?(): void;
+  /** The write buffer drained below the low-water mark: writing may go on. */
+  resumeWriting?(): void;
+}
+
+export interface Protocol extends BaseProtocol {
+  /**
+   * Data arrived. By default `data` is the protocol's own Buffer. With
+   * `borrowsData: true` it is a view of the loop's read buffer, valid only
+   * until this call returns: copy what you keep (`Buffer.from(data)`).
+   * Writing the view back (`transport.write(data)`) is safe: the transport
+   * copies whatever it cannot send at once.
+   */
+  dataReceived(data: Buffer): void;
+  /**
+   * The peer closed its side (FIN). Return true to keep the transport open
+   * for writing (half-close); anything else closes it.
+   */
+  eofReceived?(): boolean | void;
+  /** Opt in to borrowed views in dataReceived (no allocation per read). */
+  readonly borrowsData?: boolean;
+}
+
+/**
+ * A protocol that owns its receive buffer: the transport reads straight into
+ * the buffer getBuffer() returns, then reports the count with bufferUpdated().
+ */
+export interface BufferedProtocol extends BaseProtocol {
+  /** A buffer to read into; sizeHint is a recommended minimum (-1: no hint). Must not be empty. */
+  getBuffer(sizeHint: number): Uint8Array;
+  /** nbytes were written at the start of the last buffer getBuffer() returned. */
+  bufferUpdated(nbytes: number): void;
+  eofReceived?(): boolean | void;
+}
+
+export interface DatagramProtocol extends BaseProtocol {
+  connectionMade?(transport: DatagramTransport | Transport): void;
+  /** One datagram arrived from addr. `data` is the protocol's own Buffer. */
+  datagramReceived(data: Buffer, addr: SockAddress): void;
+  /** A send or receive failed (e.g. ECONNREFUSED from an ICMP reply); the endpoint stays open. */
+  errorReceived?(exc: Error): void;
+}
+
+export type AnyProtocol = Protocol | BufferedProtocol;
+
+/** Base class with no-op callbacks; override what you need. */
+export class BaseProtocolImpl implements BaseProtocol {
+  connectionMade(_transport: Transport): void {}
+  connectionLost(_exc: Error | null): void {}
+  pauseWriting(): void {}
+  resumeWriting(): void {}
+}
+
+/** Base class for stream protocols: override dataReceived (and eofReceived for half-close). */
+export class ProtocolBase extends BaseProtocolImpl implements Protocol {
+  dataReceived(_data: Buffer): void {}
+  eofReceived(): boolean | void {}
+}
+
+/** Base class for datagram protocols. */
+export class DatagramProtocolBase extends BaseProtocolImpl implements DatagramProtocol {
+  datagramReceived(_data: Buffer, _addr: SockAddress): void {}
+  errorReceived(_exc: Error): void {}
+}
+
+export function isBufferedProtocol(p: BaseProtocol): p is BufferedProtocol {
+  return typeof (p as BufferedProtocol).getBuffer === 'function';
+}

@@ -1,0 +1,182 @@
+// Name resolution that never blocks the loop (asyncio's loop.getaddrinfo).
+//
+// Numeric addresses go straight through. Names are resolved by dns.lookup in
+// a worker thread: while coio's loop waits in its own poller, Node's main
+// libuv loop does not run, so a lookup started on this thread would never
+// complete. The worker answers on a MessagePort (read here synchronously with
+// receiveMessageOnPort) and then wakes the loop by writing to a Waker's fd;
+// it writes to its own dup() of that fd and closes it, so the fd number can
+// never be reused under it if the loop closes first.
+
+import { isIP } from 'node:net';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import type { Future } from './futures.js';
+import type { IoLoop } from './io_loop.js';
+import { native, packageRoot } from './native.js';
+import type { NativeWaker } from './native.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+/** One resolved address: what socket(), bind() and connect() take. */
+export interface AddrInfo {
+  family: number;
+  type: number;
+  host: string;
+  port: number;
+}
+
+export interface GetaddrinfoOptions {
+  /** AF_INET, AF_INET6 or 0 (both). */
+  family?: number;
+  type?: number;
+}
+
+interface Reply {
+  id: number;
+  addresses?: Array<{ address: string; family: number }>;
+  error?: { message: string; code?: string; errno?: number; syscall?: string; hostname?: string };
+}
+
+// The worker keeps one reply port per resolver (rid): { kind: 'port' } hands
+// it over, { kind: 'lookup' } resolves, { kind: 'close' } forgets the port.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { lookup } = require('node:dns');
+const { createRequire } = require('node:module');
+const native = createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
+const one = Buffer.from(new BigUint64Array([1n]).buffer); // eventfd wants a native-endian u64
+const ports = new Map();
+parentPort.on('message', (msg) => {
+  if (msg.kind === 'port') return void ports.set(msg.rid, msg.port);
+  if (msg.kind === 'close') { ports.get(msg.rid)?.close(); return void ports.delete(msg.rid); }
+  const { rid, id, host, family, wakeFd } = msg;
+  lookup(host, { all: true, family }, (err, addresses) => {
+    const reply = err
+      ? { id, error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, hostname: err.hostname } }
+      : { id, addresses };
+    ports.get(rid)?.postMessage(reply);
+    try { native.write(wakeFd, one, 0, 8); } catch {}
+    try { native.close(wakeFd); } catch {}
+  });
+});
+`;
+
+let worker: Worker | undefined;
+let workerUsers = 0;
+let nextResolverId = 1;
+
+function acquireWorker(): Worker {
+  if (worker === undefined) {
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot() } });
+    // The worker must never keep the process alive on its own.
+    worker.unref();
+  }
+  workerUsers++;
+  return worker;
+}
+
+function releaseWorker(): void {
+  if (--workerUsers > 0 || worker === undefined) return;
+  void worker.terminate();
+  worker = undefined;
+}
+
+/** One per loop while it has lookups in flight. */
+class Resolver {
+  private readonly waker: NativeWaker = new native.Waker();
+  private readonly channel = new MessageChannel();
+  private readonly pending = new Map<number, { fut: Future<AddrInfo[]>; port: number; type: number }>();
+  private nextId = 1;
+  private readonly rid = nextResolverId++;
+
+  constructor(private readonly loop: IoLoop) {
+    acquireWorker().postMessage({ kind: 'port', rid: this.rid, port: this.channel.port2 }, [this.channel.port2]);
+    loop.addReader(this.waker.fileno(), this.onWake);
+  }
+
+  lookup(host: string, port: number, family: number, type: number): Future<AddrInfo[]> {
+    const fut = this.loop.createFuture<AddrInfo[]>();
+    const id = this.nextId++;
+    this.pending.set(id, { fut, port, type });
+    const wakeFd = native.dup(this.waker.fileno());
+    worker!.postMessage({ kind: 'lookup', rid: this.rid, id, host, family, wakeFd });
+    return fut;
+  }
+
+  private readonly onWake = (): void => {
+    this.waker.drain();
+    for (;;) {
+      const msg = receiveMessageOnPort(this.channel.port1 as MessagePort);
+      if (msg === undefined) break;
+      this.settle(msg.message as Reply);
+    }
+    if (this.pending.size === 0) this.close();
+  };
+
+  private settle(reply: Reply): void {
+    const entry = this.pending.get(reply.id);
+    if (entry === undefined) return;
+    this.pending.delete(reply.id);
+    if (entry.fut.done()) return;
+    if (reply.error !== undefined) {
+      entry.fut.setException(Object.assign(new Error(reply.error.message), reply.error));
+      return;
+    }
+    const infos = reply.addresses!.map((a) => ({ family: a.family === 6 ? AF_INET6 : AF_INET, type: entry.type, host: a.address, port: entry.port }));
+    entry.fut.setResult(infos);
+  }
+
+  close(): void {
+    resolvers.delete(this.loop);
+    this.loop.removeReader(this.waker.fileno());
+    this.waker.close();
+    this.channel.port1.close();
+    worker?.postMessage({ kind: 'close', rid: this.rid });
+    releaseWorker();
+  }
+}
+
+const resolvers = new WeakMap<IoLoop, Resolver>();
+
+/**
+ * Resolve host and port to addresses, without blocking the loop.
+ * A numeric host (or '' / null for "any address") answers at once.
+ */
+export function* getaddrinfo(loop: IoLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Co<AddrInfo[]> {
+  const family = options.family ?? 0;
+  const type = options.type ?? SOCK_STREAM;
+  if (family === AF_UNIX) throw new RangeError('getaddrinfo does not resolve Unix paths');
+  const numeric = numericInfos(host, port, family, type);
+  if (numeric !== null) return numeric;
+  let resolver = resolvers.get(loop);
+  if (resolver === undefined) {
+    resolver = new Resolver(loop);
+    resolvers.set(loop, resolver);
+  }
+  const infos = yield* resolver.lookup(host!, port, family === AF_INET6 ? 6 : family === AF_INET ? 4 : 0, type);
+  return infos;
+}
+
+/** The answer for a numeric or empty host, or null when it is a name to resolve. */
+export function numericInfos(host: string | null | undefined, port: number, family: number, type: number): AddrInfo[] | null {
+  if (host === null || host === undefined || host === '') {
+    // "Any address", as asyncio does for host=None: both families.
+    const infos: AddrInfo[] = [];
+    if (family !== AF_INET6) infos.push({ family: AF_INET, type, host: '0.0.0.0', port });
+    if (family !== AF_INET) infos.push({ family: AF_INET6, type, host: '::', port });
+    return infos;
+  }
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  const v = isIP(bare.split('%')[0]!);
+  if (v === 0) return null;
+  const fam = v === 6 ? AF_INET6 : AF_INET;
+  if (family !== 0 && family !== fam) {
+    const err = new Error(`getaddrinfo EAI_ADDRFAMILY ${host}`) as NodeJS.ErrnoException;
+    err.code = 'EAI_ADDRFAMILY';
+    err.syscall = 'getaddrinfo';
+    throw err;
+  }
+  return [{ family: fam, type, host: bare, port }];
+}

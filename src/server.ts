@@ -1,0 +1,183 @@
+// Server: listening sockets that accept connections into transports
+// (asyncio's base_events.Server plus selector_events' accept loop).
+
+import type { Future } from './futures.js';
+import type { Cancellable, IoLoop } from './io_loop.js';
+import type { SockAddress } from './native.js';
+import type { BaseProtocol } from './protocols.js';
+import type { Socket } from './socket.js';
+import { SocketTransport } from './socket_transport.js';
+import type { TransportOwner } from './socket_transport.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+/** How long to stop accepting after EMFILE / ENFILE / ENOBUFS / ENOMEM (asyncio's ACCEPT_RETRY_DELAY). */
+export const ACCEPT_RETRY_DELAY = 1;
+/** Accept errors that mean "out of resources for now": retry later instead of failing. */
+const ACCEPT_RESOURCE_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+/** Accept errors about one connection that died in the queue: skip it. */
+const ACCEPT_SKIP_ERRORS = new Set(['ECONNABORTED', 'EPROTO', 'ECONNRESET', 'EPERM']);
+
+export interface ServerOptions {
+  /** Connections accepted per readiness event (asyncio: the backlog). */
+  backlog: number;
+  /** Called for each accepted socket before its transport is made (TCP_NODELAY, ...). */
+  configure?: (sock: Socket) => void;
+}
+
+export class Server implements TransportOwner {
+  private sockets_: Socket[] | null;
+  private serving = false;
+  private readonly transports = new Set<SocketTransport>();
+  private closedWaiters: Array<Future<void>> = [];
+  private serveForeverFut: Future<void> | null = null;
+  private readonly retryHandles = new Map<number, Cancellable>();
+
+  constructor(
+    private readonly loop: IoLoop,
+    sockets: Socket[],
+    private readonly protocolFactory: () => BaseProtocol,
+    private readonly options: ServerOptions,
+  ) {
+    this.sockets_ = sockets;
+  }
+
+  /** The listening sockets ([] once closed). */
+  get sockets(): readonly Socket[] {
+    return this.sockets_ ?? [];
+  }
+
+  getLoop(): IoLoop {
+    return this.loop;
+  }
+
+  isServing(): boolean {
+    return this.serving;
+  }
+
+  /** Addresses the server listens on. */
+  addresses(): SockAddress[] {
+    return this.sockets.map((s) => s.getsockname());
+  }
+
+  /** Start accepting connections. Idempotent. */
+  startServing(): void {
+    if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
+    if (this.serving) return;
+    this.serving = true;
+    for (const sock of this.sockets_) this.loop.addReader(sock.fileno(), this.acceptReady, sock);
+  }
+
+  /** Start serving (if not yet) and wait until the server is closed or this wait is cancelled (which closes it). */
+  *serveForever(): Co<void> {
+    if (this.serveForeverFut !== null) throw new Error(`serveForever is already running on ${String(this)}`);
+    if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
+    this.startServing();
+    this.serveForeverFut = this.loop.createFuture<void>();
+    try {
+      yield* this.serveForeverFut;
+    } catch (err) {
+      this.close();
+      yield* this.waitClosed();
+      throw err;
+    } finally {
+      this.serveForeverFut = null;
+    }
+  }
+
+  /** Stop listening and close the listening sockets; open connections stay (see closeClients). */
+  close(): void {
+    const sockets = this.sockets_;
+    if (sockets === null) return;
+    this.sockets_ = null;
+    for (const sock of sockets) {
+      if (this.serving) this.loop.removeReader(sock.fileno());
+      this.retryHandles.get(sock.fileno())?.cancel();
+      sock.close();
+    }
+    this.retryHandles.clear();
+    this.serving = false;
+    if (this.serveForeverFut !== null && !this.serveForeverFut.done()) this.serveForeverFut.cancel();
+    this.wakeupIfDone();
+  }
+
+  /** Close every open connection (flushing its buffer first). */
+  closeClients(): void {
+    for (const t of [...this.transports]) t.close();
+  }
+
+  /** Abort every open connection at once. */
+  abortClients(): void {
+    for (const t of [...this.transports]) t.abort();
+  }
+
+  /** Wait until the server is closed and every connection it accepted is gone. */
+  *waitClosed(): Co<void> {
+    if (this.sockets_ === null && this.transports.size === 0) return;
+    const fut = this.loop.createFuture<void>();
+    this.closedWaiters.push(fut);
+    yield* fut;
+  }
+
+  attach(transport: SocketTransport): void {
+    this.transports.add(transport);
+  }
+
+  detach(transport: SocketTransport): void {
+    this.transports.delete(transport);
+    this.wakeupIfDone();
+  }
+
+  private wakeupIfDone(): void {
+    if (this.sockets_ !== null || this.transports.size > 0) return;
+    const waiters = this.closedWaiters;
+    this.closedWaiters = [];
+    for (const w of waiters) if (!w.done()) w.setResult(undefined);
+  }
+
+  private readonly acceptReady = (listener: Socket): void => {
+    for (let i = 0; i < this.options.backlog; i++) {
+      let accepted: ReturnType<Socket['accept']>;
+      try {
+        accepted = listener.accept();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (ACCEPT_SKIP_ERRORS.has(code)) continue;
+        if (ACCEPT_RESOURCE_ERRORS.has(code)) {
+          // Out of fds: stop watching (level-triggered readiness would spin
+          // at 100% CPU) and look again after a delay.
+          this.loop.callExceptionHandler({ message: 'socket.accept() out of system resource', exception: err, socket: listener });
+          this.loop.removeReader(listener.fileno());
+          this.retryHandles.set(
+            listener.fileno(),
+            this.loop.callLater(ACCEPT_RETRY_DELAY, () => {
+              this.retryHandles.delete(listener.fileno());
+              if (this.serving && !listener.closed) this.loop.addReader(listener.fileno(), this.acceptReady, listener);
+            }),
+          );
+          return;
+        }
+        throw err;
+      }
+      if (accepted === null) return;
+      this.acceptConnection(accepted[0]);
+    }
+  };
+
+  private acceptConnection(conn: Socket): void {
+    let protocol: BaseProtocol;
+    try {
+      this.options.configure?.(conn);
+      protocol = this.protocolFactory();
+    } catch (err) {
+      conn.close();
+      this.loop.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: err });
+      return;
+    }
+    new SocketTransport(this.loop, conn, protocol, null, this);
+  }
+
+  toString(): string {
+    return `<Server sockets=${this.sockets.map((s) => s.fileno()).join(',')}>`;
+  }
+}

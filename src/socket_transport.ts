@@ -1,0 +1,407 @@
+// The stream transport over a non-blocking socket (asyncio's
+// _SelectorSocketTransport), built for the hot path measured in DESIGN.md:
+//
+// - Register once: the fd is watched for reading from connectionMade to
+//   close; only pauseReading / resumeReading change the interest.
+// - One recv per readiness event, into a read buffer shared by every
+//   transport of this thread (reads happen only in loop callbacks, one at a
+//   time), so an idle connection costs no buffer and a read allocates
+//   nothing unless the protocol asks for its own copy.
+// - Try first, wait second: write() sends at once and buffers (a copy of)
+//   only what the kernel did not take; the buffer goes out with one
+//   vectored send when the fd becomes writable.
+
+import { native, WOULD_BLOCK } from './native.js';
+import type { SockAddress } from './native.js';
+import { isBufferedProtocol } from './protocols.js';
+import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
+import { SHUT_WR } from './socket.js';
+import type { Socket } from './socket.js';
+import type { ExtraInfo, Transport } from './transports.js';
+import type { IoLoop } from './io_loop.js';
+
+/** Read size: large messages come in one recv (DESIGN.md: 256 KiB took 100 KiB echo from ~30 to ~21 µs). */
+export const READ_BUFFER_SIZE = 256 * 1024;
+const DEFAULT_HIGH_WATER = 64 * 1024;
+/** After this many writes to a lost connection, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
+const CONNLOST_WRITE_WARNING = 5;
+
+let sharedReadBuffer: Buffer | undefined;
+/** The per-thread read buffer; its contents are valid only inside one read callback. */
+export function readBuffer(): Buffer {
+  return (sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+}
+
+/** Something that tracks the transports it made (a Server), so close can wait for them. */
+export interface TransportOwner {
+  attach(transport: SocketTransport): void;
+  detach(transport: SocketTransport): void;
+}
+
+export function toBytes(data: Uint8Array | string): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  throw new TypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
+}
+
+export class SocketTransport implements Transport {
+  private readonly fd: number;
+  private protocol: BaseProtocol;
+  private buffered: BufferedProtocol | null = null;
+  private borrow = false;
+  private closing = false;
+  /** Non-zero once connectionLost is scheduled; counts writes after that. */
+  private connLost = 0;
+  private reading = true;
+  private eofWritten = false;
+  private protocolConnected = false;
+  // Write buffer: owned copies; the first one is sent from wOffset.
+  private wbuf: Uint8Array[] = [];
+  private wOffset = 0;
+  private wSize = 0;
+  private writing = false;
+  private high = DEFAULT_HIGH_WATER;
+  private low = DEFAULT_HIGH_WATER / 4;
+  private protocolPaused = false;
+  private readonly extra: Partial<ExtraInfo>;
+
+  constructor(
+    private readonly loop: IoLoop,
+    private readonly sock: Socket,
+    protocol: BaseProtocol,
+    /** Resolved (with null) once connectionMade has run; rejected if it threw. */
+    private readonly waiter: { setResult(v: null): void; setException(e: unknown): void; cancelled(): boolean } | null = null,
+    private readonly owner: TransportOwner | null = null,
+  ) {
+    this.fd = sock.fileno();
+    this.protocol = protocol;
+    this.setProtocol(protocol);
+    this.extra = { socket: sock, sockname: tryAddress(() => sock.getsockname()), peername: tryAddress(() => sock.getpeername()) };
+    owner?.attach(this);
+    loop.callSoon(this.start);
+  }
+
+  private readonly start = (): void => {
+    try {
+      this.protocol.connectionMade?.(this);
+    } catch (err) {
+      this.waiter?.setException(err);
+      this.fatalError(err, 'Exception in connectionMade');
+      return;
+    }
+    this.protocolConnected = true;
+    if (!this.closing && this.reading) this.loop.addReader(this.fd, this.readReady);
+    if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
+  };
+
+  // ---- reading -------------------------------------------------------
+
+  private readonly readReady = (): void => {
+    if (this.connLost !== 0) return;
+    if (this.buffered !== null) return this.readIntoProtocol(this.buffered);
+    const buf = readBuffer();
+    let n: number;
+    try {
+      n = native.recv(this.fd, buf, 0, READ_BUFFER_SIZE);
+    } catch (err) {
+      return this.fatalError(err, 'Fatal read error on socket transport');
+    }
+    if (n === WOULD_BLOCK) return;
+    if (n === 0) return this.readEof();
+    let data: Buffer;
+    if (this.borrow) {
+      data = buf.subarray(0, n);
+    } else {
+      data = Buffer.allocUnsafe(n);
+      buf.copy(data, 0, 0, n);
+    }
+    try {
+      (this.protocol as Protocol).dataReceived(data);
+    } catch (err) {
+      this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+    }
+  };
+
+  private readIntoProtocol(protocol: BufferedProtocol): void {
+    let buf: Uint8Array;
+    try {
+      buf = protocol.getBuffer(-1);
+      if (!(buf instanceof Uint8Array) || buf.length === 0) {
+        throw new RangeError('getBuffer() returned an empty or non-Uint8Array buffer');
+      }
+    } catch (err) {
+      return this.fatalError(err, 'Fatal error: protocol.getBuffer() call failed.');
+    }
+    let n: number;
+    try {
+      n = native.recv(this.fd, buf, 0, buf.length);
+    } catch (err) {
+      return this.fatalError(err, 'Fatal read error on socket transport');
+    }
+    if (n === WOULD_BLOCK) return;
+    if (n === 0) return this.readEof();
+    try {
+      protocol.bufferUpdated(n);
+    } catch (err) {
+      this.fatalError(err, 'Fatal error: protocol.bufferUpdated() call failed.');
+    }
+  }
+
+  private readEof(): void {
+    let keepOpen: boolean | void = false;
+    try {
+      keepOpen = (this.protocol as Protocol).eofReceived?.();
+    } catch (err) {
+      return this.fatalError(err, 'Fatal error: protocol.eofReceived() call failed.');
+    }
+    if (keepOpen === true) {
+      // Half-closed: nothing more to read, but the protocol may still write.
+      this.pauseReading();
+    } else {
+      this.close();
+    }
+  }
+
+  isReading(): boolean {
+    return this.reading && !this.closing;
+  }
+
+  pauseReading(): void {
+    if (this.closing || !this.reading) return;
+    this.reading = false;
+    if (this.protocolConnected) this.loop.removeReader(this.fd);
+  }
+
+  resumeReading(): void {
+    if (this.closing || this.reading) return;
+    this.reading = true;
+    if (this.protocolConnected) this.loop.addReader(this.fd, this.readReady);
+  }
+
+  // ---- writing -------------------------------------------------------
+
+  write(data: Uint8Array | string): void {
+    const bytes = toBytes(data);
+    if (this.eofWritten) throw new Error('Cannot call write() after writeEof()');
+    if (bytes.length === 0) return;
+    if (this.connLost !== 0) {
+      if (this.connLost++ === CONNLOST_WRITE_WARNING) console.warn('coio: socket.send() raised exception.');
+      return;
+    }
+    let sent = 0;
+    if (this.wSize === 0) {
+      try {
+        sent = native.send(this.fd, bytes, 0, bytes.length);
+      } catch (err) {
+        return this.fatalError(err, 'Fatal write error on socket transport');
+      }
+      if (sent === bytes.length) return;
+      if (sent === WOULD_BLOCK) sent = 0;
+      this.startWriting();
+    }
+    // Keep a copy: the caller may reuse its buffer (or it is a borrowed view).
+    this.wbuf.push(Buffer.from(bytes.subarray(sent)));
+    this.wSize += bytes.length - sent;
+    this.maybePauseProtocol();
+  }
+
+  writelines(list: Iterable<Uint8Array | string>): void {
+    for (const data of list) this.write(data);
+  }
+
+  private startWriting(): void {
+    if (this.writing) return;
+    this.writing = true;
+    this.loop.addWriter(this.fd, this.writeReady);
+  }
+
+  private stopWriting(): void {
+    if (!this.writing) return;
+    this.writing = false;
+    this.loop.removeWriter(this.fd);
+  }
+
+  private readonly writeReady = (): void => {
+    if (this.connLost !== 0) return;
+    let n: number;
+    try {
+      n = this.wbuf.length === 1 ? native.send(this.fd, this.wbuf[0]!, this.wOffset, this.wbuf[0]!.length - this.wOffset) : native.sendv(this.fd, this.wbuf, this.wOffset);
+    } catch (err) {
+      this.stopWriting();
+      this.wbuf = [];
+      this.wSize = 0;
+      return this.fatalError(err, 'Fatal write error on socket transport');
+    }
+    if (n === WOULD_BLOCK) return;
+    this.consume(n);
+    this.maybeResumeProtocol();
+    if (this.wSize > 0) return;
+    this.stopWriting();
+    if (this.closing) {
+      this.connLost = 1;
+      this.loop.callSoon(this.callConnectionLost, null);
+    } else if (this.eofWritten) {
+      this.shutdownWrite();
+    }
+  };
+
+  /** Drop n sent bytes from the front of the write buffer. */
+  private consume(n: number): void {
+    this.wSize -= n;
+    let off = this.wOffset + n;
+    let i = 0;
+    while (i < this.wbuf.length && off >= this.wbuf[i]!.length) off -= this.wbuf[i++]!.length;
+    if (i > 0) this.wbuf.splice(0, i);
+    this.wOffset = off;
+  }
+
+  writeEof(): void {
+    if (this.closing || this.eofWritten) return;
+    this.eofWritten = true;
+    if (this.wSize === 0) this.shutdownWrite();
+  }
+
+  private shutdownWrite(): void {
+    try {
+      this.sock.shutdown(SHUT_WR);
+    } catch (err) {
+      // The peer may be gone already; that is reported by the read side.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') this.fatalError(err, 'Fatal error on shutdown');
+    }
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  getWriteBufferSize(): number {
+    return this.wSize;
+  }
+
+  getWriteBufferLimits(): [number, number] {
+    return [this.low, this.high];
+  }
+
+  setWriteBufferLimits(high?: number, low?: number): void {
+    const [h, l] = writeBufferLimits(high, low);
+    this.high = h;
+    this.low = l;
+    this.maybePauseProtocol();
+  }
+
+  private maybePauseProtocol(): void {
+    if (this.wSize <= this.high || this.protocolPaused) return;
+    this.protocolPaused = true;
+    try {
+      this.protocol.pauseWriting?.();
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport: this, protocol: this.protocol });
+    }
+  }
+
+  private maybeResumeProtocol(): void {
+    if (!this.protocolPaused || this.wSize > this.low) return;
+    this.protocolPaused = false;
+    try {
+      this.protocol.resumeWriting?.();
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport: this, protocol: this.protocol });
+    }
+  }
+
+  // ---- closing -------------------------------------------------------
+
+  isClosing(): boolean {
+    return this.closing;
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.protocolConnected && this.reading) this.loop.removeReader(this.fd);
+    if (this.wSize === 0) {
+      this.connLost = 1;
+      this.loop.callSoon(this.callConnectionLost, null);
+    }
+  }
+
+  abort(): void {
+    this.forceClose(null);
+  }
+
+  private fatalError(err: unknown, message: string): void {
+    // Connection errors are the peer's doing, not a bug: no report for them.
+    const code = (err as NodeJS.ErrnoException | null)?.code;
+    if (code === undefined || !CONNECTION_ERRORS.has(code)) {
+      this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
+    }
+    this.forceClose(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private forceClose(exc: Error | null): void {
+    if (this.connLost !== 0) return;
+    if (this.wSize > 0) {
+      this.wbuf = [];
+      this.wSize = 0;
+    }
+    this.stopWriting();
+    if (!this.closing) {
+      this.closing = true;
+      if (this.protocolConnected && this.reading) this.loop.removeReader(this.fd);
+    }
+    this.connLost = 1;
+    this.loop.callSoon(this.callConnectionLost, exc);
+  }
+
+  private readonly callConnectionLost = (exc: Error | null): void => {
+    try {
+      if (this.protocolConnected) this.protocol.connectionLost?.(exc);
+    } finally {
+      this.sock.close();
+      this.owner?.detach(this);
+    }
+  };
+
+  // ---- introspection -------------------------------------------------
+
+  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
+    const value = this.extra[name] as ExtraInfo[K] | undefined;
+    return value === undefined ? fallback : value;
+  }
+
+  setProtocol(protocol: BaseProtocol): void {
+    this.protocol = protocol;
+    this.buffered = isBufferedProtocol(protocol) ? protocol : null;
+    this.borrow = (protocol as Protocol).borrowsData === true;
+  }
+
+  getProtocol(): BaseProtocol {
+    return this.protocol;
+  }
+
+  toString(): string {
+    const state = this.sock.closed ? 'closed' : this.closing ? 'closing' : 'open';
+    return `<SocketTransport fd=${this.fd} ${state} write buffer=${this.wSize}>`;
+  }
+}
+
+/** Errors that mean "the peer went away", reported through connectionLost only. */
+export const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);
+
+/** Validate (high, low) as asyncio's _set_write_buffer_limits does. */
+export function writeBufferLimits(high?: number, low?: number): [number, number] {
+  let h = high;
+  let l = low;
+  if (h === undefined) h = l === undefined ? DEFAULT_HIGH_WATER : 4 * l;
+  if (l === undefined) l = Math.floor(h / 4);
+  if (!(h >= l && l >= 0)) throw new RangeError(`high (${h}) must be >= low (${l}) must be >= 0`);
+  return [h, l];
+}
+
+function tryAddress(get: () => SockAddress): SockAddress | undefined {
+  try {
+    return get();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,24 @@
+// Errors of the streams layer (asyncio's IncompleteReadError, LimitOverrunError).
+
+/** EOF came before the expected bytes: `partial` has what was read. */
+export class IncompleteReadError extends Error {
+  override name = 'IncompleteReadError';
+  constructor(
+    readonly partial: Buffer,
+    /** Bytes that were expected, or null when reading up to a separator. */
+    readonly expected: number | null,
+  ) {
+    super(`${partial.length} bytes read on a total of ${expected === null ? 'undefined' : expected} expected bytes`);
+  }
+}
+
+/** The separator was not found within the reader's limit; `consumed` bytes may be read to make progress. */
+export class LimitOverrunError extends Error {
+  override name = 'LimitOverrunError';
+  constructor(
+    message: string,
+    readonly consumed: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,457 @@
+// Streams: StreamReader / StreamWriter over a socket transport (asyncio's
+// streams.py), for generator coroutines:
+//
+//   const [reader, writer] = yield* openConnection(loop, '127.0.0.1', 8888);
+//   writer.write('ping\n');
+//   const line = yield* reader.readLine();
+//
+// The reader keeps the Buffers the transport hands it (each is its own copy)
+// in a queue of chunks: read(n) of a whole chunk returns that chunk without a
+// copy, and a read that finds data buffered returns without suspending.
+
+import type { Future } from './futures.js';
+import type { IoLoop } from './io_loop.js';
+import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
+import type { CreateConnectionOptions, CreateServerOptions } from './connections.js';
+import { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
+import type { Protocol } from './protocols.js';
+import type { Server } from './server.js';
+import { ChunkQueue } from './chunk_queue.js';
+import type { ExtraInfo, Transport } from './transports.js';
+
+export { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+/** Default buffer limit: readLine / readUntil fail past it, reading pauses at twice it (asyncio's 64 KiB). */
+export const DEFAULT_LIMIT = 64 * 1024;
+
+export class StreamReader {
+  private readonly buffer = new ChunkQueue();
+  private eof = false;
+  private waiter: Future<void> | null = null;
+  private exc: Error | null = null;
+  private transport: Transport | null = null;
+  private paused = false;
+
+  constructor(
+    private readonly loop: IoLoop,
+    readonly limit: number = DEFAULT_LIMIT,
+  ) {
+    if (!(limit > 0)) throw new RangeError(`limit must be > 0, got ${limit}`);
+  }
+
+  exception(): Error | null {
+    return this.exc;
+  }
+
+  /** Fail every pending and future read with exc (the connection broke). */
+  setException(exc: Error): void {
+    this.exc = exc;
+    this.wakeup(exc);
+  }
+
+  setTransport(transport: Transport): void {
+    if (this.transport !== null) throw new Error('Transport already set');
+    this.transport = transport;
+  }
+
+  /** True when the peer closed and every byte has been read. */
+  atEof(): boolean {
+    return this.eof && this.buffer.size === 0;
+  }
+
+  feedEof(): void {
+    this.eof = true;
+    this.wakeup(null);
+  }
+
+  /** Take ownership of data (the transport's own copy) and wake a pending read. */
+  feedData(data: Buffer): void {
+    if (this.eof) throw new Error('feedData after feedEof');
+    if (data.length === 0) return;
+    this.buffer.push(data);
+    this.wakeup(null);
+    if (this.transport !== null && !this.paused && this.buffer.size > 2 * this.limit) {
+      try {
+        this.transport.pauseReading();
+        this.paused = true;
+      } catch {
+        // The transport is closing; nothing more will come anyway.
+      }
+    }
+  }
+
+  private wakeup(exc: Error | null): void {
+    const w = this.waiter;
+    if (w === null) return;
+    this.waiter = null;
+    if (w.done()) return;
+    if (exc === null) w.setResult(undefined);
+    else w.setException(exc);
+  }
+
+  private maybeResumeTransport(): void {
+    if (this.paused && this.buffer.size <= this.limit) {
+      this.paused = false;
+      this.transport!.resumeReading();
+    }
+  }
+
+  /** Suspend until data or EOF arrives. */
+  private *waitForData(func: string): Co<void> {
+    if (this.waiter !== null) throw new Error(`${func}() called while another coroutine is already waiting for incoming data`);
+    if (this.eof) throw new Error('waitForData after EOF');
+    // A paused transport with an empty buffer would never resume: resume it.
+    if (this.paused) {
+      this.paused = false;
+      this.transport!.resumeReading();
+    }
+    const w = this.loop.createFuture<void>();
+    this.waiter = w;
+    try {
+      yield* w;
+    } finally {
+      this.waiter = null;
+    }
+  }
+
+  /**
+   * Up to n bytes (n = -1: everything until EOF). Waits only when nothing is
+   * buffered; an empty Buffer means EOF.
+   */
+  *read(n = -1): Co<Buffer> {
+    if (this.exc !== null) throw this.exc;
+    if (!Number.isInteger(n)) throw new TypeError(`n must be an integer, got ${String(n)}`);
+    if (n === 0) return Buffer.alloc(0);
+    if (n < 0) {
+      const parts: Buffer[] = [];
+      for (;;) {
+        const block = yield* this.read(this.limit);
+        if (block.length === 0) break;
+        parts.push(block);
+      }
+      return Buffer.concat(parts);
+    }
+    if (this.buffer.size === 0 && !this.eof) yield* this.waitForData('read');
+    const data = this.buffer.take(Math.min(n, this.buffer.size));
+    this.maybeResumeTransport();
+    return data;
+  }
+
+  /** Exactly n bytes; IncompleteReadError (with the partial bytes) if EOF comes first. */
+  *readExactly(n: number): Co<Buffer> {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly size must be a non-negative integer, got ${String(n)}`);
+    if (this.exc !== null) throw this.exc;
+    if (n === 0) return Buffer.alloc(0);
+    while (this.buffer.size < n) {
+      if (this.eof) {
+        const partial = this.buffer.take(this.buffer.size);
+        throw new IncompleteReadError(partial, n);
+      }
+      yield* this.waitForData('readExactly');
+    }
+    const data = this.buffer.take(n);
+    this.maybeResumeTransport();
+    return data;
+  }
+
+  /**
+   * One line, '\n' included. At EOF returns what is left (maybe without
+   * '\n'; empty at EOF). A line longer than the limit is discarded and an
+   * Error (asyncio's ValueError) is thrown; the next readLine goes on after it.
+   */
+  *readLine(): Co<Buffer> {
+    try {
+      return yield* this.readUntil('\n');
+    } catch (err) {
+      if (err instanceof IncompleteReadError) return err.partial;
+      if (err instanceof LimitOverrunError) {
+        if (this.buffer.startsWith(Buffer.from('\n'), err.consumed)) this.buffer.discard(err.consumed + 1);
+        else this.buffer.discard(this.buffer.size);
+        this.maybeResumeTransport();
+        throw new Error(err.message);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Data up to and including separator (a string, Buffer, or an array of
+   * them: the first that matches ends the read). EOF first: IncompleteReadError
+   * with what was buffered. Separator not found within `limit` bytes:
+   * LimitOverrunError, and the data stays in the buffer.
+   */
+  *readUntil(separator: string | Uint8Array | ReadonlyArray<string | Uint8Array> = '\n'): Co<Buffer> {
+    const seps = (Array.isArray(separator) ? separator : [separator]).map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s as Uint8Array)));
+    if (seps.length === 0 || seps.some((s) => s.length === 0)) throw new RangeError('Separator should contain at least one byte');
+    if (this.exc !== null) throw this.exc;
+    const minLen = Math.min(...seps.map((s) => s.length));
+    const maxLen = Math.max(...seps.map((s) => s.length));
+    // Resume searching where the last attempt stopped.
+    let offset = 0;
+    for (;;) {
+      const size = this.buffer.size;
+      if (size - offset >= minLen) {
+        let best = -1;
+        let bestLen = 0;
+        for (const sep of seps) {
+          const at = this.buffer.indexOf(sep, offset);
+          if (at !== -1 && (best === -1 || at < best)) {
+            best = at;
+            bestLen = sep.length;
+          }
+        }
+        if (best !== -1) {
+          if (best + bestLen > this.limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', best);
+          const data = this.buffer.take(best + bestLen);
+          this.maybeResumeTransport();
+          return data;
+        }
+        offset = Math.max(0, size + 1 - maxLen);
+        if (offset > this.limit) throw new LimitOverrunError('Separator is not found, and chunk exceed the limit', offset);
+      }
+      if (this.eof) {
+        const partial = this.buffer.take(this.buffer.size);
+        throw new IncompleteReadError(partial, null);
+      }
+      yield* this.waitForData('readUntil');
+    }
+  }
+
+  toString(): string {
+    return `<StreamReader ${this.buffer.size} bytes${this.eof ? ' eof' : ''}${this.exc ? ' exception' : ''}>`;
+  }
+}
+
+/**
+ * The protocol between a transport and a StreamReader / StreamWriter pair,
+ * with the flow control that drain() waits on (asyncio's FlowControlMixin).
+ */
+export class StreamReaderProtocol implements Protocol {
+  private transport: Transport | null = null;
+  private paused = false;
+  private drainWaiters: Array<Future<void>> = [];
+  private connectionLostFlag = false;
+  private closedFut: Future<void>;
+  private writer: StreamWriter | null = null;
+  private task: unknown = null;
+
+  constructor(
+    private readonly loop: IoLoop,
+    private reader: StreamReader | null,
+    /** Called with (reader, writer) when a server accepts a connection; may return a coroutine to run as a task. */
+    private readonly clientConnected: ((reader: StreamReader, writer: StreamWriter) => unknown) | null = null,
+    private readonly spawn: ((coro: Generator<unknown, unknown, unknown>) => unknown) | null = null,
+  ) {
+    this.closedFut = loop.createFuture<void>();
+    // Nobody has to wait for closing; don't report an exception nobody asked for.
+    this.closedFut.addDoneCallback((f) => {
+      if (!f.cancelled()) f.exception();
+    });
+  }
+
+  connectionMade(transport: Transport): void {
+    this.transport = transport;
+    this.reader?.setTransport(transport);
+    if (this.clientConnected !== null) {
+      this.writer = new StreamWriter(transport, this, this.reader!, this.loop);
+      const res = this.clientConnected(this.reader!, this.writer);
+      if (isGenerator(res) && this.spawn !== null) this.task = this.spawn(res);
+    }
+  }
+
+  connectionLost(exc: Error | null): void {
+    if (this.reader !== null) {
+      if (exc === null) this.reader.feedEof();
+      else this.reader.setException(exc);
+    }
+    if (!this.closedFut.done()) {
+      if (exc === null) this.closedFut.setResult(undefined);
+      else this.closedFut.setException(exc);
+    }
+    this.connectionLostFlag = true;
+    // Wake drain() waiters: with the error, or normally if closed cleanly.
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) {
+      if (w.done()) continue;
+      if (exc === null) w.setResult(undefined);
+      else w.setException(exc);
+    }
+    this.reader = null;
+    this.transport = null;
+    this.task = null;
+  }
+
+  dataReceived(data: Buffer): void {
+    this.reader?.feedData(data);
+  }
+
+  eofReceived(): boolean {
+    this.reader?.feedEof();
+    // Keep the transport open for writing (half-close), as asyncio does for TCP.
+    return true;
+  }
+
+  pauseWriting(): void {
+    this.paused = true;
+  }
+
+  resumeWriting(): void {
+    this.paused = false;
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) if (!w.done()) w.setResult(undefined);
+  }
+
+  /** Wait until the transport's buffer is below its low-water mark. */
+  *drainHelper(): Co<void> {
+    if (this.connectionLostFlag) throw connectionResetError('Connection lost');
+    if (!this.paused) return;
+    const w = this.loop.createFuture<void>();
+    this.drainWaiters.push(w);
+    try {
+      yield* w;
+    } finally {
+      const i = this.drainWaiters.indexOf(w);
+      if (i !== -1) this.drainWaiters.splice(i, 1);
+    }
+  }
+
+  closedFuture(): Future<void> {
+    return this.closedFut;
+  }
+}
+
+export class StreamWriter {
+  constructor(
+    readonly transport: Transport,
+    private readonly protocol: StreamReaderProtocol,
+    private readonly reader: StreamReader | null,
+    private readonly loop: IoLoop,
+  ) {}
+
+  write(data: Uint8Array | string): void {
+    this.transport.write(data);
+  }
+
+  writelines(list: Iterable<Uint8Array | string>): void {
+    this.transport.writelines(list);
+  }
+
+  writeEof(): void {
+    this.transport.writeEof();
+  }
+
+  canWriteEof(): boolean {
+    return this.transport.canWriteEof();
+  }
+
+  close(): void {
+    this.transport.close();
+  }
+
+  isClosing(): boolean {
+    return this.transport.isClosing();
+  }
+
+  /** Wait until the connection is closed (after close()). Raises the error it was lost with, if any. */
+  *waitClosed(): Co<void> {
+    yield* this.protocol.closedFuture();
+  }
+
+  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
+    return this.transport.getExtraInfo(name, fallback);
+  }
+
+  /**
+   * Back-pressure: returns at once unless the transport's write buffer is
+   * over its high-water mark, then waits until it drains below the low one.
+   * Raises the reader's error if the connection broke.
+   */
+  *drain(): Co<void> {
+    const exc = this.reader?.exception();
+    if (exc) throw exc;
+    if (this.transport.isClosing()) {
+      // Let connectionLost run first so drain raises its error (asyncio yields once here too).
+      yield;
+    }
+    yield* this.protocol.drainHelper();
+  }
+
+  getLoop(): IoLoop {
+    return this.loop;
+  }
+
+  toString(): string {
+    return `<StreamWriter transport=${String(this.transport)}>`;
+  }
+}
+
+export interface StreamOptions {
+  /** The StreamReader buffer limit. */
+  limit?: number;
+}
+
+/** Connect to host:port; returns [reader, writer]. */
+export function* openConnection(
+  loop: IoLoop,
+  host: string,
+  port: number,
+  options: StreamOptions & CreateConnectionOptions = {},
+): Co<[StreamReader, StreamWriter]> {
+  const reader = new StreamReader(loop, options.limit);
+  const protocol = new StreamReaderProtocol(loop, reader);
+  const [transport] = yield* createConnection(loop, () => protocol, host, port, options);
+  return [reader, new StreamWriter(transport, protocol, reader, loop)];
+}
+
+/** Connect to a Unix socket path; returns [reader, writer]. */
+export function* openUnixConnection(loop: IoLoop, path: string, options: StreamOptions = {}): Co<[StreamReader, StreamWriter]> {
+  const reader = new StreamReader(loop, options.limit);
+  const protocol = new StreamReaderProtocol(loop, reader);
+  const [transport] = yield* createUnixConnection(loop, () => protocol, path);
+  return [reader, new StreamWriter(transport, protocol, reader, loop)];
+}
+
+/** What a stream server calls per connection: a plain function or a generator function (run as a task). */
+export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => Generator<unknown, unknown, unknown> | void;
+
+/** Spawns a coroutine as a task on the loop (loop.createTask), injected to keep this module below tasks.ts. */
+export type Spawn = (coro: Generator<unknown, unknown, unknown>) => unknown;
+
+/** Serve host:port; clientConnected(reader, writer) runs (as a task, if it is a generator function) per connection. */
+export function* startServer(
+  loop: IoLoop,
+  spawn: Spawn,
+  clientConnected: ClientConnected,
+  host: string | null | undefined,
+  port: number,
+  options: StreamOptions & CreateServerOptions = {},
+): Co<Server> {
+  const factory = () => new StreamReaderProtocol(loop, new StreamReader(loop, options.limit), clientConnected, spawn);
+  return yield* createServer(loop, factory, host, port, options);
+}
+
+/** Serve a Unix socket path, as startServer. */
+export function* startUnixServer(
+  loop: IoLoop,
+  spawn: Spawn,
+  clientConnected: ClientConnected,
+  path: string,
+  options: StreamOptions & Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
+): Co<Server> {
+  const factory = () => new StreamReaderProtocol(loop, new StreamReader(loop, options.limit), clientConnected, spawn);
+  return yield* createUnixServer(loop, factory, path, options);
+}
+
+function isGenerator(x: unknown): x is Generator<unknown, unknown, unknown> {
+  return typeof x === 'object' && x !== null && typeof (x as Generator).next === 'function' && typeof (x as Generator).throw === 'function';
+}
+
+function connectionResetError(message: string): NodeJS.ErrnoException {
+  const err = new Error(message) as NodeJS.ErrnoException;
+  err.code = 'ECONNRESET';
+  return err;
+}
