@@ -6,10 +6,13 @@
       "target_name": "coio",
       "sources": [
         "native/addon.cc",
+        "native/args.cc",
         "native/errors.cc",
+        "native/fd_util.cc",
         "native/poller.cc",
         "native/poller_poll.cc",
         "native/poller_select.cc",
+        "native/sockaddr.cc",
         "native/socket.cc",
         "native/waker.cc"
       ],
@@ -30,7 +33,7 @@
           }
         }],
         ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
-          "sources": ["native/waker_pipe.cc"]
+          "sources": ["native/poller_none.cc", "native/waker_pipe.cc"]
         }]
       ]
     }

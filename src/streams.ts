@@ -1,14 +1,18 @@
 // Streams: StreamReader / StreamWriter over a socket transport (asyncio's
 // streams.py), for generator coroutines:
 //
-//   const [reader, writer] = yield* openConnection(loop, '127.0.0.1', 8888);
+//   const [reader, writer] = yield* openConnection('127.0.0.1', 8888);
 //   writer.write('ping\n');
 //   const line = yield* reader.readLine();
+//
+// The module functions (openConnection, startServer, ...) use the running
+// loop, as asyncio's do.
 //
 // The reader keeps the Buffers the transport hands it (each is its own copy)
 // in a queue of chunks: read(n) of a whole chunk returns that chunk without a
 // copy, and a read that finds data buffered returns without suspending.
 
+import { getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
@@ -394,56 +398,50 @@ export interface StreamOptions {
   limit?: number;
 }
 
-/** Connect to host:port; returns [reader, writer]. */
-export function* openConnection(
-  loop: IoLoop,
-  host: string,
-  port: number,
-  options: StreamOptions & CreateConnectionOptions = {},
-): Co<[StreamReader, StreamWriter]> {
+/** Connect to host:port on the running loop; returns [reader, writer]. */
+export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Co<[StreamReader, StreamWriter]> {
+  const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
   const [transport] = yield* createConnection(loop, () => protocol, host, port, options);
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
-/** Connect to a Unix socket path; returns [reader, writer]. */
-export function* openUnixConnection(loop: IoLoop, path: string, options: StreamOptions = {}): Co<[StreamReader, StreamWriter]> {
+/** Connect to a Unix socket path on the running loop; returns [reader, writer]. */
+export function* openUnixConnection(path: string, options: StreamOptions = {}): Co<[StreamReader, StreamWriter]> {
+  const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
   const [transport] = yield* createUnixConnection(loop, () => protocol, path);
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
-/** What a stream server calls per connection: a plain function or a generator function (run as a task). */
+/** What a stream server calls per connection: a plain function, or a generator function whose coroutine runs as a task. */
 export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => Generator<unknown, unknown, unknown> | void;
 
-/** Spawns a coroutine as a task on the loop (loop.createTask), injected to keep this module below tasks.ts. */
-export type Spawn = (coro: Generator<unknown, unknown, unknown>) => unknown;
+function streamProtocolFactory(clientConnected: ClientConnected, limit: number | undefined): () => StreamReaderProtocol {
+  const loop = getRunningLoop();
+  const spawn = (coro: Generator<unknown, unknown, unknown>) => loop.createTask(coro);
+  return () => new StreamReaderProtocol(loop, new StreamReader(loop, limit), clientConnected, spawn);
+}
 
-/** Serve host:port; clientConnected(reader, writer) runs (as a task, if it is a generator function) per connection. */
+/** Serve host:port on the running loop; clientConnected(reader, writer) runs per connection. */
 export function* startServer(
-  loop: IoLoop,
-  spawn: Spawn,
   clientConnected: ClientConnected,
   host: string | null | undefined,
   port: number,
   options: StreamOptions & CreateServerOptions = {},
 ): Co<Server> {
-  const factory = () => new StreamReaderProtocol(loop, new StreamReader(loop, options.limit), clientConnected, spawn);
-  return yield* createServer(loop, factory, host, port, options);
+  return yield* createServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), host, port, options);
 }
 
-/** Serve a Unix socket path, as startServer. */
+/** Serve a Unix socket path on the running loop, as startServer. */
 export function* startUnixServer(
-  loop: IoLoop,
-  spawn: Spawn,
   clientConnected: ClientConnected,
   path: string,
   options: StreamOptions & Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
 ): Co<Server> {
-  const factory = () => new StreamReaderProtocol(loop, new StreamReader(loop, options.limit), clientConnected, spawn);
-  return yield* createUnixServer(loop, factory, path, options);
+  return yield* createUnixServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), path, options);
 }
 
 function isGenerator(x: unknown): x is Generator<unknown, unknown, unknown> {

@@ -1,0 +1,38 @@
+// Module init: the exports of src/native.ts's NativeAddon, nothing else.
+//
+// The addon is context-aware (NODE_API_MODULE registers a Node-API module,
+// which Node loads once per environment: the main thread and each worker
+// thread). Per-environment state lives in AddonData (env.SetInstanceData),
+// never in statics: one event loop per worker thread must not share any.
+#include <napi.h>
+
+#include "addon.h"
+
+namespace coio {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  AddonData* data = new AddonData();
+  // Owned by the environment from here on: deleted at its teardown.
+  env.SetInstanceData(data);
+
+  Napi::Function poller = DefinePoller(env);
+  data->poller_constructor = Napi::Persistent(poller);
+  exports.Set("Poller", poller);
+
+  Napi::Function waker = DefineWaker(env);
+  data->waker_constructor = Napi::Persistent(waker);
+  exports.Set("Waker", waker);
+
+  exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  InitSocket(env, exports);
+  return exports;
+}
+
+}  // namespace coio
+
+// The macro pastes its argument into identifiers: an unqualified name.
+static Napi::Object InitCoio(Napi::Env env, Napi::Object exports) {
+  return coio::Init(env, exports);
+}
+
+NODE_API_MODULE(coio, InitCoio)

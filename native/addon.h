@@ -1,0 +1,24 @@
+// What each native module contributes to the exports, and the data kept per
+// Node environment (the main thread and every worker thread load the addon
+// separately: nothing here is process-global).
+#pragma once
+
+#include <napi.h>
+
+namespace coio {
+
+// Stored with env.SetInstanceData: one per environment, freed with it.
+struct AddonData {
+  Napi::FunctionReference poller_constructor;
+  Napi::FunctionReference waker_constructor;
+};
+
+// poller.cc
+Napi::Function DefinePoller(Napi::Env env);
+Napi::Value Backends(const Napi::CallbackInfo& info);
+// waker.cc
+Napi::Function DefineWaker(Napi::Env env);
+// socket.cc: the socket functions and their constants.
+void InitSocket(Napi::Env env, Napi::Object exports);
+
+}  // namespace coio

@@ -1,0 +1,305 @@
+// The JS class Poller over a PollerBackend (poller.h), and the policy every
+// backend shares: argument checks, the fd registry (EEXIST / ENOENT are
+// answered here, identically for all backends), the closed state, the
+// deadline with its EINTR retry, and the factory that picks by name.
+#include <time.h>
+
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "addon.h"
+#include "args.h"
+#include "errors.h"
+#include "poller.h"
+
+namespace coio {
+
+int TimeoutNsToMs(int64_t timeout_ns) {
+  if (timeout_ns < 0) return -1;
+  int64_t ms = (timeout_ns + 999999) / 1000000;  // round up: never early
+  // A longer wait is cut at INT_MAX ms (~24.8 days); Poller::WaitUntil
+  // waits again until the deadline.
+  return ms > INT_MAX ? INT_MAX : static_cast<int>(ms);
+}
+
+namespace {
+
+const BackendEntry kPosixBackends[] = {
+    {"poll", CreatePollBackend, "poll"},
+    {"select", CreateSelectBackend, "select"},
+};
+
+const BackendEntry* FindBackend(const char* name) {
+  const BackendEntry* os_entries;
+  size_t os_count = OsBackends(&os_entries);
+  for (size_t i = 0; i < os_count; ++i) {
+    if (std::strcmp(os_entries[i].name, name) == 0) return &os_entries[i];
+  }
+  for (const BackendEntry& entry : kPosixBackends) {
+    if (std::strcmp(entry.name, name) == 0) return &entry;
+  }
+  return nullptr;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// JS milliseconds to backend nanoseconds: negative (or +Infinity) waits
+// forever, fractions round up.
+int64_t TimeoutMsToNs(double ms) {
+  if (ms < 0 || std::isinf(ms)) return -1;
+  double ns = std::ceil(ms * 1e6);
+  constexpr double kMaxNs = 4e18;  // ~127 years: beyond any real deadline, below INT64_MAX
+  return ns > kMaxNs ? static_cast<int64_t>(kMaxNs) : static_cast<int64_t>(ns);
+}
+
+// registry_ entries: kRegistered | interest, or 0 when fd is not watched.
+constexpr uint8_t kRegistered = 0x80;
+
+class Poller : public Napi::ObjectWrap<Poller> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Poller",
+                       {
+                           InstanceMethod<&Poller::Add>("add"),
+                           InstanceMethod<&Poller::Modify>("modify"),
+                           InstanceMethod<&Poller::Remove>("remove"),
+                           InstanceMethod<&Poller::Wait>("wait"),
+                           InstanceMethod<&Poller::Close>("close"),
+                           InstanceMethod<&Poller::Fileno>("fileno"),
+                           InstanceAccessor<&Poller::GetBackend>("backend"),
+                           InstanceAccessor<&Poller::GetClosed>("closed"),
+                       });
+  }
+
+  explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
+    Napi::Env env = info.Env();
+    char name[16];
+    size_t name_len = ArgString(info, 0, "Poller", "backend", name, sizeof name);
+    entry_ = name_len < sizeof name ? FindBackend(name) : nullptr;
+    if (entry_ == nullptr) {
+      throw Napi::RangeError::New(env, "Poller: unknown backend '" +
+                                           info[0].As<Napi::String>().Utf8Value() +
+                                           "' (native.backends() lists this build's)");
+    }
+
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    if (napi_get_typedarray_info(env, info[1], &type, &length, &data, nullptr, nullptr) !=
+            napi_ok ||
+        type != napi_int32_array) {
+      throw Napi::TypeError::New(env, "Poller: events must be an Int32Array");
+    }
+    if (length < 2 || length % 2 != 0) {
+      char message[128];
+      std::snprintf(message, sizeof message,
+                    "Poller: events must have an even length >= 2 (got %zu)", length);
+      throw Napi::RangeError::New(env, message);
+    }
+    events_ = static_cast<int32_t*>(data);
+    events_length_ = length;
+    max_pairs_ = length / 2 > INT_MAX ? INT_MAX : static_cast<int>(length / 2);
+
+    int err = ENOMEM;
+    backend_ = entry_->create(max_pairs_, &err);
+    if (!backend_) ThrowErrno(env, err, entry_->create_syscall);
+    // Keep the array alive as long as we write into it.
+    events_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+  }
+
+  ~Poller() override {
+    if (backend_) backend_->Close();
+  }
+
+ private:
+  Napi::Value Add(const Napi::CallbackInfo& info) {
+    int fd = ArgFd(info, 0, "Poller.add");
+    int interest = ArgInterest(info, "Poller.add");
+    EnsureOpen(info.Env(), "add");
+    int limit = backend_->FdLimit();
+    if (limit > 0 && fd >= limit) ThrowBeyondLimit(info.Env(), fd, limit);
+    if (Interest(fd) >= 0) ThrowErrno(info.Env(), EEXIST, backend_->CtlSyscall());
+    try {
+      if (static_cast<size_t>(fd) >= registry_.size()) registry_.resize(fd + 1, 0);
+    } catch (const std::bad_alloc&) {
+      ThrowErrno(info.Env(), ENOMEM, backend_->CtlSyscall());
+    }
+    int err = backend_->Add(fd, interest);
+    if (err != 0) ThrowErrno(info.Env(), err, backend_->CtlSyscall());
+    registry_[fd] = static_cast<uint8_t>(kRegistered | interest);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Modify(const Napi::CallbackInfo& info) {
+    int fd = ArgFd(info, 0, "Poller.modify");
+    int interest = ArgInterest(info, "Poller.modify");
+    EnsureOpen(info.Env(), "modify");
+    int old_interest = Interest(fd);
+    if (old_interest < 0) ThrowErrno(info.Env(), ENOENT, backend_->CtlSyscall());
+    if (interest == old_interest) return info.Env().Undefined();
+    int err = backend_->Modify(fd, old_interest, interest);
+    if (err != 0) ThrowErrno(info.Env(), err, backend_->CtlSyscall());
+    registry_[fd] = static_cast<uint8_t>(kRegistered | interest);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Remove(const Napi::CallbackInfo& info) {
+    int fd = ArgFd(info, 0, "Poller.remove");
+    EnsureOpen(info.Env(), "remove");
+    int old_interest = Interest(fd);
+    if (old_interest < 0) ThrowErrno(info.Env(), ENOENT, backend_->CtlSyscall());
+    int err = backend_->Remove(fd, old_interest);
+    // EBADF / ENOENT: the owner closed fd before removing it, and close(2)
+    // already dropped it from the kernel's interest list (epoll(7) Q6;
+    // kqueue(2): "Calling close() on a file descriptor will remove any
+    // kevents that reference the descriptor"). Not an error: forget it too.
+    if (err != 0 && err != EBADF && err != ENOENT) {
+      ThrowErrno(info.Env(), err, backend_->CtlSyscall());
+    }
+    registry_[fd] = 0;
+    return info.Env().Undefined();
+  }
+
+  // The hot path: one syscall (two N-API calls to check the events array
+  // still has its memory), no allocation, a plain number back.
+  Napi::Value Wait(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    double timeout_ms = ArgNumber(info, 0, "Poller.wait", "timeoutMs");
+    if (std::isnan(timeout_ms)) {
+      throw Napi::RangeError::New(env, "Poller.wait: timeoutMs must not be NaN");
+    }
+    EnsureOpen(env, "wait");
+    CheckEvents(env);
+    int n = WaitUntil(TimeoutMsToNs(timeout_ms));
+    if (n < 0) ThrowErrno(env, -n, backend_->WaitSyscall());
+    return Napi::Number::New(env, n);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!backend_) return info.Env().Undefined();
+    const char* syscall = "close";
+    int err = backend_->Close();
+    backend_.reset();
+    std::vector<uint8_t>().swap(registry_);
+    events_ref_.Reset();
+    events_ = nullptr;
+    if (err != 0) ThrowErrno(info.Env(), err, syscall);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Fileno(const Napi::CallbackInfo& info) {
+    EnsureOpen(info.Env(), "fileno");
+    return Napi::Number::New(info.Env(), backend_->Fileno());
+  }
+
+  Napi::Value GetBackend(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), entry_->name);
+  }
+
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), !backend_);
+  }
+
+  // Only select has a limit: an fd_set holds FD_SETSIZE bits.
+  [[noreturn]] void ThrowBeyondLimit(Napi::Env env, int fd, int limit) const {
+    const BackendEntry* os_entries;
+    bool has_os_backend = OsBackends(&os_entries) > 0;
+    char message[224];
+    std::snprintf(message, sizeof message,
+                  "Poller.add: fd %d is beyond FD_SETSIZE (%d), the limit of the %s backend; "
+                  "use the %s%s backend",
+                  fd, limit, entry_->name, has_os_backend ? os_entries[0].name : "",
+                  has_os_backend ? " or poll" : "poll");
+    throw Napi::RangeError::New(env, message);
+  }
+
+  static int ArgInterest(const Napi::CallbackInfo& info, const char* fn) {
+    return static_cast<int>(ArgInteger(info, 1, fn, "interest", 0, kInterestMask));
+  }
+
+  // The registered interest of fd, or -1 when it is not registered.
+  int Interest(int fd) const {
+    if (static_cast<size_t>(fd) >= registry_.size() || registry_[fd] == 0) return -1;
+    return registry_[fd] & kInterestMask;
+  }
+
+  // A closed poller has no kernel object: EBADF, as a syscall on its fd
+  // would say. `method` stands in for the syscall name.
+  void EnsureOpen(Napi::Env env, const char* method) const {
+    if (!backend_) ThrowErrno(env, EBADF, method);
+  }
+
+  // The events array may have lost its memory since construction (its
+  // ArrayBuffer transferred to a worker or detached): writing through the
+  // saved pointer would then corrupt or use freed memory. A detached
+  // array's length reads 0, and an ArrayBuffer's memory never moves while
+  // it stays attached, so checking the length is enough. (Asking for the
+  // data pointer as well would make V8 build the ArrayBuffer handle, which
+  // costs as much again.)
+  void CheckEvents(Napi::Env env) const {
+    napi_value array;
+    size_t length = 0;
+    if (napi_get_reference_value(env, events_ref_, &array) != napi_ok ||
+        napi_get_typedarray_info(env, array, nullptr, &length, nullptr, nullptr, nullptr) !=
+            napi_ok ||
+        length != events_length_) {
+      throw Napi::Error::New(env, "Poller.wait: the events Int32Array was detached or resized");
+    }
+  }
+
+  // Waits until an event or the deadline. EINTR (a signal) is retried with
+  // the time that remains, and a backend that returns before the deadline
+  // (its timeout was capped) waits again, so we never return early as
+  // measured by CLOCK_MONOTONIC (what performance.now() reads).
+  int WaitUntil(int64_t timeout_ns) {
+    int n;
+    if (timeout_ns <= 0) {
+      do {
+        n = backend_->Wait(timeout_ns, events_, max_pairs_);
+      } while (n == -EINTR);
+      return n;
+    }
+    int64_t deadline = NowNs() + timeout_ns;
+    for (;;) {
+      n = backend_->Wait(timeout_ns, events_, max_pairs_);
+      if (n > 0 || (n < 0 && n != -EINTR)) return n;
+      int64_t now = NowNs();
+      if (now >= deadline) return 0;
+      timeout_ns = deadline - now;
+    }
+  }
+
+  const BackendEntry* entry_ = nullptr;
+  std::unique_ptr<PollerBackend> backend_;  // null once closed
+  Napi::ObjectReference events_ref_;
+  int32_t* events_ = nullptr;
+  size_t events_length_ = 0;
+  int max_pairs_ = 0;
+  std::vector<uint8_t> registry_;  // fd -> kRegistered | interest
+};
+
+}  // namespace
+
+Napi::Function DefinePoller(Napi::Env env) { return Poller::Define(env); }
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array names = Napi::Array::New(env);
+  uint32_t i = 0;
+  const BackendEntry* os_entries;
+  size_t os_count = OsBackends(&os_entries);
+  for (size_t k = 0; k < os_count; ++k) names.Set(i++, os_entries[k].name);
+  for (const BackendEntry& entry : kPosixBackends) names.Set(i++, entry.name);
+  return names;
+}
+
+}  // namespace coio

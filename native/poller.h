@@ -1,0 +1,85 @@
+// The poller contract: one abstract backend, one file per backend, one
+// factory that picks by name (STYLE.md 1).
+//
+//   poller_epoll.cc   Linux             (the build adds it on Linux)
+//   poller_kqueue.cc  macOS / *BSD      (the build adds it there)
+//   poller_none.cc    other POSIX       (no OS-specific backend)
+//   poller_poll.cc    poll(2)           (everywhere)
+//   poller_select.cc  select(2)         (everywhere)
+//   poller.cc         the JS class Poller and the shared policy
+//
+// The JS Poller (poller.cc) does everything backends have in common:
+// argument checks, the fd registry that answers EEXIST / ENOENT the same way
+// for every backend, the closed state, the deadline and the EINTR retry with
+// the remaining time. A backend only makes syscalls. Backend methods never
+// throw: they return 0 or a positive errno (Wait: a count or -errno).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace coio {
+
+// Interest / readiness bits; the same values as POLL_* in src/native.ts.
+constexpr int kPollRead = 1;
+constexpr int kPollWrite = 2;
+constexpr int kPollError = 4;
+constexpr int kPollHup = 8;
+constexpr int kInterestMask = kPollRead | kPollWrite;
+
+class PollerBackend {
+ public:
+  virtual ~PollerBackend() = default;
+
+  // Start watching fd (not registered yet: the caller's registry says so).
+  // interest is kPollRead | kPollWrite, possibly 0.
+  virtual int Add(int fd, int interest) = 0;
+  // fd is registered with old_interest; change it to interest.
+  virtual int Modify(int fd, int old_interest, int interest) = 0;
+  // fd is registered with old_interest; stop watching it. EBADF / ENOENT
+  // from the kernel mean fd was closed already; the caller forgets fd anyway.
+  virtual int Remove(int fd, int old_interest) = 0;
+
+  // Waits at most timeout_ns nanoseconds (-1: forever, 0: do not block),
+  // rounded UP to the backend's resolution. Writes up to max_pairs
+  // (fd, bits) pairs into out[0, 2 * max_pairs) and returns how many, or
+  // -errno (-EINTR included: the caller retries with the remaining time).
+  // Allocates nothing. max_pairs is the capacity given at creation.
+  virtual int Wait(int64_t timeout_ns, int32_t* out, int max_pairs) = 0;
+
+  // Releases the kernel object. Called at most once.
+  virtual int Close() = 0;
+
+  // The kernel object's fd (epoll, kqueue) or -1.
+  virtual int Fileno() const { return -1; }
+  // Exclusive upper bound on watchable fd numbers (select: FD_SETSIZE), 0 for none.
+  virtual int FdLimit() const { return 0; }
+  // Syscall names for error messages.
+  virtual const char* CtlSyscall() const = 0;
+  virtual const char* WaitSyscall() const = 0;
+};
+
+// Creates a backend that reports up to max_pairs pairs per Wait (buffers are
+// sized here, once). On failure returns nullptr and sets *err to an errno.
+using BackendFactory = std::unique_ptr<PollerBackend> (*)(int max_pairs, int* err);
+
+struct BackendEntry {
+  const char* name;
+  BackendFactory create;
+  const char* create_syscall;  // for the error when creation fails
+};
+
+// The OS's own backends, best first, defined by the one per-OS file the
+// build picks (poller_epoll.cc, poller_kqueue.cc or poller_none.cc).
+size_t OsBackends(const BackendEntry** entries);
+
+// The POSIX backends, built everywhere.
+std::unique_ptr<PollerBackend> CreatePollBackend(int max_pairs, int* err);
+std::unique_ptr<PollerBackend> CreateSelectBackend(int max_pairs, int* err);
+
+// Timeout conversions shared by the backends: always round up, so a wait
+// never ends before the requested time.
+int TimeoutNsToMs(int64_t timeout_ns);  // -1 forever, capped at INT_MAX ms
+
+}  // namespace coio

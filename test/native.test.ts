@@ -1,0 +1,845 @@
+// The native addon against the contract in src/native.ts: every poller
+// backend this build has (describe.each), the waker, and the socket
+// functions over real loopback TCP (127.0.0.1 and ::1), Unix sockets, UDP,
+// socketpairs and pipes. Every fd a test opens is closed by the test's
+// cleanup; the file ends by checking the process has as many open fds as it
+// started with.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  native,
+  POLL_ERROR,
+  POLL_HUP,
+  POLL_READ,
+  POLL_WRITE,
+  WOULD_BLOCK,
+  type BackendName,
+  type InetAddress,
+  type NativePoller,
+  type SockAddress,
+  type UnixAddress,
+} from '../src/native.js';
+
+const { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM } = native;
+const E = native.errno;
+
+// ---- fd bookkeeping: everything opened here is closed in afterEach ---------
+
+let fdsAtStart = -1;
+const openFds = new Set<number>();
+const openPollers: NativePoller[] = [];
+
+function track<T extends number | number[]>(fds: T): T {
+  for (const fd of Array.isArray(fds) ? fds : [fds]) openFds.add(fd);
+  return fds;
+}
+
+function closeFd(fd: number): void {
+  openFds.delete(fd);
+  native.close(fd);
+}
+
+function poller(backend: BackendName, pairs = 64): { p: NativePoller; ev: Int32Array } {
+  const ev = new Int32Array(pairs * 2);
+  const p = new native.Poller(backend, ev);
+  openPollers.push(p);
+  return { p, ev };
+}
+
+beforeAll(() => {
+  fdsAtStart = native.countOpenFds();
+});
+
+afterEach(() => {
+  for (const fd of openFds) native.close(fd);
+  openFds.clear();
+  for (const p of openPollers.splice(0)) p.close();
+});
+
+afterAll(() => {
+  expect(native.countOpenFds()).toBe(fdsAtStart);
+});
+
+// ---- helpers ------------------------------------------------------------------
+
+/** wait() once; the result as fd -> bits, checking each fd appears at most once. */
+function waitMap(p: NativePoller, ev: Int32Array, timeoutMs: number): Map<number, number> {
+  const n = p.wait(timeoutMs);
+  const ready = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    expect(ready.has(ev[2 * i]!), `fd ${ev[2 * i]} reported twice`).toBe(false);
+    ready.set(ev[2 * i]!, ev[2 * i + 1]!);
+  }
+  return ready;
+}
+
+/** Waits (up to 2 s) until fd shows any of `bits`; returns its bits. */
+function waitUntil(p: NativePoller, ev: Int32Array, fd: number, bits: number): number {
+  const deadline = performance.now() + 2000;
+  while (performance.now() < deadline) {
+    const got = waitMap(p, ev, 50).get(fd) ?? 0;
+    if (got & bits) return got;
+  }
+  throw new Error(`fd ${fd} never showed bits ${bits}`);
+}
+
+/** A poller of the default backend with fd registered, for the socket tests. */
+function readiness(fd: number, interest: number): { p: NativePoller; ev: Int32Array } {
+  const w = poller(native.backends()[0]!);
+  w.p.add(fd, interest);
+  return w;
+}
+
+function errorOf(fn: () => unknown): NodeJS.ErrnoException {
+  try {
+    fn();
+  } catch (err) {
+    return err as NodeJS.ErrnoException;
+  }
+  throw new Error('expected a throw');
+}
+
+function expectErrno(fn: () => unknown, code: string, syscall?: string): NodeJS.ErrnoException {
+  const err = errorOf(fn);
+  expect(err).toBeInstanceOf(Error);
+  expect(err.code).toBe(code);
+  expect(err.errno).toBe(-E[code]!);
+  if (syscall !== undefined) expect(err.syscall).toBe(syscall);
+  return err;
+}
+
+const text = (s: string) => Buffer.from(s);
+
+function recvAll(fd: number, size = 4096): string {
+  const buf = Buffer.alloc(size);
+  const n = native.recv(fd, buf, 0, size);
+  expect(n).toBeGreaterThanOrEqual(0);
+  return buf.subarray(0, n).toString();
+}
+
+function softFdLimit(): number {
+  try {
+    return Number(execFileSync('/bin/sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  } catch {
+    return 0;
+  }
+}
+
+/** A connected TCP pair over loopback: [client, server-side]. */
+function tcpPair(family: number, host: string): [number, number] {
+  const listener = track(native.socket(family, SOCK_STREAM));
+  native.bind(listener, family, host, 0);
+  native.listen(listener, 8);
+  const port = (native.getsockname(listener) as InetAddress).port;
+  const client = track(native.socket(family, SOCK_STREAM));
+  native.connect(client, family, host, port);
+  const w = readiness(listener, POLL_READ);
+  waitUntil(w.p, w.ev, listener, POLL_READ);
+  const server = track(native.accept(listener));
+  expect(server).toBeGreaterThanOrEqual(0);
+  const cw = readiness(client, POLL_WRITE);
+  waitUntil(cw.p, cw.ev, client, POLL_WRITE);
+  expect(native.getSocketError(client)).toBe(0);
+  closeFd(listener);
+  return [client, server];
+}
+
+function hasIPv6Loopback(): boolean {
+  const fd = native.socket(AF_INET6, SOCK_STREAM);
+  try {
+    native.bind(fd, AF_INET6, '::1', 0);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    native.close(fd);
+  }
+}
+
+// ---- pollers ----------------------------------------------------------------
+
+describe('backends()', () => {
+  it('lists the compiled backends, default first, poll and select everywhere', () => {
+    const names = native.backends();
+    expect(names.slice(-2)).toEqual(['poll', 'select']);
+    if (process.platform === 'linux') expect(names).toEqual(['epoll', 'poll', 'select']);
+    if (process.platform === 'darwin' || process.platform.endsWith('bsd')) {
+      expect(names).toEqual(['kqueue', 'poll', 'select']);
+    }
+  });
+});
+
+describe.each(native.backends())('Poller(%s)', (backend) => {
+  it('reports its backend, fileno and closed state', () => {
+    const { p } = poller(backend);
+    expect(p.backend).toBe(backend);
+    expect(p.closed).toBe(false);
+    if (backend === 'epoll' || backend === 'kqueue') {
+      expect(p.fileno()).toBeGreaterThanOrEqual(0);
+    } else {
+      expect(p.fileno()).toBe(-1);
+    }
+  });
+
+  it('adds, modifies and removes: write then read readiness on a socketpair', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_WRITE);
+    expect(waitMap(p, ev, 0).get(a)).toBe(POLL_WRITE);
+
+    p.modify(a, POLL_READ);
+    expect(waitMap(p, ev, 0).has(a)).toBe(false);
+    native.send(b, text('x'), 0, 1);
+    expect(waitMap(p, ev, 1000).get(a)).toBe(POLL_READ);
+
+    p.modify(a, POLL_READ | POLL_WRITE);
+    expect(waitMap(p, ev, 0).get(a)).toBe(POLL_READ | POLL_WRITE);
+
+    // Level-triggered: still readable until the byte is consumed.
+    p.modify(a, POLL_READ);
+    expect(waitMap(p, ev, 0).get(a)).toBe(POLL_READ);
+    expect(recvAll(a)).toBe('x');
+    expect(waitMap(p, ev, 0).has(a)).toBe(false);
+
+    native.send(b, text('y'), 0, 1);
+    p.remove(a);
+    expect(waitMap(p, ev, 0).size).toBe(0);
+  });
+
+  it('accepts interest 0 (registered, no read/write events)', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    native.send(b, text('x'), 0, 1);
+    p.add(a, 0);
+    expect(waitMap(p, ev, 0).size).toBe(0);
+    expectErrno(() => p.add(a, POLL_READ), 'EEXIST');
+    p.modify(a, POLL_READ);
+    expect(waitMap(p, ev, 0).get(a)).toBe(POLL_READ);
+  });
+
+  it('reports pipe readiness: write end writable, read end readable after a write', () => {
+    const { p, ev } = poller(backend);
+    const [r, w] = track(native.pipe());
+    p.add(r, POLL_READ);
+    p.add(w, POLL_WRITE);
+    let ready = waitMap(p, ev, 0);
+    expect(ready.get(w)).toBe(POLL_WRITE);
+    expect(ready.has(r)).toBe(false);
+    expect(native.write(w, text('abc'), 0, 3)).toBe(3);
+    ready = waitMap(p, ev, 1000);
+    expect(ready.get(r)).toBe(POLL_READ);
+  });
+
+  it('reports hang-up when the socketpair peer closes', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    closeFd(b);
+    const bits = waitMap(p, ev, 1000).get(a) ?? 0;
+    // EOF is readable everywhere; select has no hang-up set to say more.
+    expect(bits & POLL_READ).toBe(POLL_READ);
+    if (backend !== 'select') expect(bits & POLL_HUP).toBe(POLL_HUP);
+    expect(native.recv(a, Buffer.alloc(4), 0, 4)).toBe(0);
+  });
+
+  it('reports hang-up on a pipe whose writer closed', () => {
+    const { p, ev } = poller(backend);
+    const [r, w] = track(native.pipe());
+    p.add(r, POLL_READ);
+    closeFd(w);
+    const bits = waitMap(p, ev, 1000).get(r) ?? 0;
+    if (backend === 'select') {
+      expect(bits).toBe(POLL_READ);
+    } else {
+      expect(bits & POLL_HUP).toBe(POLL_HUP);
+    }
+    expect(native.read(r, Buffer.alloc(4), 0, 4)).toBe(0);
+  });
+
+  if (backend === 'epoll' || backend === 'poll') {
+    it('reports hang-up even with interest 0', () => {
+      const { p, ev } = poller(backend);
+      const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+      p.add(a, 0);
+      closeFd(b);
+      expect((waitMap(p, ev, 1000).get(a) ?? 0) & POLL_HUP).toBe(POLL_HUP);
+    });
+  }
+
+  it('wait(0) returns at once', () => {
+    const { p } = poller(backend);
+    const [a] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    const start = performance.now();
+    for (let i = 0; i < 100; i++) expect(p.wait(0)).toBe(0);
+    expect(performance.now() - start).toBeLessThan(50);
+  });
+
+  it('never returns before the timeout, fractions included', () => {
+    const { p } = poller(backend);
+    const [a] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    for (const timeout of [0.2, 1, 1.5, 7.25, 30]) {
+      const start = performance.now();
+      expect(p.wait(timeout)).toBe(0);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(timeout);
+    }
+  });
+
+  it('does not starve fds when more are ready than the array holds', () => {
+    const { p, ev } = poller(backend, 4);
+    const ends: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+      p.add(a, POLL_WRITE);
+      p.add(b, POLL_WRITE);
+      ends.push(a, b);
+    }
+    const seen = new Set<number>();
+    for (let i = 0; i < 3; i++) {
+      const ready = waitMap(p, ev, 0);
+      expect(ready.size).toBe(4);
+      for (const fd of ready.keys()) seen.add(fd);
+    }
+    expect([...seen].sort((x, y) => x - y)).toEqual([...ends].sort((x, y) => x - y));
+  });
+
+  it('answers EEXIST and ENOENT from its registry', () => {
+    const { p } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    const err = expectErrno(() => p.add(a, POLL_WRITE), 'EEXIST');
+    expect(typeof err.syscall).toBe('string');
+    expectErrno(() => p.modify(b, POLL_READ), 'ENOENT');
+    expectErrno(() => p.remove(b), 'ENOENT');
+    p.remove(a);
+    expectErrno(() => p.remove(a), 'ENOENT');
+    p.add(a, POLL_WRITE); // re-adding after remove is fine
+  });
+
+  it('removes an fd its owner already closed, and forgets it', () => {
+    const { p, ev } = poller(backend);
+    const [a] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ | POLL_WRITE);
+    closeFd(a);
+    if (backend === 'poll' || backend === 'select') {
+      // The fd is still in the table: poll says POLLNVAL, select fails with
+      // EBADF; both come out as the error bit on that fd.
+      expect(waitMap(p, ev, 0).get(a)).toBe(POLL_ERROR);
+    }
+    expect(() => p.remove(a)).not.toThrow();
+    expectErrno(() => p.modify(a, POLL_READ), 'ENOENT');
+    expect(waitMap(p, ev, 0).size).toBe(0);
+    // The number can be reused by a new fd and registered again.
+    const [c, d] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(c, POLL_WRITE);
+    p.add(d, POLL_WRITE);
+    expect(waitMap(p, ev, 0).size).toBe(2);
+  });
+
+  it('throws EBADF once closed; close is idempotent', () => {
+    const { p } = poller(backend);
+    const [a] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    p.close();
+    expect(p.closed).toBe(true);
+    expect(p.backend).toBe(backend);
+    expectErrno(() => p.add(a, POLL_READ), 'EBADF');
+    expectErrno(() => p.modify(a, POLL_READ), 'EBADF');
+    expectErrno(() => p.remove(a), 'EBADF');
+    expectErrno(() => p.wait(0), 'EBADF');
+    expectErrno(() => p.fileno(), 'EBADF');
+    expect(() => p.close()).not.toThrow();
+  });
+
+  it('refuses bad arguments with TypeError / RangeError', () => {
+    const { p } = poller(backend);
+    const [a] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    expect(() => p.add('3' as unknown as number, POLL_READ)).toThrow(TypeError);
+    expect(() => p.add(-1, POLL_READ)).toThrow(RangeError);
+    expect(() => p.add(1.5, POLL_READ)).toThrow(RangeError);
+    expect(() => p.add(NaN, POLL_READ)).toThrow(RangeError);
+    expect(() => p.add(a, 4)).toThrow(RangeError);
+    expect(() => p.add(a, POLL_READ | POLL_HUP)).toThrow(RangeError);
+    expect(() => p.wait('1' as unknown as number)).toThrow(TypeError);
+    expect(() => p.wait(NaN)).toThrow(RangeError);
+    expect(() => new native.Poller(backend, new Int32Array(3))).toThrow(RangeError);
+    expect(() => new native.Poller(backend, new Int32Array(0))).toThrow(RangeError);
+    expect(() => new native.Poller(backend, new Uint32Array(2) as unknown as Int32Array)).toThrow(
+      TypeError,
+    );
+    expect(() => new native.Poller(backend, [0, 0] as unknown as Int32Array)).toThrow(TypeError);
+    expect(() => new native.Poller('nope' as BackendName, new Int32Array(2))).toThrow(RangeError);
+    // Nothing was registered by the failed calls.
+    p.add(a, POLL_READ);
+  });
+
+  it('refuses to write into an events array whose buffer was transferred away', () => {
+    const { p, ev } = poller(backend);
+    const buffer = ev.buffer as ArrayBuffer;
+    structuredClone(buffer, { transfer: [buffer] });
+    expect(() => p.wait(0)).toThrow(/detached/);
+  });
+
+  if (backend === 'select') {
+    it('refuses an fd >= FD_SETSIZE with a RangeError that names the way out', () => {
+      const { p } = poller(backend);
+      expect(native.FD_SETSIZE).toBe(1024);
+      let high = -1;
+      while (high < native.FD_SETSIZE) {
+        const [r, w] = track(native.pipe());
+        high = Math.max(r, w);
+      }
+      const err = errorOf(() => p.add(high, POLL_READ));
+      expect(err).toBeInstanceOf(RangeError);
+      expect(err.message).toMatch(/FD_SETSIZE \(1024\)/);
+      expect(err.message).toMatch(/epoll or poll backend/);
+      // The other backends take it.
+      const other = poller(native.backends()[0]!);
+      other.p.add(high, POLL_READ);
+      other.p.remove(high);
+    });
+  } else {
+    it('watches 2,000 fds', (ctx) => {
+      const limit = softFdLimit();
+      if (limit < 4096) {
+        ctx.skip(`the soft RLIMIT_NOFILE is ${limit} (< 4096): too few fds for 2,000 sockets`);
+      }
+      const { p, ev } = poller(backend, 4096);
+      const fds: number[] = [];
+      for (let i = 0; i < 1000; i++) fds.push(...track(native.socketpair(AF_UNIX, SOCK_STREAM)));
+      for (const fd of fds) p.add(fd, POLL_READ | POLL_WRITE);
+      let ready = waitMap(p, ev, 0);
+      expect(ready.size).toBe(2000);
+      for (const bits of ready.values()) expect(bits).toBe(POLL_WRITE);
+      for (const fd of fds) p.modify(fd, POLL_READ);
+      expect(waitMap(p, ev, 0).size).toBe(0);
+      native.send(fds[1999]!, text('z'), 0, 1);
+      ready = waitMap(p, ev, 1000);
+      expect([...ready]).toEqual([[fds[1998]!, POLL_READ]]);
+      for (const fd of fds) p.remove(fd);
+      expect(waitMap(p, ev, 0).size).toBe(0);
+    });
+  }
+});
+
+describe('Waker', () => {
+  it.each(native.backends())('wakes a %s wait; drain consumes every wakeup', (backend) => {
+    const { p, ev } = poller(backend);
+    const waker = new native.Waker();
+    try {
+      expect(waker.closed).toBe(false);
+      const fd = waker.fileno();
+      p.add(fd, POLL_READ);
+      expect(waitMap(p, ev, 0).size).toBe(0);
+      expect(waker.drain()).toBe(false);
+      waker.wake();
+      waker.wake();
+      const start = performance.now();
+      expect(waitMap(p, ev, 5000).get(fd)).toBe(POLL_READ);
+      expect(performance.now() - start).toBeLessThan(1000);
+      expect(waker.drain()).toBe(true);
+      expect(waker.drain()).toBe(false);
+      expect(waitMap(p, ev, 0).size).toBe(0);
+      p.remove(fd);
+    } finally {
+      waker.close();
+    }
+    expect(waker.closed).toBe(true);
+    expectErrno(() => waker.wake(), 'EBADF');
+    expect(() => waker.close()).not.toThrow();
+  });
+
+  it('wakes a blocked wait from another thread (which loads the addon too)', async () => {
+    const { p, ev } = poller(native.backends()[0]!);
+    const waker = new native.Waker();
+    const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'coio.node');
+    try {
+      p.add(waker.fileno(), POLL_READ);
+      // The worker writes an 8-byte 1: an eventfd increment, or 8 bytes on a pipe.
+      const worker = new Worker(
+        `const { workerData, parentPort } = require('node:worker_threads');
+         const addon = require(workerData.addonPath);
+         const one = Buffer.alloc(8); one.writeBigUInt64LE(1n);
+         parentPort.postMessage(addon.backends());
+         setTimeout(() => { addon.write(workerData.fd, one, 0, 8); }, 100);`,
+        { eval: true, workerData: { addonPath, fd: waker.fileno() } },
+      );
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      const backends = await new Promise((resolve) => worker.once('message', resolve));
+      expect(backends).toEqual(native.backends());
+      const start = performance.now();
+      const ready = waitMap(p, ev, 10_000);
+      expect(ready.get(waker.fileno())).toBe(POLL_READ);
+      expect(performance.now() - start).toBeLessThan(5000);
+      expect(waker.drain()).toBe(true);
+      await exited;
+    } finally {
+      waker.close();
+    }
+  });
+});
+
+// ---- sockets ----------------------------------------------------------------
+
+describe('sockets', () => {
+  it('exports constants and errno values', () => {
+    for (const name of [
+      'EAGAIN', 'EWOULDBLOCK', 'EINPROGRESS', 'EINTR', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE',
+      'EBADF', 'EADDRINUSE', 'EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'ECONNABORTED', 'ENOTCONN',
+      'ETIMEDOUT', 'EINVAL', 'ENOENT', 'EEXIST', 'EISCONN', 'EALREADY', 'EHOSTUNREACH',
+      'ENETUNREACH', 'ESHUTDOWN', 'EPROTO',
+    ]) {
+      expect(E[name], name).toBeGreaterThan(0);
+    }
+    const ids = [
+      native.SO_REUSEADDR, native.SO_REUSEPORT, native.TCP_NODELAY, native.SO_KEEPALIVE,
+      native.SO_RCVBUF, native.SO_SNDBUF, native.SO_BROADCAST, native.IPV6_V6ONLY,
+    ];
+    expect(new Set(ids).size).toBe(8);
+    expect(typeof AF_INET).toBe('number');
+    expect(native.SHUT_RDWR).not.toBe(native.SHUT_WR);
+  });
+
+  it('sends and receives on a socketpair; empty reads would block', () => {
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const buf = Buffer.alloc(16);
+    expect(native.recv(a, buf, 0, 16)).toBe(WOULD_BLOCK);
+    expect(native.send(b, text('hello world'), 6, 5)).toBe(5);
+    expect(native.recv(a, buf, 2, 14)).toBe(5);
+    expect(buf.subarray(2, 7).toString()).toBe('world');
+    // A Uint8Array works as well as a Buffer.
+    expect(native.send(a, new Uint8Array([1, 2, 3]), 0, 3)).toBe(3);
+    const u8 = new Uint8Array(3);
+    expect(native.recv(b, u8, 0, 3)).toBe(3);
+    expect([...u8]).toEqual([1, 2, 3]);
+    native.shutdown(b, native.SHUT_WR);
+    expect(native.recv(a, buf, 0, 16)).toBe(0);
+  });
+
+  it('reads and writes a pipe: WOULD_BLOCK when empty, 0 at EOF', () => {
+    const [r, w] = track(native.pipe());
+    const buf = Buffer.alloc(8);
+    expect(native.read(r, buf, 0, 8)).toBe(WOULD_BLOCK);
+    expect(native.write(w, text('pipe'), 0, 4)).toBe(4);
+    expect(native.read(r, buf, 0, 8)).toBe(4);
+    expect(buf.subarray(0, 4).toString()).toBe('pipe');
+    closeFd(w);
+    expect(native.read(r, buf, 0, 8)).toBe(0);
+  });
+
+  it('writes until a pipe is full, then WOULD_BLOCK', () => {
+    const [, w] = track(native.pipe());
+    const chunk = Buffer.alloc(65536);
+    let total = 0;
+    for (;;) {
+      const n = native.write(w, chunk, 0, chunk.length);
+      if (n === WOULD_BLOCK) break;
+      total += n;
+    }
+    expect(total).toBeGreaterThan(0);
+  });
+
+  it('sendv gathers several buffers, the first from firstOffset', () => {
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    expect(native.sendv(a, [text('hello'), text(' '), new Uint8Array(text('world'))], 2)).toBe(9);
+    expect(recvAll(b)).toBe('llo world');
+    expect(native.sendv(a, [], 0)).toBe(0);
+    expect(native.sendv(a, [text('abc')], 3)).toBe(0);
+    // At most 64 buffers are taken per call: the caller loops on the count.
+    const many = Array.from({ length: 100 }, (_, i) => text(String(i % 10)));
+    expect(native.sendv(a, many, 0)).toBe(64);
+    expect(recvAll(b)).toBe('0123456789'.repeat(7).slice(0, 64));
+    // Non-sockets take the writev path.
+    const [r, w] = track(native.pipe());
+    expect(native.sendv(w, [text('ab'), text('cd')], 1)).toBe(3);
+    const buf = Buffer.alloc(8);
+    expect(native.read(r, buf, 0, 8)).toBe(3);
+    expect(buf.subarray(0, 3).toString()).toBe('bcd');
+    expect(() => native.sendv(a, [text('ab')], 3)).toThrow(RangeError);
+    expect(() => native.sendv(a, [text('ab'), 'cd' as unknown as Uint8Array], 0)).toThrow(TypeError);
+    expect(() => native.sendv(a, text('ab') as unknown as Uint8Array[], 0)).toThrow(TypeError);
+  });
+
+  describe.each([
+    ['IPv4', AF_INET, '127.0.0.1'],
+    ['IPv6', AF_INET6, '::1'],
+  ] as const)('TCP over %s loopback', (family, af, host) => {
+    const available = af === AF_INET || hasIPv6Loopback();
+
+    it.skipIf(!available)('connects, accepts, exchanges data, names both ends', () => {
+      const [client, server] = tcpPair(af, host);
+      const local = native.getsockname(client) as InetAddress;
+      const peer = native.getpeername(server) as InetAddress;
+      expect(local.family).toBe(family);
+      expect(local.address).toBe(host);
+      expect(peer).toEqual(local);
+      expect((native.getpeername(client) as InetAddress).port).toBe(
+        (native.getsockname(server) as InetAddress).port,
+      );
+      if (af === AF_INET6) {
+        expect(local.flowinfo).toBe(0);
+        expect(local.scopeid).toBe(0);
+      } else {
+        expect(local.flowinfo).toBeUndefined();
+      }
+      native.setsockopt(client, native.TCP_NODELAY, true);
+      expect(native.getsockopt(client, native.TCP_NODELAY)).not.toBe(0);
+      expect(native.send(client, text('ping'), 0, 4)).toBe(4);
+      const w = readiness(server, POLL_READ);
+      waitUntil(w.p, w.ev, server, POLL_READ);
+      expect(recvAll(server)).toBe('ping');
+    });
+
+    it.skipIf(!available)('connect to a closed port fails with ECONNREFUSED', () => {
+      const probe = track(native.socket(af, SOCK_STREAM));
+      native.bind(probe, af, host, 0);
+      const port = (native.getsockname(probe) as InetAddress).port;
+      closeFd(probe); // bound, never listening: connections are refused
+      const fd = track(native.socket(af, SOCK_STREAM));
+      let err: NodeJS.ErrnoException;
+      try {
+        expect(native.connect(fd, af, host, port)).toBe(WOULD_BLOCK);
+        const w = readiness(fd, POLL_WRITE);
+        waitUntil(w.p, w.ev, fd, POLL_WRITE | POLL_ERROR | POLL_HUP);
+        const errno = native.getSocketError(fd);
+        expect(errno).toBe(E.ECONNREFUSED);
+        err = native.errorFromErrno(errno, 'connect', host, port);
+      } catch (thrown) {
+        err = thrown as NodeJS.ErrnoException; // refused at once: thrown by connect
+      }
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toBe(`connect ECONNREFUSED ${host}:${port}`);
+      expect(err.code).toBe('ECONNREFUSED');
+      expect(err.errno).toBe(-E.ECONNREFUSED!);
+      expect(err.syscall).toBe('connect');
+      expect((err as unknown as { address: string }).address).toBe(host);
+      expect((err as unknown as { port: number }).port).toBe(port);
+    });
+
+    it.skipIf(!available)('bind to a port in use fails with EADDRINUSE', () => {
+      const first = track(native.socket(af, SOCK_STREAM));
+      native.bind(first, af, host, 0);
+      native.listen(first, 1);
+      const port = (native.getsockname(first) as InetAddress).port;
+      const second = track(native.socket(af, SOCK_STREAM));
+      const err = expectErrno(() => native.bind(second, af, host, port), 'EADDRINUSE', 'bind');
+      expect(err.message).toBe(`bind EADDRINUSE ${host}:${port}`);
+      expect((err as unknown as { address: string }).address).toBe(host);
+      expect((err as unknown as { port: number }).port).toBe(port);
+    });
+  });
+
+  it('a peer reset surfaces as ECONNRESET or EPIPE on send', () => {
+    const [client, server] = tcpPair(AF_INET, '127.0.0.1');
+    expect(native.send(client, text('unread'), 0, 6)).toBe(6);
+    const w = readiness(server, POLL_READ);
+    waitUntil(w.p, w.ev, server, POLL_READ);
+    closeFd(server); // closing with unread data sends RST (RFC 2525 2.17)
+    const cw = readiness(client, POLL_READ);
+    waitUntil(cw.p, cw.ev, client, POLL_READ | POLL_ERROR | POLL_HUP);
+    const err = errorOf(() => {
+      for (let i = 0; i < 100; i++) native.send(client, text('more'), 0, 4);
+    });
+    expect(['ECONNRESET', 'EPIPE']).toContain(err.code);
+    expect(err.errno).toBe(-E[err.code!]!);
+    expect(err.syscall).toBe('send');
+  });
+
+  it('setsockopt / getsockopt map our option ids', () => {
+    const fd = track(native.socket(AF_INET, SOCK_STREAM));
+    native.setsockopt(fd, native.SO_REUSEADDR, 1);
+    expect(native.getsockopt(fd, native.SO_REUSEADDR)).not.toBe(0);
+    native.setsockopt(fd, native.SO_REUSEADDR, false);
+    expect(native.getsockopt(fd, native.SO_REUSEADDR)).toBe(0);
+    native.setsockopt(fd, native.SO_KEEPALIVE, true);
+    expect(native.getsockopt(fd, native.SO_KEEPALIVE)).not.toBe(0);
+    native.setsockopt(fd, native.SO_RCVBUF, 65536);
+    expect(native.getsockopt(fd, native.SO_RCVBUF)).toBeGreaterThanOrEqual(65536);
+    expect(native.getsockopt(fd, native.SO_SNDBUF)).toBeGreaterThan(0);
+    native.setsockopt(fd, native.SO_REUSEPORT, true);
+    expect(native.getsockopt(fd, native.SO_REUSEPORT)).not.toBe(0);
+    const udp = track(native.socket(AF_INET, SOCK_DGRAM));
+    native.setsockopt(udp, native.SO_BROADCAST, true);
+    expect(native.getsockopt(udp, native.SO_BROADCAST)).not.toBe(0);
+    const v6 = track(native.socket(AF_INET6, SOCK_STREAM));
+    native.setsockopt(v6, native.IPV6_V6ONLY, true);
+    expect(native.getsockopt(v6, native.IPV6_V6ONLY)).not.toBe(0);
+    expect(() => native.setsockopt(fd, 99, 1)).toThrow(RangeError);
+    expect(() => native.setsockopt(fd, native.SO_KEEPALIVE, 'yes' as unknown as number)).toThrow(
+      TypeError,
+    );
+    // An IPv6 option on an IPv4 socket: the kernel refuses (Linux: EOPNOTSUPP).
+    const err = errorOf(() => native.getsockopt(udp, native.IPV6_V6ONLY));
+    expect(['ENOPROTOOPT', 'ENOTSUP', 'EOPNOTSUPP']).toContain(err.code);
+    expect(err.syscall).toBe('getsockopt');
+  });
+
+  it('sends and receives UDP datagrams with the sender address', () => {
+    const a = track(native.socket(AF_INET, SOCK_DGRAM));
+    const b = track(native.socket(AF_INET, SOCK_DGRAM));
+    native.bind(a, AF_INET, '127.0.0.1', 0);
+    native.bind(b, AF_INET, '127.0.0.1', 0);
+    const portA = (native.getsockname(a) as InetAddress).port;
+    const portB = (native.getsockname(b) as InetAddress).port;
+    const out: { address?: SockAddress } = {};
+    const buf = Buffer.alloc(64);
+    expect(native.recvfrom(b, buf, 0, 64, out)).toBe(WOULD_BLOCK);
+    expect(native.sendto(a, text('datagram'), 0, 8, AF_INET, '127.0.0.1', portB)).toBe(8);
+    const w = readiness(b, POLL_READ);
+    waitUntil(w.p, w.ev, b, POLL_READ);
+    expect(native.recvfrom(b, buf, 0, 64, out)).toBe(8);
+    expect(buf.subarray(0, 8).toString()).toBe('datagram');
+    expect(out.address).toEqual({ family: 'IPv4', address: '127.0.0.1', port: portA });
+    expectErrno(() => native.sendto(a, text('x'), 0, 1, AF_INET, 'not-an-ip', 1), 'EINVAL', 'sendto');
+  });
+
+  it.skipIf(!hasIPv6Loopback())('parses IPv6 scopes (%name or %index) and refuses bad hosts', () => {
+    const a = track(native.socket(AF_INET6, SOCK_DGRAM));
+    const b = track(native.socket(AF_INET6, SOCK_DGRAM));
+    native.bind(a, AF_INET6, '::1', 0);
+    native.bind(b, AF_INET6, '::1', 0);
+    const portB = (native.getsockname(b) as InetAddress).port;
+    // The scope only matters for link-local addresses; ::1 takes and ignores it.
+    expect(native.sendto(a, text('s1'), 0, 2, AF_INET6, '::1%lo', portB)).toBe(2);
+    expect(native.sendto(a, text('s2'), 0, 2, AF_INET6, '::1%1', portB)).toBe(2);
+    const out: { address?: SockAddress } = {};
+    const w = readiness(b, POLL_READ);
+    waitUntil(w.p, w.ev, b, POLL_READ);
+    expect(native.recvfrom(b, Buffer.alloc(8), 0, 8, out)).toBe(2);
+    expect(out.address).toMatchObject({ family: 'IPv6', address: '::1' });
+    const bad = (host: string) =>
+      expectErrno(() => native.sendto(a, text('x'), 0, 1, AF_INET6, host, portB), 'EINVAL', 'sendto');
+    bad('::1%no-such-interface-x');
+    bad('::1%');
+    bad('1.2.3.4');
+    const err = expectErrno(() => native.bind(b, AF_INET, '999.0.0.1', 80), 'EINVAL', 'bind');
+    expect(err.message).toBe('bind EINVAL 999.0.0.1:80');
+  });
+
+  it('recvfrom on a Unix datagram socketpair reports an unnamed sender', () => {
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_DGRAM));
+    native.send(a, text('hi'), 0, 2);
+    const out: { address?: SockAddress } = {};
+    expect(native.recvfrom(b, Buffer.alloc(8), 0, 8, out)).toBe(2);
+    expect(out.address).toEqual({ family: 'unix', path: '' });
+  });
+
+  describe('Unix sockets', () => {
+    let dir = '';
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'coio-native-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('listens on a path, connects, accepts and names both ends', () => {
+      const path = join(dir, 'stream.sock');
+      const listener = track(native.socket(AF_UNIX, SOCK_STREAM));
+      native.bind(listener, AF_UNIX, path, 0);
+      native.listen(listener, 4);
+      expect(native.getsockname(listener)).toEqual({ family: 'unix', path });
+      const client = track(native.socket(AF_UNIX, SOCK_STREAM));
+      expect([0, WOULD_BLOCK]).toContain(native.connect(client, AF_UNIX, path, 0));
+      const w = readiness(listener, POLL_READ);
+      waitUntil(w.p, w.ev, listener, POLL_READ);
+      const server = track(native.accept(listener));
+      expect(native.accept(listener)).toBe(WOULD_BLOCK);
+      expect(native.getpeername(client)).toEqual({ family: 'unix', path });
+      expect(native.getpeername(server)).toEqual({ family: 'unix', path: '' });
+      expect(native.send(server, text('unix'), 0, 4)).toBe(4);
+      expect(recvAll(client)).toBe('unix');
+      expectErrno(() => native.bind(track(native.socket(AF_UNIX, SOCK_STREAM)), AF_UNIX, path, 0), 'EADDRINUSE', 'bind');
+    });
+
+    it('refuses a path longer than sun_path with ENAMETOOLONG', () => {
+      const fd = track(native.socket(AF_UNIX, SOCK_STREAM));
+      const path = join(dir, 'x'.repeat(200));
+      const err = expectErrno(() => native.bind(fd, AF_UNIX, path, 0), 'ENAMETOOLONG', 'bind');
+      expect((err as unknown as { address: string }).address).toBe(path);
+      expectErrno(() => native.connect(fd, AF_UNIX, 'y'.repeat(1000), 0), 'ENAMETOOLONG', 'connect');
+    });
+
+    it('connect to a missing path fails with ENOENT and the path', () => {
+      const fd = track(native.socket(AF_UNIX, SOCK_STREAM));
+      const path = join(dir, 'missing.sock');
+      const err = expectErrno(() => native.connect(fd, AF_UNIX, path, 0), 'ENOENT', 'connect');
+      expect(err.message).toBe(`connect ENOENT ${path}`);
+    });
+
+    it.runIf(process.platform === 'linux')('binds an abstract name (leading NUL)', () => {
+      const name = `\0coio-test-${process.pid}-${Date.now()}`;
+      const listener = track(native.socket(AF_UNIX, SOCK_STREAM));
+      native.bind(listener, AF_UNIX, name, 0);
+      native.listen(listener, 1);
+      expect((native.getsockname(listener) as UnixAddress).path).toBe(name);
+      const client = track(native.socket(AF_UNIX, SOCK_STREAM));
+      expect([0, WOULD_BLOCK]).toContain(native.connect(client, AF_UNIX, name, 0));
+      expect((native.getpeername(client) as UnixAddress).path).toBe(name);
+    });
+  });
+
+  it('throws EBADF for I/O on an fd that is not open', () => {
+    const notOpen = 1_000_000; // far above any fd this process has
+    const buf = Buffer.alloc(4);
+    expectErrno(() => native.recv(notOpen, buf, 0, 4), 'EBADF', 'recv');
+    expectErrno(() => native.send(notOpen, buf, 0, 4), 'EBADF', 'send');
+    expectErrno(() => native.read(notOpen, buf, 0, 4), 'EBADF', 'read');
+    expectErrno(() => native.close(notOpen), 'EBADF', 'close');
+    const err = expectErrno(() => native.recv(notOpen, buf, 0, 4), 'EBADF');
+    expect(err.message).toBe('recv EBADF');
+  });
+
+  it('refuses bad arguments before any syscall', () => {
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    native.send(b, text('keep'), 0, 4);
+    const buf = Buffer.alloc(10);
+    expect(() => native.recv('3' as unknown as number, buf, 0, 1)).toThrow(TypeError);
+    expect(() => native.recv(-1, buf, 0, 1)).toThrow(RangeError);
+    expect(() => native.recv(NaN, buf, 0, 1)).toThrow(RangeError);
+    expect(() => native.recv(a, buf, 0, 11)).toThrow(RangeError);
+    expect(() => native.recv(a, buf, 8, 3)).toThrow(RangeError);
+    expect(() => native.recv(a, buf, -1, 1)).toThrow(RangeError);
+    expect(() => native.recv(a, buf, 0.5, 1)).toThrow(RangeError);
+    expect(() => native.recv(a, 'buf' as unknown as Uint8Array, 0, 1)).toThrow(TypeError);
+    expect(() => native.recv(a, new Uint16Array(4) as unknown as Uint8Array, 0, 1)).toThrow(TypeError);
+    expect(() => native.send(a, buf, 5, 6)).toThrow(RangeError);
+    expect(() => native.connect(a, AF_INET, 1 as unknown as string, 80)).toThrow(TypeError);
+    expect(() => native.connect(a, AF_INET, '127.0.0.1', 65536)).toThrow(RangeError);
+    expect(() => native.recvfrom(a, buf, 0, 1, null as unknown as object)).toThrow(TypeError);
+    expect(() => native.socket('2' as unknown as number, SOCK_STREAM)).toThrow(TypeError);
+    expect(() => native.errorFromErrno(-1, 'x')).toThrow(RangeError);
+    // The failed calls consumed nothing.
+    expect(recvAll(a)).toBe('keep');
+  });
+
+  it('errorFromErrno builds the same error the addon throws', () => {
+    const err = native.errorFromErrno(E.ENOENT!, 'open');
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toBe('open ENOENT');
+    expect(err.code).toBe('ENOENT');
+    expect(err.errno).toBe(-E.ENOENT!);
+    expect(err.syscall).toBe('open');
+    expect('address' in err).toBe(false);
+    const withAddress = native.errorFromErrno(E.ETIMEDOUT!, 'connect', '10.0.0.1', 80);
+    expect(withAddress.message).toBe('connect ETIMEDOUT 10.0.0.1:80');
+    const unknown = native.errorFromErrno(99999, 'recv');
+    expect(unknown.code).toBe('UNKNOWN');
+    expect(unknown.errno).toBe(-99999);
+    expect(unknown.message).toBe('recv Unknown system error -99999');
+  });
+
+  it('counts open fds', () => {
+    const before = native.countOpenFds();
+    expect(before).toBeGreaterThan(2);
+    track(native.pipe());
+    expect(native.countOpenFds()).toBe(before + 2);
+  });
+});

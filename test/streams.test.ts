@@ -1,0 +1,293 @@
+// Streams (StreamReader / StreamWriter) over real sockets, on every backend.
+import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  createTask,
+  gather,
+  IncompleteReadError,
+  LimitOverrunError,
+  openConnection,
+  openUnixConnection,
+  sleep,
+  startServer,
+  startUnixServer,
+  StreamReader,
+  waitFor,
+  TimeoutError,
+} from '../src/index.js';
+import type { Server, StreamWriter } from '../src/index.js';
+import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
+import type { Co } from './helpers.js';
+
+const dir = tempDir();
+
+function portOf(server: Server): number {
+  return (server.sockets[0]!.getsockname() as { port: number }).port;
+}
+
+/** An echo handler: read whatever comes, write it back, until EOF. */
+function* echo(reader: StreamReader, writer: StreamWriter): Co<void> {
+  try {
+    for (;;) {
+      const data = yield* reader.read(256 * 1024);
+      if (data.length === 0) break;
+      writer.write(data);
+      yield* writer.drain();
+    }
+  } finally {
+    writer.close();
+  }
+}
+
+function* closeServer(server: Server): Co<void> {
+  server.close();
+  yield* server.waitClosed();
+}
+
+describe('StreamReader without a transport', () => {
+  const t = useLoop(backends[0]!);
+
+  it('readLine, readUntil, readExactly and read over fed chunks', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown[]> {
+      const r = new StreamReader(loop);
+      r.feedData(Buffer.from('li'));
+      r.feedData(Buffer.from('ne1\nline2\r\n'));
+      r.feedData(Buffer.from('abcdefEND'));
+      r.feedData(Buffer.from('tail'));
+      r.feedEof();
+      const out: unknown[] = [];
+      out.push((yield* r.readLine()).toString());
+      out.push((yield* r.readUntil('\r\n')).toString());
+      out.push((yield* r.readExactly(3)).toString());
+      out.push((yield* r.readUntil(['X', 'END'])).toString());
+      out.push((yield* r.read()).toString());
+      out.push(r.atEof());
+      out.push((yield* r.readLine()).length);
+      return out;
+    }
+    expect(t.run(main())).toEqual(['line1\n', 'line2\r\n', 'abc', 'defEND', 'tail', true, 0]);
+  });
+
+  it('a separator split across chunks is found', () => {
+    const loop = t.loop;
+    function* main(): Co<string> {
+      const r = new StreamReader(loop);
+      const task = createTask(r.readUntil('<<>>'));
+      for (const piece of ['ab<', '<', '>', '>cd']) {
+        yield* sleep(0);
+        r.feedData(Buffer.from(piece));
+      }
+      return (yield* task).toString();
+    }
+    expect(t.run(main())).toBe('ab<<>>');
+  });
+
+  it('readExactly at EOF raises IncompleteReadError with the partial bytes', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown> {
+      const r = new StreamReader(loop);
+      r.feedData(Buffer.from('abc'));
+      r.feedEof();
+      try {
+        yield* r.readExactly(5);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    }
+    const err = t.run(main()) as IncompleteReadError;
+    expect(err).toBeInstanceOf(IncompleteReadError);
+    expect(err.partial.toString()).toBe('abc');
+    expect(err.expected).toBe(5);
+  });
+
+  it('readUntil past the limit raises LimitOverrunError and keeps the data', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown[]> {
+      const r = new StreamReader(loop, 8);
+      r.feedData(Buffer.from('0123456789abcdef\nrest\n'));
+      const out: unknown[] = [];
+      try {
+        yield* r.readUntil('\n');
+      } catch (err) {
+        out.push(err instanceof LimitOverrunError, (err as LimitOverrunError).consumed);
+      }
+      // readLine drops the long line and says so; the next line is intact.
+      try {
+        yield* r.readLine();
+      } catch (err) {
+        out.push((err as Error).message);
+      }
+      out.push((yield* r.readLine()).toString());
+      return out;
+    }
+    expect(t.run(main())).toEqual([true, 16, 'Separator is found, but chunk is longer than limit', 'rest\n']);
+  });
+
+  it('rejects bad sizes and separators', () => {
+    const loop = t.loop;
+    const r = new StreamReader(loop);
+    expect(() => t.run(r.readExactly(-1))).toThrow(RangeError);
+    expect(() => t.run(r.read(1.5))).toThrow(TypeError);
+    expect(() => t.run(r.readUntil(''))).toThrow(RangeError);
+    expect(() => new StreamReader(loop, 0)).toThrow(RangeError);
+  });
+
+  it('a cancelled read loses no data', () => {
+    const loop = t.loop;
+    function* main(): Co<string> {
+      const r = new StreamReader(loop);
+      try {
+        yield* waitFor(r.read(10), 0.01);
+      } catch (err) {
+        expect(err).toBeInstanceOf(TimeoutError);
+      }
+      const pending = createTask(r.readExactly(4));
+      yield* sleep(0);
+      pending.cancel();
+      r.feedData(Buffer.from('data'));
+      try {
+        yield* pending;
+      } catch (err) {
+        expect(err).toBeInstanceOf(CancelledError);
+      }
+      return (yield* r.readExactly(4)).toString();
+    }
+    expect(t.run(main())).toBe('data');
+  });
+});
+
+describe.each(backends)('streams on %s', (backend) => {
+  const t = useLoop(backend);
+
+  it.each(loopbackHosts)('openConnection / startServer line protocol over %s', (host) => {
+    function* handler(reader: StreamReader, writer: StreamWriter): Co<void> {
+      for (;;) {
+        const line = yield* reader.readLine();
+        if (line.length === 0) break;
+        writer.write(line.toString().toUpperCase());
+      }
+      writer.close();
+      yield* writer.waitClosed();
+    }
+    function* main(): Co<string[]> {
+      const server = yield* startServer(handler, host, 0);
+      const [reader, writer] = yield* openConnection(host, portOf(server));
+      expect(writer.getExtraInfo('peername')).toMatchObject({ port: portOf(server) });
+      const out: string[] = [];
+      for (const word of ['one\n', 'two\n']) {
+        writer.write(word);
+        yield* writer.drain();
+        out.push((yield* reader.readLine()).toString());
+      }
+      writer.writeEof();
+      expect((yield* reader.read()).length).toBe(0);
+      expect(reader.atEof()).toBe(true);
+      writer.close();
+      yield* writer.waitClosed();
+      yield* closeServer(server);
+      return out;
+    }
+    expect(t.run(main())).toEqual(['ONE\n', 'TWO\n']);
+  });
+
+  it('drain applies back-pressure while the peer does not read', () => {
+    function* main(): Co<void> {
+      let serverReader: StreamReader | undefined;
+      const server = yield* startServer((reader: StreamReader, writer: StreamWriter) => {
+        serverReader = reader;
+        void writer;
+      }, '127.0.0.1', 0);
+      const [, writer] = yield* openConnection('127.0.0.1', portOf(server));
+      writer.transport.setWriteBufferLimits(64 * 1024);
+      const chunk = Buffer.alloc(64 * 1024);
+      const writerTask = createTask(
+        (function* () {
+          for (let i = 0; i < 200; i++) {
+            writer.write(chunk);
+            yield* writer.drain();
+          }
+        })(),
+      );
+      yield* sleep(0.05);
+      // The server reader stopped reading at 2 x limit; the writer waits in drain.
+      expect(writerTask.done()).toBe(false);
+      expect(writer.transport.getWriteBufferSize()).toBeLessThanOrEqual(64 * 1024 + chunk.length);
+      // Now read everything: the writer finishes.
+      let total = 0;
+      while (total < 200 * chunk.length) total += (yield* serverReader!.read(1 << 20)).length;
+      yield* writerTask;
+      writer.close();
+      yield* writer.waitClosed();
+      server.closeClients();
+      yield* closeServer(server);
+    }
+    t.run(main());
+  });
+
+  it('Unix stream server and connection', () => {
+    const path = join(dir, `streams-${backend}.sock`);
+    function* main(): Co<string> {
+      const server = yield* startUnixServer(echo, path);
+      const [reader, writer] = yield* openUnixConnection(path);
+      writer.write('over a unix path');
+      const got = (yield* reader.readExactly(16)).toString();
+      writer.close();
+      yield* writer.waitClosed();
+      yield* closeServer(server);
+      return got;
+    }
+    expect(t.run(main())).toBe('over a unix path');
+  });
+
+  it('64 connections each push 8 MiB through the echo server and get every byte back in order', () => {
+    const PER_CONN = 8 * 1024 * 1024;
+    const CONNS = 64;
+    function* client(port: number, seed: number): Co<boolean> {
+      const [reader, writer] = yield* openConnection('127.0.0.1', port);
+      const data = randomBytes(PER_CONN);
+      const sent = createHash('sha256');
+      const got = createHash('sha256');
+      const sender = createTask(
+        (function* () {
+          let off = 0;
+          let i = 0;
+          while (off < PER_CONN) {
+            // Small and large writes mixed.
+            const size = Math.min(PER_CONN - off, i++ % 3 === 0 ? 100 + ((seed * 7919 + i) % 4000) : 200_000);
+            const piece = data.subarray(off, off + size);
+            sent.update(piece);
+            writer.write(piece);
+            off += size;
+            yield* writer.drain();
+          }
+          writer.writeEof();
+        })(),
+      );
+      let received = 0;
+      for (;;) {
+        const chunk = yield* reader.read(1 << 20);
+        if (chunk.length === 0) break;
+        got.update(chunk);
+        received += chunk.length;
+      }
+      yield* sender;
+      writer.close();
+      yield* writer.waitClosed();
+      return received === PER_CONN && got.digest('hex') === sent.digest('hex');
+    }
+    function* main(): Co<boolean[]> {
+      const server = yield* startServer(echo, '127.0.0.1', 0, { backlog: 128 });
+      const port = portOf(server);
+      const results = (yield* gather(...Array.from({ length: CONNS }, (_, i) => client(port, i)))) as boolean[];
+      yield* closeServer(server);
+      return results;
+    }
+    const results = t.run(main());
+    expect(results.length).toBe(CONNS);
+    expect(results.every(Boolean)).toBe(true);
+  }, 120_000);
+});
