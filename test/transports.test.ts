@@ -31,7 +31,7 @@ class Echo implements Protocol {
   }
 }
 
-/** Collects what it receives; resolves `done` at EOF. */
+/** Collects what it receives and counts its callbacks. */
 class Collector implements Protocol {
   transport!: Transport;
   chunks: Buffer[] = [];
@@ -46,9 +46,10 @@ class Collector implements Protocol {
   dataReceived(data: Buffer): void {
     this.chunks.push(Buffer.from(data));
   }
+  /** With onEof: stay open for writing (half-close); without: close, as the default does. */
   eofReceived(): boolean {
     this.onEof?.();
-    return true;
+    return this.onEof !== undefined;
   }
   connectionLost(exc: Error | null): void {
     this.lostCount++;

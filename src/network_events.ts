@@ -1,0 +1,88 @@
+// The networking methods of the event loop (asyncio's loop.sock_*,
+// create_server, create_connection, ...), as a class layer between the
+// readiness loop (selector_events.ts) and the public EventLoop (loop.ts).
+// Each method is a thin delegation to the module that implements it, so
+// those modules stay loop-agnostic (they only need io_loop.ts's IoLoop).
+
+import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
+import type { CreateConnectionOptions, CreateServerOptions } from './connections.js';
+import { createDatagramEndpoint } from './datagram_transport.js';
+import type { DatagramEndpointOptions } from './datagram_transport.js';
+import type { SockAddress } from './native.js';
+import type { BaseProtocol, DatagramProtocol } from './protocols.js';
+import { getaddrinfo } from './resolver.js';
+import type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
+import { BaseSelectorEventLoop } from './selector_events.js';
+import type { Server } from './server.js';
+import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
+import type { AddressLike, Socket } from './socket.js';
+import type { DatagramTransport, Transport } from './transports.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+export class NetworkEventLoop extends BaseSelectorEventLoop {
+  /** Up to n bytes from sock (empty at EOF); waits only if nothing is there. */
+  sockRecv(sock: Socket, n: number): Co<Buffer> {
+    return sockRecv(this, sock, n);
+  }
+
+  /** Read into buf; the count (0 at EOF). */
+  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number> {
+    return sockRecvInto(this, sock, buf, nbytes);
+  }
+
+  /** Send all of data, waiting for the socket to drain as needed. */
+  sockSendall(sock: Socket, data: Uint8Array | string): Co<void> {
+    return sockSendall(this, sock, data);
+  }
+
+  /** Accept one connection: [socket, peer address]. */
+  sockAccept(sock: Socket): Co<[Socket, SockAddress]> {
+    return sockAccept(this, sock);
+  }
+
+  /** Connect sock to a numeric address, or a path for a Unix socket. */
+  sockConnect(sock: Socket, address: AddressLike): Co<void> {
+    return sockConnect(this, sock, address);
+  }
+
+  /** One datagram and its sender. */
+  sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]> {
+    return sockRecvfrom(this, sock, n);
+  }
+
+  /** Send one datagram to address. */
+  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
+    return sockSendto(this, sock, data, address);
+  }
+
+  /** Resolve host:port without blocking the loop (numeric hosts answer at once). */
+  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
+    return getaddrinfo(this, host, port, options);
+  }
+
+  /** Listen on host:port ('' or null: every interface); each connection gets protocolFactory(). */
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<Server> {
+    return createServer(this, protocolFactory, host, port, options);
+  }
+
+  /** Connect to host:port; resolves to [transport, protocol] once connectionMade has run. */
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]> {
+    return createConnection(this, protocolFactory, host, port, options);
+  }
+
+  /** Listen on a Unix socket path. */
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: Pick<CreateServerOptions, 'backlog' | 'startServing'>): Co<Server> {
+    return createUnixServer(this, protocolFactory, path, options);
+  }
+
+  /** Connect to a Unix socket path. */
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string): Co<[Transport, P]> {
+    return createUnixConnection(this, protocolFactory, path);
+  }
+
+  /** A UDP (or Unix datagram) endpoint: [transport, protocol]. */
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]> {
+    return createDatagramEndpoint(this, protocolFactory, options);
+  }
+}
