@@ -1,0 +1,57 @@
+// coio echo at the protocol level: the hot path of the suite.
+//
+//   node bench/servers/coio_protocol.mjs [--copy | --buffered] [--backend epoll|poll|select]
+//                                        [--host H] (--port N | --unix PATH)
+//
+// Default: a Protocol that borrows the loop's read buffer (dataReceived gets a
+// view valid during the call) and writes it straight back. --copy: the
+// protocol gets its own Buffer per read (asyncio's semantics). --buffered: a
+// BufferedProtocol reading into one buffer shared by all connections.
+import { setup, serve } from './coio_common.mjs';
+
+const { args, loop } = setup();
+const copy = args.flags.has('copy');
+const buffered = args.flags.has('buffered');
+
+class Echo {
+  constructor() {
+    this.transport = null;
+    this.borrowsData = !copy;
+  }
+  connectionMade(transport) {
+    this.transport = transport;
+  }
+  dataReceived(data) {
+    this.transport.write(data);
+  }
+}
+
+// Reads happen one at a time on the loop thread: one buffer serves everyone.
+const shared = Buffer.allocUnsafe(256 * 1024);
+class BufferedEcho {
+  constructor() {
+    this.transport = null;
+  }
+  connectionMade(transport) {
+    this.transport = transport;
+  }
+  getBuffer() {
+    return shared;
+  }
+  bufferUpdated(n) {
+    this.transport.write(shared.subarray(0, n));
+  }
+}
+
+const factory = buffered ? () => new BufferedEcho() : () => new Echo();
+
+function* main() {
+  const server = args.unix
+    ? yield* loop.createUnixServer(factory, args.unix, { backlog: 4096 })
+    : yield* loop.createServer(factory, args.host, args.port, { backlog: 4096 });
+  serve(loop, server);
+}
+
+loop.runUntilComplete(main());
+loop.runForever();
+loop.close();
