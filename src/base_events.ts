@@ -1,0 +1,402 @@
+// BaseEventLoop: the OS-agnostic loop (asyncio's base_events module): the
+// ready queue, the timer heap, runOnce / runForever / runUntilComplete, the
+// exception handler, debug mode, Futures and Tasks. Waiting for I/O is the
+// one abstract step (_poll); selector_events.ts implements it over the
+// selectors (with addReader / addWriter), and the layers above that add the
+// networking (network_events.ts) and Unix (unix_events.ts) methods.
+
+import { inspect } from 'node:util';
+import { Deque } from './deque.js';
+import { RuntimeError } from './errors.js';
+import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop } from './events.js';
+import type { Callback, Runnable } from './events.js';
+import { Future, isFuture } from './futures.js';
+import { Task, ensureFuture } from './tasks.js';
+import { TimerHeap } from './timer_heap.js';
+import type { Awaitable, Coroutine } from './tasks.js';
+
+/** Rebuild the timer heap when more than this fraction of it is cancelled timers... */
+const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
+/** ...and it holds more than this many (asyncio's constants). */
+const MIN_SCHEDULED_TIMER_HANDLES = 100;
+/** The longest single wait in the poller, seconds (asyncio's MAXIMUM_SELECT_TIMEOUT). */
+const MAXIMUM_SELECT_TIMEOUT = 24 * 3600;
+
+/** What the exception handler receives: a message and whatever objects explain it. */
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  future?: Future<unknown>;
+  task?: Task<unknown>;
+  handle?: Handle;
+  [key: string]: unknown;
+}
+
+export type ExceptionHandler = (loop: BaseEventLoop, context: ExceptionContext) => void;
+
+export interface TaskOptions {
+  /** The task's name (default 'Task-N'). */
+  name?: string;
+}
+
+export type TaskFactory = (loop: BaseEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
+
+export abstract class BaseEventLoop {
+  /** Callbacks slower than this many seconds are logged in debug mode. */
+  slowCallbackDuration = 0.1;
+
+  /** @internal Handles and Tasks due in the next runOnce, in order. */
+  readonly _ready = new Deque<Runnable>(64);
+  /** @internal The timers by (when, seq); cancelled ones are dropped lazily. */
+  readonly _scheduled = new TimerHeap();
+  /** @internal How many timers in the heap are cancelled (to know when to rebuild it). */
+  _timerCancelledCount = 0;
+  private _timerSeq = 0;
+  /** @internal */ _debug = false;
+  /** @internal The Task whose step is running, or null (currentTask()). */
+  _currentTask: Task<unknown> | null = null;
+  /**
+   * @internal Pending Tasks of this loop (allTasks()); a Task leaves when done.
+   * An array with swap-remove (each Task knows its index): cheaper than a Set's hashing, per task.
+   */
+  readonly _tasks: Task<unknown>[] = [];
+  /** @internal Failed Futures whose exception nobody retrieved yet: reported at close. */
+  private readonly _unretrieved = new Set<Future<unknown>>();
+  private _stopping = false;
+  private _running = false;
+  private _closed = false;
+  private _exceptionHandler: ExceptionHandler | null = null;
+  private _taskFactory: TaskFactory | null = null;
+  /** Timers due within this much of now fire (the clock's resolution, seconds). */
+  private readonly _clockResolution = 1e-6;
+
+  // --- waiting for I/O: the one step a concrete loop provides ---------------
+
+  /**
+   * Wait for I/O readiness for at most `timeout` seconds (0: just poll,
+   * null: until something happens) and push the handles of ready fds onto
+   * _ready. Called exactly once per runOnce.
+   */
+  protected abstract _poll(timeout: number | null): void;
+
+  // --- time and scheduling -------------------------------------------------
+
+  /** Monotonic time in seconds (the clock of callAt and timeoutAt). */
+  time(): number {
+    return performance.now() / 1000;
+  }
+
+  /** Run callback(...args) on the next loop iteration, in FIFO order. */
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    this._checkClosed();
+    if (typeof callback !== 'function') throw new TypeError('callSoon: a function is required');
+    const handle = new Handle(callback as Callback, args, this);
+    this._ready.push(handle);
+    return handle;
+  }
+
+  /** Run callback(...args) after `delay` seconds (never earlier). */
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+    if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`callLater: delay must be a number of seconds, got ${String(delay)}`);
+    return this.callAt(this.time() + delay, callback, ...args);
+  }
+
+  /** Run callback(...args) at loop time `when` (seconds, the clock of time()). */
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+    this._checkClosed();
+    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`callAt: when must be a number, got ${String(when)}`);
+    if (typeof callback !== 'function') throw new TypeError('callAt: a function is required');
+    const timer = new TimerHandle(when, this._timerSeq++, callback as Callback, args, this);
+    timer._scheduled = true;
+    this._scheduled.push(timer);
+    return timer;
+  }
+
+  /** @internal Schedule a Runnable (a Task's step) without a Handle. */
+  _pushReady(r: Runnable): void {
+    this._checkClosed();
+    this._ready.push(r);
+  }
+
+  /** @internal Called by TimerHandle.cancel while the timer is in the heap. */
+  _timerHandleCancelled(): void {
+    this._timerCancelledCount++;
+  }
+
+  // --- futures and tasks ---------------------------------------------------
+
+  createFuture<T = unknown>(): Future<T> {
+    return new Future<T>(this);
+  }
+
+  /** Wrap a coroutine in a Task that starts on the next iteration. */
+  createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+    this._checkClosed();
+    if (this._taskFactory !== null) return this._taskFactory(this, coro, options) as Task<T>;
+    return new Task<T>(coro, { loop: this, name: options.name });
+  }
+
+  /** A factory used by createTask instead of `new Task` (null: the default). */
+  setTaskFactory(factory: TaskFactory | null): void {
+    if (factory !== null && typeof factory !== 'function') throw new TypeError('task factory must be a function or null');
+    this._taskFactory = factory;
+  }
+
+  getTaskFactory(): TaskFactory | null {
+    return this._taskFactory;
+  }
+
+  // --- running -------------------------------------------------------------
+
+  /** Run until stop() is called. */
+  runForever(): void {
+    this._checkClosed();
+    this._checkRunning();
+    this._running = true;
+    _setRunningLoop(this);
+    try {
+      for (;;) {
+        this._runOnce();
+        if (this._stopping) break;
+      }
+    } finally {
+      this._stopping = false;
+      this._running = false;
+      _setRunningLoop(null);
+    }
+  }
+
+  /**
+   * Run until the Future (or a Task made of the coroutine) is done; return
+   * its result or throw its exception.
+   */
+  runUntilComplete<T>(future: Future<T>): T;
+  runUntilComplete<T>(coro: Coroutine<T>): T;
+  runUntilComplete<T>(future: Awaitable<T>): T {
+    this._checkClosed();
+    this._checkRunning();
+    const newTask = !isFuture(future);
+    const fut = ensureFuture(future, this);
+    if (newTask) (fut as Task<T>)._logDestroyPending = false;
+    const onDone = (f: Future<T>): void => {
+      f._loop.stop();
+    };
+    fut.addDoneCallback(onDone);
+    try {
+      this.runForever();
+    } catch (exc) {
+      // The loop broke out (stop() elsewhere, or an error): don't also report
+      // the task's failure as never retrieved.
+      if (newTask && fut.done() && !fut.cancelled()) fut.exception();
+      throw exc;
+    } finally {
+      fut.removeDoneCallback(onDone);
+    }
+    if (!fut.done()) throw new RuntimeError('Event loop stopped before Future completed.');
+    return fut.result();
+  }
+
+  /** Stop after the current iteration (runForever returns; callbacks already queued stay queued). */
+  stop(): void {
+    this._stopping = true;
+  }
+
+  isRunning(): boolean {
+    return this._running;
+  }
+
+  isClosed(): boolean {
+    return this._closed;
+  }
+
+  /**
+   * Close the loop: drop queued callbacks and timers, report pending Tasks and
+   * unretrieved exceptions, and close the coroutines of pending Tasks (their
+   * finally blocks run). A RuntimeError if it is running; idempotent.
+   */
+  close(): void {
+    if (this._running) throw new RuntimeError('Cannot close a running event loop');
+    if (this._closed) return;
+    this._reportLeftovers();
+    this._closed = true;
+    this._ready.clear();
+    for (const timer of this._scheduled.clear()) timer._scheduled = false;
+    this._timerCancelledCount = 0;
+  }
+
+  // --- errors and debugging --------------------------------------------------
+
+  setExceptionHandler(handler: ExceptionHandler | null): void {
+    if (handler !== null && typeof handler !== 'function') throw new TypeError('exception handler must be a function or null');
+    this._exceptionHandler = handler;
+  }
+
+  getExceptionHandler(): ExceptionHandler | null {
+    return this._exceptionHandler;
+  }
+
+  /** Print the context like asyncio's default handler (to console.error). */
+  defaultExceptionHandler(context: ExceptionContext): void {
+    const lines = [context.message || 'Unhandled exception in event loop'];
+    for (const key of Object.keys(context).sort()) {
+      if (key === 'message' || key === 'exception') continue;
+      const value = context[key];
+      lines.push(key === 'source_traceback' ? `Object created at (most recent call last):\n${String(value)}` : `${key}: ${String(value)}`);
+    }
+    if (context.exception !== undefined) lines.push(inspect(context.exception));
+    console.error(lines.join('\n'));
+  }
+
+  /** Hand an error context to the handler (the default one if none is set); never throws. */
+  callExceptionHandler(context: ExceptionContext): void {
+    if (this._exceptionHandler === null) {
+      try {
+        this.defaultExceptionHandler(context);
+      } catch {
+        // Nowhere left to report it (console.error itself failed).
+      }
+      return;
+    }
+    try {
+      this._exceptionHandler(this, context);
+    } catch (exc) {
+      // Report both: the handler's own failure, then what it was given.
+      try {
+        this.defaultExceptionHandler({ message: 'Unhandled error in exception handler', exception: exc });
+        this.defaultExceptionHandler(context);
+      } catch {
+        // As above.
+      }
+    }
+  }
+
+  /** Debug mode: log slow callbacks and keep where each handle was scheduled. */
+  setDebug(enabled: boolean): void {
+    this._debug = Boolean(enabled);
+  }
+
+  getDebug(): boolean {
+    return this._debug;
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} running=${this._running} closed=${this._closed} debug=${this._debug}>`;
+  }
+
+  /** console.log / util.inspect show toString(), not the queues. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  // --- internals -------------------------------------------------------------
+
+  /** @internal A new Task joins the pending ones. */
+  _registerTask(task: Task<unknown>): void {
+    task._taskIndex = this._tasks.length;
+    this._tasks.push(task);
+  }
+
+  /** @internal A Task is done (or the loop closes): it leaves the pending ones. */
+  _unregisterTask(task: Task<unknown>): void {
+    const i = task._taskIndex;
+    if (i < 0) return;
+    task._taskIndex = -1;
+    const last = this._tasks.pop()!;
+    if (last === task) return;
+    this._tasks[i] = last;
+    last._taskIndex = i;
+  }
+
+  /** @internal Remember a failed Future until its exception is retrieved. */
+  _trackUnretrieved(fut: Future<unknown>): void {
+    this._unretrieved.add(fut);
+  }
+
+  /** @internal */
+  _untrackUnretrieved(fut: Future<unknown>): void {
+    this._unretrieved.delete(fut);
+  }
+
+  /** @internal RuntimeError('Event loop is closed') once closed. */
+  _checkClosed(): void {
+    if (this._closed) throw new RuntimeError('Event loop is closed');
+  }
+
+  private _checkRunning(): void {
+    if (this._running) throw new RuntimeError('This event loop is already running');
+    if (_getRunningLoop() !== null) throw new RuntimeError('Cannot run the event loop while another loop is running');
+  }
+
+  /**
+   * One iteration: drop cancelled timers, wait for I/O (no longer than the
+   * next timer), move due timers to the ready queue, then run exactly the
+   * callbacks that are ready now (those they schedule wait for the next
+   * iteration). This is the only place callbacks are called.
+   */
+  protected _runOnce(): void {
+    const heap = this._scheduled;
+    if (heap.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount > heap.length * MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
+      heap.removeCancelled();
+      this._timerCancelledCount = 0;
+    } else {
+      while (heap.length > 0 && heap.peek()!._cancelled) {
+        heap.pop()._scheduled = false;
+        this._timerCancelledCount--;
+      }
+    }
+
+    const ready = this._ready;
+    let timeout: number | null = null;
+    if (ready.length > 0 || this._stopping) timeout = 0;
+    else if (heap.length > 0) timeout = Math.min(Math.max(0, heap.peekWhen() - this.time()), MAXIMUM_SELECT_TIMEOUT);
+    this._poll(timeout);
+
+    if (heap.length > 0) {
+      // Timers due within the clock's resolution fire now: the poller
+      // rounds its timeout up, so this never fires a timer early.
+      const end = this.time() + this._clockResolution;
+      while (heap.length > 0 && heap.peekWhen() < end) {
+        const timer = heap.pop();
+        timer._scheduled = false;
+        ready.push(timer);
+      }
+    }
+
+    const ntodo = ready.length;
+    if (this._debug) {
+      for (let i = 0; i < ntodo; i++) this._runDebug(ready.shift()!);
+    } else {
+      for (let i = 0; i < ntodo; i++) ready.shift()!._run();
+    }
+  }
+
+  private _runDebug(r: Runnable): void {
+    const t0 = this.time();
+    r._run();
+    const dt = this.time() - t0;
+    if (dt >= this.slowCallbackDuration) console.warn(`Executing ${String(r)} took ${dt.toFixed(3)} seconds`);
+  }
+
+  /** Report what close() leaves behind, and let pending coroutines run their finally blocks. */
+  private _reportLeftovers(): void {
+    const pending = this._tasks.splice(0);
+    for (const task of pending) task._taskIndex = -1;
+    for (const task of pending) {
+      if (task._logDestroyPending) this.callExceptionHandler(withSource({ message: 'Task was destroyed but it is pending!', task }, task));
+    }
+    for (const task of pending) task._closeCoroutine();
+    for (const fut of this._unretrieved) {
+      if (!fut._logTraceback) continue;
+      fut._logTraceback = false;
+      const what = fut instanceof Task ? 'Task' : 'Future';
+      this.callExceptionHandler(withSource({ message: `${what} exception was never retrieved`, exception: fut._exception, future: fut }, fut));
+    }
+    this._unretrieved.clear();
+  }
+}
+
+/** Add where the Future was created (debug mode) to a context. */
+function withSource(context: ExceptionContext, fut: Future<unknown>): ExceptionContext {
+  if (fut._sourceTraceback !== undefined) context.source_traceback = fut._sourceTraceback;
+  return context;
+}

@@ -1,0 +1,50 @@
+// The errors of the core (asyncio's exceptions module). Each is a plain Error
+// subclass with its own `name`, so `instanceof` and stack traces both work.
+// Later modules add theirs here (IncompleteReadError, QueueEmpty, ...).
+
+/**
+ * Thrown into a coroutine at its suspension point when its Task is cancelled,
+ * and thrown by result() / exception() of a cancelled Future.
+ *
+ * asyncio makes it a BaseException so `except Exception` lets it through;
+ * JavaScript has no such split, so a catch-all must rethrow it:
+ * `catch (e) { if (e instanceof CancelledError) throw e; ... }`.
+ */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+}
+
+/** An operation exceeded its deadline (timeout(), waitFor(), asCompleted()). */
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/** A Future or Task was used in a state that does not allow the call (result() before done, setResult() twice). */
+export class InvalidStateError extends Error {
+  override name = 'InvalidStateError';
+}
+
+/**
+ * Misuse of the loop or of a scope (asyncio raises RuntimeError): no running
+ * loop, running a loop that already runs, closing a running loop, entering a
+ * TaskGroup twice, ...
+ */
+export class RuntimeError extends Error {
+  override name = 'RuntimeError';
+}
+
+/**
+ * Several errors that happened together (a TaskGroup whose children failed):
+ * Python's ExceptionGroup. It is an AggregateError, so `.errors` works too;
+ * `.exceptions` is the asyncio spelling.
+ */
+export class ExceptionGroup extends AggregateError {
+  override name = 'ExceptionGroup';
+  readonly exceptions: readonly unknown[];
+
+  constructor(message: string, exceptions: readonly unknown[]) {
+    if (exceptions.length === 0) throw new TypeError('ExceptionGroup needs at least one exception');
+    super(exceptions, message);
+    this.exceptions = exceptions;
+  }
+}

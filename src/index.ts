@@ -1,0 +1,91 @@
+// The public API of coio: an explicit export list, nothing else.
+
+export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup } from './errors.js';
+export { Handle, TimerHandle, getRunningLoop } from './events.js';
+export type { Callback } from './events.js';
+export { Future, isFuture } from './futures.js';
+export type { DoneCallback } from './futures.js';
+export { Task, createTask, ensureFuture, currentTask, allTasks, isCoroutine, sleep } from './tasks.js';
+export type { Coroutine, Awaitable, AwaitedResult } from './tasks.js';
+export {
+  gather,
+  shield,
+  wait,
+  waitFor,
+  asCompleted,
+  FIRST_COMPLETED,
+  FIRST_EXCEPTION,
+  ALL_COMPLETED,
+} from './combinators.js';
+export type { GatherOptions, WaitOptions, ReturnWhen, AsCompletedOptions } from './combinators.js';
+export { Timeout, timeout, timeoutAt } from './timeouts.js';
+export type { TimeoutBody } from './timeouts.js';
+export { TaskGroup } from './taskgroups.js';
+export { BaseEventLoop } from './base_events.js';
+export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory } from './base_events.js';
+export { BaseSelectorEventLoop } from './selector_events.js';
+export type { SelectorLoopOptions } from './selector_events.js';
+export { EventLoop, newEventLoop, getEventLoop, setEventLoop } from './loop.js';
+export type { EventLoopOptions } from './loop.js';
+export { run, Runner } from './runners.js';
+export type { RunnerOptions, Main } from './runners.js';
+
+// Selectors and sockets (the ground floor).
+export {
+  BaseSelector,
+  DefaultSelector,
+  EpollSelector,
+  KqueueSelector,
+  PollSelector,
+  SelectSelector,
+  EVENT_READ,
+  EVENT_WRITE,
+  availableBackends,
+  createSelector,
+} from './selectors.js';
+export type { FileObj, SelectorKey } from './selectors.js';
+export { Socket, socketpair, SocketOption, AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM, SHUT_RD, SHUT_WR, SHUT_RDWR } from './socket.js';
+export type { AddressLike, SocketOptionName, InetAddress, SockAddress, UnixAddress } from './socket.js';
+export type { BackendName } from './native.js';
+
+// Networking: transports and protocols, servers, streams.
+export { NetworkEventLoop } from './network_events.js';
+export { ProtocolBase, DatagramProtocolBase } from './protocols.js';
+export type { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol } from './protocols.js';
+export type { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, ExtraInfo } from './transports.js';
+export { Server } from './server.js';
+export type { CreateServerOptions, CreateConnectionOptions } from './connections.js';
+export type { DatagramEndpointOptions } from './datagram_transport.js';
+export type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
+export {
+  StreamReader,
+  StreamWriter,
+  StreamReaderProtocol,
+  openConnection,
+  openUnixConnection,
+  startServer,
+  startUnixServer,
+  IncompleteReadError,
+  LimitOverrunError,
+} from './streams.js';
+export type { ClientConnected, StreamOptions } from './streams.js';
+
+// Synchronization primitives and queues.
+export { Lock, Event, Condition, Semaphore, BoundedSemaphore, Barrier, BrokenBarrierError } from './locks.js';
+export type { HoldBody, BarrierState } from './locks.js';
+export { Queue, PriorityQueue, LifoQueue, QueueEmpty, QueueFull, QueueShutDown } from './queues.js';
+export type { QueueOptions, PriorityQueueOptions } from './queues.js';
+export { pythonCompare } from './heap.js';
+export type { Compare } from './heap.js';
+
+// Signals, threads, pipes and subprocesses (issue 8): the UnixEventLoop layer
+// of EventLoop, run()'s Ctrl-C, executors and inboxes, pipe transports.
+export { UnixEventLoop } from './unix_events.js';
+export { KeyboardInterrupt } from './sigint.js';
+export { signalNumber, signalName } from './signals.js';
+export type { Signal } from './signals.js';
+export { ThreadPoolExecutor, Inbox, LoopSender, toThread, workerFunction } from './threads.js';
+export type { ThreadPoolExecutorOptions, ThreadFunction, WorkerFunction, InboxSenderData } from './threads.js';
+export { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
+export { Process, SubprocessTransport, createSubprocessExec, createSubprocessShell, PIPE, STDOUT, DEVNULL } from './subprocess.js';
+export type { StdioOption, SubprocessOptions, ProcessOptions, SubprocessProtocol } from './subprocess.js';

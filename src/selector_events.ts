@@ -1,0 +1,134 @@
+// BaseSelectorEventLoop: readiness I/O on top of the selectors (asyncio's
+// selector_events module). It implements BaseEventLoop's one abstract step,
+// _poll, and addReader / removeReader / addWriter / removeWriter, on which
+// the networking layer (network_events.ts: sock*, transports) is built.
+//
+// Each fd is registered once, with one key holding both its reader and its
+// writer handle; replacing a handle never touches the kernel, and the
+// interest is modified only when it really changes (the selector only calls
+// the poller when the events differ).
+
+import { BaseEventLoop } from './base_events.js';
+import { RuntimeError } from './errors.js';
+import { Handle } from './events.js';
+import type { Callback } from './events.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd } from './selectors.js';
+import type { FileObj, SelectorKey } from './selectors.js';
+import type { BackendName } from './native.js';
+
+/** The data of a selector key: who to call when the fd is readable / writable. */
+interface IoHandles {
+  reader: Handle | null;
+  writer: Handle | null;
+}
+
+export interface SelectorLoopOptions {
+  /** A backend name ('epoll', 'kqueue', 'poll', 'select') or a selector instance (the loop closes it). Default: the platform's best. */
+  selector?: BackendName | BaseSelector;
+}
+
+export class BaseSelectorEventLoop extends BaseEventLoop {
+  /** @internal */ readonly _selector: BaseSelector;
+
+  constructor(options: SelectorLoopOptions = {}) {
+    super();
+    const sel = options.selector;
+    this._selector = sel instanceof BaseSelector ? sel : createSelector(sel);
+  }
+
+  /** The selector's backend: 'epoll', 'kqueue', 'poll' or 'select'. */
+  get backend(): BackendName {
+    return this._selector.backend;
+  }
+
+  /** Call callback(...args) each time fd is readable, until removeReader. Replaces a previous reader. */
+  addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
+    return this._addIo(fd, EVENT_READ, new Handle(callback as Callback, args, this));
+  }
+
+  /** Stop watching fd for reading; false if it was not watched. */
+  removeReader(fd: FileObj): boolean {
+    return this._removeIo(fd, EVENT_READ);
+  }
+
+  /** Call callback(...args) each time fd is writable, until removeWriter. Replaces a previous writer. */
+  addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
+    return this._addIo(fd, EVENT_WRITE, new Handle(callback as Callback, args, this));
+  }
+
+  /** Stop watching fd for writing; false if it was not watched. */
+  removeWriter(fd: FileObj): boolean {
+    return this._removeIo(fd, EVENT_WRITE);
+  }
+
+  /** Close the loop and its selector (a RuntimeError if running). */
+  override close(): void {
+    if (this.isRunning()) throw new RuntimeError('Cannot close a running event loop');
+    if (this.isClosed()) return;
+    super.close();
+    this._selector.close();
+  }
+
+  protected _poll(timeout: number | null): void {
+    const sel = this._selector;
+    if (sel.getMap().size === 0) {
+      // Nothing to poll: skip the syscall when callbacks are ready, and refuse
+      // to block forever (no timer, no fd: nothing could ever wake us; no
+      // other thread can reach this loop).
+      if (timeout === 0) return;
+      if (timeout === null) {
+        throw new RuntimeError('Event loop would wait forever: no callback is ready, no timer is pending and no fd is watched (is a Future never completed?)');
+      }
+    }
+    const n = sel.wait(timeout);
+    for (let i = 0; i < n; i++) {
+      const key = sel.readyKey(i) as SelectorKey<IoHandles>;
+      const events = sel.readyEvents(i);
+      const io = key.data;
+      if ((events & EVENT_READ) !== 0 && io.reader !== null) {
+        if (io.reader._cancelled) this.removeReader(key.fd);
+        else this._ready.push(io.reader);
+      }
+      if ((events & EVENT_WRITE) !== 0 && io.writer !== null) {
+        if (io.writer._cancelled) this.removeWriter(key.fd);
+        else this._ready.push(io.writer);
+      }
+    }
+  }
+
+  private _addIo(fd: FileObj, event: number, handle: Handle): Handle {
+    this._checkClosed();
+    if (typeof handle._callback !== 'function') throw new TypeError('a function is required');
+    const sel = this._selector;
+    const key = sel.getMap().get(fileobjToFd(fd)) as SelectorKey<IoHandles> | undefined;
+    if (key === undefined) {
+      const io: IoHandles = event === EVENT_READ ? { reader: handle, writer: null } : { reader: null, writer: handle };
+      sel.register(fd, event, io);
+      return handle;
+    }
+    const io = key.data;
+    const previous = event === EVENT_READ ? io.reader : io.writer;
+    if (event === EVENT_READ) io.reader = handle;
+    else io.writer = handle;
+    sel.modify(key.fd, key.events | event); // no syscall if the interest was already there
+    if (previous !== null) previous.cancel();
+    return handle;
+  }
+
+  private _removeIo(fd: FileObj, event: number): boolean {
+    if (this.isClosed()) return false;
+    const sel = this._selector;
+    const key = sel.getMap().get(fileobjToFd(fd)) as SelectorKey<IoHandles> | undefined;
+    if (key === undefined) return false;
+    const io = key.data;
+    const handle = event === EVENT_READ ? io.reader : io.writer;
+    if (event === EVENT_READ) io.reader = null;
+    else io.writer = null;
+    const events = key.events & ~event;
+    if (events === 0) sel.unregister(key.fd);
+    else sel.modify(key.fd, events);
+    if (handle === null) return false;
+    handle.cancel();
+    return true;
+  }
+}

@@ -1,0 +1,186 @@
+// TaskGroup: structured concurrency (asyncio's taskgroups module, 3.11+).
+// asyncio spells it `async with TaskGroup() as tg:`; here the scope is a body
+// run inside the current Task:
+//
+//     const result = yield* TaskGroup.run(function* (tg) {
+//       tg.createTask(fetch(1));
+//       tg.createTask(fetch(2));
+//       return 'started';
+//     });
+//     // here every task of the group is done
+//
+// run() returns when the body and all the group's tasks are done. If a task
+// fails, the others and the body are cancelled, and once all have finished
+// the failures come out together as an ExceptionGroup (the body's own error,
+// if it failed too, is among them).
+
+import type { BaseEventLoop, TaskOptions } from './base_events.js';
+import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
+import { getRunningLoop } from './events.js';
+import { FAILED } from './futures.js';
+import type { Future } from './futures.js';
+import { currentTask } from './tasks.js';
+import type { Coroutine, Task } from './tasks.js';
+
+export class TaskGroup {
+  private _entered = false;
+  private _exiting = false;
+  private _aborting = false;
+  private _loop: BaseEventLoop | null = null;
+  private _parentTask: Task<unknown> | null = null;
+  /** True once the group cancelled its parent (the body) itself: that cancellation is undone on exit. */
+  private _parentCancelRequested = false;
+  private readonly _tasks = new Set<Task<unknown>>();
+  private _errors: unknown[] = [];
+  private _onCompleted: Future<boolean> | null = null;
+  private _cancelOnEnter = false;
+
+  /** `yield* TaskGroup.run(function* (tg) { ... })`: a new group around body. */
+  static run<T>(body: (tg: TaskGroup) => Coroutine<T>): Coroutine<T | undefined> {
+    return new TaskGroup().run(body);
+  }
+
+  /**
+   * Run body(this) in the current Task, then wait for every task of the group.
+   * Returns the body's result; undefined if the group was stopped by cancel().
+   * A group runs once.
+   */
+  *run<T>(body: (tg: TaskGroup) => Coroutine<T>): Coroutine<T | undefined> {
+    this._enter();
+    let result: T;
+    try {
+      result = yield* body(this);
+    } catch (exc) {
+      yield* this._exit(true, exc); // throws, unless the group itself caused (and absorbs) the error
+      return undefined;
+    }
+    yield* this._exit(false, undefined);
+    return result;
+  }
+
+  /** Start coro as a Task of the group. A RuntimeError outside run() or once the group is shutting down. */
+  createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+    if (!this._entered) return refuse(coro, 'TaskGroup has not been entered');
+    if (this._exiting && this._tasks.size === 0) return refuse(coro, 'TaskGroup is finished');
+    if (this._aborting) return refuse(coro, 'TaskGroup is shutting down');
+    const task = this._loop!.createTask(coro, options);
+    this._tasks.add(task as Task<unknown>);
+    task.addDoneCallback(this._onTaskDone);
+    return task;
+  }
+
+  /**
+   * Stop the group: cancel its tasks and its body; run() then returns
+   * (undefined) without a CancelledError. Before run(): the group stops as
+   * soon as it is entered. Idempotent.
+   */
+  cancel(): void {
+    if (!this._entered) {
+      this._cancelOnEnter = true;
+      return;
+    }
+    if (this._exiting && this._tasks.size === 0) return;
+    if (this._aborting) return;
+    this._abort();
+    if (this._parentTask !== null && !this._parentCancelRequested) {
+      this._parentCancelRequested = true;
+      this._parentTask.cancel();
+    }
+  }
+
+  toString(): string {
+    const info = [];
+    if (this._tasks.size > 0) info.push(`tasks=${this._tasks.size}`);
+    if (this._errors.length > 0) info.push(`errors=${this._errors.length}`);
+    if (this._aborting) info.push('cancelling');
+    else if (this._entered) info.push('entered');
+    return `<TaskGroup${info.map((s) => ' ' + s).join('')}>`;
+  }
+
+  private _enter(): void {
+    if (this._entered) throw new RuntimeError('TaskGroup has already been entered');
+    this._loop = getRunningLoop();
+    this._parentTask = currentTask(this._loop);
+    if (this._parentTask === null) throw new RuntimeError('TaskGroup cannot determine the parent task');
+    this._entered = true;
+    if (this._cancelOnEnter) this.cancel();
+  }
+
+  private *_exit(hasExc: boolean, exc: unknown): Coroutine<void> {
+    this._exiting = true;
+    let propagate: CancelledError | null = hasExc && exc instanceof CancelledError ? exc : null;
+    // The body failed or our parent is being cancelled: stop the children.
+    if (hasExc && !this._aborting) this._abort();
+
+    // A loop: the wait can be cancelled more than once (the parent cancelled
+    // repeatedly, or while our own abort is in progress).
+    let pendingCancel: CancelledError | null = null;
+    while (this._tasks.size > 0) {
+      this._onCompleted ??= this._loop!.createFuture<boolean>();
+      try {
+        yield* this._onCompleted;
+      } catch (err) {
+        if (!(err instanceof CancelledError)) throw err;
+        pendingCancel = err;
+        if (!this._aborting) {
+          // The parent was cancelled from outside while the children run.
+          propagate = err;
+          this._abort();
+        }
+      }
+      this._onCompleted = null;
+    }
+
+    const parent = this._parentTask!;
+    if (this._parentCancelRequested) {
+      // We cancelled the parent ourselves: take that back.
+      if (parent.uncancel() === 0) propagate = null;
+      else if (propagate === null) propagate = pendingCancel; // the remaining cancellation is not ours: keep it
+    }
+    // Errors take priority over a cancellation.
+    if (propagate !== null && this._errors.length === 0) throw propagate;
+    if (hasExc && !(exc instanceof CancelledError)) this._errors.push(exc);
+    if (this._errors.length === 0) return;
+
+    // Cancelled from outside too: keep its cancel count stable, and the
+    // cancellation pending for its next await.
+    if (parent.cancelling() > 0) {
+      parent.uncancel();
+      parent.cancel();
+    }
+    const errors = this._errors;
+    this._errors = [];
+    throw new ExceptionGroup('unhandled errors in a TaskGroup', errors);
+  }
+
+  private _abort(): void {
+    this._aborting = true;
+    for (const t of this._tasks) if (!t.done()) t.cancel();
+  }
+
+  private readonly _onTaskDone = (task: Future<unknown>): void => {
+    this._tasks.delete(task as Task<unknown>);
+    if (this._onCompleted !== null && this._tasks.size === 0 && !this._onCompleted.done()) this._onCompleted.setResult(true);
+    if (task.cancelled()) return;
+    if (task._state !== FAILED) return;
+    const exc = task.exception();
+    this._errors.push(exc);
+    const parent = this._parentTask!;
+    if (parent.done()) {
+      this._loop!.callExceptionHandler({ message: `Task ${String(task)} has errored out but its parent task ${String(parent)} is already completed`, exception: exc, task: task as Task<unknown> });
+      return;
+    }
+    if (!this._aborting && !this._parentCancelRequested) {
+      // Cancel the body, so it stops whatever it awaits; the group's exit
+      // will uncancel it (the caller of run() sees the ExceptionGroup only).
+      this._abort();
+      this._parentCancelRequested = true;
+      parent.cancel();
+    }
+  };
+}
+
+function refuse(coro: Coroutine<unknown>, message: string): never {
+  coro.return(undefined); // never started: nothing runs, but it is marked finished
+  throw new RuntimeError(message);
+}

@@ -1,0 +1,315 @@
+// Task: drives a generator coroutine (asyncio's Task.__step / __wakeup), and
+// the basic module functions built on it: createTask, ensureFuture,
+// currentTask, allTasks, isCoroutine, sleep. The combinators (gather, wait,
+// waitFor, shield, asCompleted) are in combinators.ts.
+//
+// An invariant, as in asyncio, while a Task is not done: either _futWaiter
+// is null and the Task is in the loop's ready queue (its step is due), or
+// _futWaiter is a Future that has the Task among its waiters. The only way
+// from the latter to the former is the Future completing.
+
+import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
+import { _getRunningLoop, _getSetLoop, describeValue, getRunningLoop } from './events.js';
+import type { Runnable } from './events.js';
+import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
+import type { BaseEventLoop, TaskOptions } from './base_events.js';
+
+/** A coroutine: a generator object; `yield*` inside it is `await`. */
+export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
+/** What can be awaited with `yield*` and passed to the combinators. */
+export type Awaitable<T = unknown> = Future<T> | Coroutine<T>;
+/** The result type of an awaitable. */
+export type AwaitedResult<A> = A extends Future<infer R> ? R : A extends Generator<unknown, infer R, unknown> ? R : never;
+
+let taskNameCounter = 0;
+
+export class Task<T = unknown> extends Future<T> implements Runnable {
+  /** @internal If false, closing the loop does not report this Task as destroyed while pending. */
+  _logDestroyPending = true;
+  private readonly _coro: Coroutine<T>;
+  /** The given name, or null for the default 'Task-<id>' (formatted on demand: number to string costs, per task). */
+  private _name: string | null;
+  private readonly _id: number;
+  private _numCancelsRequested = 0;
+  /** A cancel() that could not be passed to an awaited Future yet: delivered at the next step. */
+  private _mustCancel = false;
+  /** @internal Its index in the loop's list of pending tasks, -1 once done. */
+  _taskIndex = -1;
+  /** @internal The Future this Task waits on, or null when its step is due. */
+  _futWaiter: Future<unknown> | null = null;
+  /** An error to throw into the coroutine at the next step (bad yield, wrong loop). */
+  private _throwIn: unknown = undefined;
+  private _hasThrowIn = false;
+
+  /** Prefer loop.createTask / createTask; the coroutine's first step runs on the next iteration. */
+  constructor(coro: Coroutine<T>, options: { loop?: BaseEventLoop; name?: string } = {}) {
+    super(options.loop);
+    if (!isCoroutine(coro)) {
+      this._logDestroyPending = false;
+      throw new TypeError(`a coroutine (generator object) was expected, got ${describeValue(coro)}`);
+    }
+    this._coro = coro;
+    // As asyncio: only unnamed tasks take a number.
+    this._id = options.name === undefined ? ++taskNameCounter : 0;
+    this._name = options.name === undefined ? null : String(options.name);
+    this._loop._pushReady(this);
+    this._loop._registerTask(this as Task<unknown>);
+  }
+
+  getCoro(): Coroutine<T> {
+    return this._coro;
+  }
+
+  getName(): string {
+    return this._name ?? `Task-${this._id}`;
+  }
+
+  setName(value: unknown): void {
+    this._name = String(value);
+  }
+
+  /** Tasks are completed by their coroutine: a RuntimeError. */
+  override setResult(_result: T): never {
+    throw new RuntimeError('Task does not support setResult operation');
+  }
+
+  /** Tasks are completed by their coroutine: a RuntimeError. */
+  override setException(_exception: unknown): never {
+    throw new RuntimeError('Task does not support setException operation');
+  }
+
+  /**
+   * Request cancellation: CancelledError is thrown into the coroutine at its
+   * suspension point (the awaited Future is cancelled, which wakes it). The
+   * coroutine may catch it and go on. False if the Task is already done.
+   * Each call counts a cancellation request (cancelling()).
+   */
+  override cancel(msg?: unknown): boolean {
+    this._markRetrieved();
+    if (this._state !== PENDING) return false;
+    this._numCancelsRequested++;
+    // The waiter may be a Task that ignores its cancellation: keep waiting on
+    // it then (it may have to be cancelled again later).
+    if (this._futWaiter !== null && this._futWaiter.cancel(msg)) return true;
+    // The step is already due: deliver the cancellation there.
+    this._mustCancel = true;
+    this._cancelMessage = msg;
+    return true;
+  }
+
+  /** How many cancellation requests are pending (cancel() adds one, uncancel() removes one). */
+  cancelling(): number {
+    return this._numCancelsRequested;
+  }
+
+  /** Withdraw one cancellation request; returns how many remain. */
+  uncancel(): number {
+    if (this._numCancelsRequested > 0) this._numCancelsRequested--;
+    return this._numCancelsRequested;
+  }
+
+  override toString(): string {
+    const waiting = this._futWaiter !== null ? ` wait_for=${String(this._futWaiter)}` : '';
+    return `<Task ${this._stateInfo()} name=${JSON.stringify(this.getName())}${waiting}>`;
+  }
+
+  /** @internal The loop runs the Task's step (Runnable): the first one, after a sleep(0), or on wakeup. */
+  _run(): void {
+    try {
+      this._step();
+    } catch (exc) {
+      // Only a bug in this file gets here: the coroutine's own errors finish the Task.
+      this._loop.callExceptionHandler({ message: 'Exception in Task step', exception: exc, task: this as Task<unknown> });
+    }
+  }
+
+  /** @internal Closing the loop: let the suspended coroutine's finally blocks run. */
+  _closeCoroutine(): void {
+    try {
+      this._coro.return(undefined as T);
+    } catch (exc) {
+      this._loop.callExceptionHandler({ message: 'Exception while closing the coroutine of a pending Task', exception: exc, task: this as Task<unknown> });
+    }
+  }
+
+  private _step(): void {
+    if (this._state !== PENDING) throw new InvalidStateError(`_step(): already done: ${String(this)}`);
+    let hasExc = this._hasThrowIn;
+    let exc = this._throwIn;
+    this._hasThrowIn = false;
+    this._throwIn = undefined;
+    if (this._mustCancel) {
+      if (!hasExc || !(exc instanceof CancelledError)) exc = new CancelledError(this._cancelMessage === undefined ? '' : String(this._cancelMessage));
+      hasExc = true;
+      this._mustCancel = false;
+    }
+    this._futWaiter = null;
+
+    const loop = this._loop;
+    if (loop._currentTask !== null) throw new RuntimeError(`Cannot enter into task ${String(this)} while another task ${String(loop._currentTask)} is being executed.`);
+    loop._currentTask = this as Task<unknown>;
+    let r: IteratorResult<unknown, T>;
+    try {
+      // Resuming after an await needs no value: the awaited Future's next()
+      // returns its own result (or throws) inside the yield* chain.
+      r = hasExc ? this._coro.throw(exc) : this._coro.next();
+    } catch (err) {
+      loop._currentTask = null;
+      this._finish();
+      if (err instanceof CancelledError) {
+        this._cancelledExc = err;
+        this._cancel();
+      } else {
+        this._setException(err);
+      }
+      return;
+    }
+    loop._currentTask = null;
+
+    if (r.done === true) {
+      this._finish();
+      if (this._mustCancel) {
+        // cancel() arrived while the coroutine was finishing.
+        this._mustCancel = false;
+        this._cancel(this._cancelMessage);
+      } else {
+        this._setResult(r.value);
+      }
+      return;
+    }
+    const y = r.value;
+    if (y instanceof Future) this._waitOn(y);
+    else if (y === undefined) loop._pushReady(this); // a bare `yield`: sleep(0), one iteration
+    else this._throwLater(new TypeError(`Task got bad yield: ${describeValue(y)} (await with yield* a Future, a Task or a coroutine)`));
+  }
+
+  private _waitOn(fut: Future<unknown>): void {
+    // Taken from the yield* chain: whatever happens next, a later await of
+    // this Future may yield it again.
+    const viaAwait = fut._blocking;
+    fut._blocking = false;
+    if (fut._loop !== this._loop) {
+      this._throwLater(new RuntimeError(`Task ${String(this)} got Future ${String(fut)} attached to a different loop`));
+    } else if (!viaAwait) {
+      this._throwLater(new TypeError(`yield was used instead of yield* in task ${String(this)} with ${String(fut)}`));
+    } else if (fut === this) {
+      this._throwLater(new RuntimeError(`Task cannot await on itself: ${String(this)}`));
+    } else {
+      fut._addWaiter(this);
+      this._futWaiter = fut;
+      if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
+    }
+  }
+
+  private _throwLater(exc: unknown): void {
+    this._throwIn = exc;
+    this._hasThrowIn = true;
+    this._loop._pushReady(this);
+  }
+
+  /** Leave the loop's set of pending tasks (before the state changes, so allTasks never lists a done Task). */
+  private _finish(): void {
+    this._loop._unregisterTask(this as Task<unknown>);
+  }
+}
+
+/** True for a coroutine: a generator object (what calling a `function*` returns). */
+export function isCoroutine(x: unknown): x is Coroutine<unknown> {
+  return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
+}
+
+/** Run a coroutine as a Task of the running loop (started on its next iteration). */
+export function createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+  return getRunningLoop().createTask(coro, options);
+}
+
+/**
+ * A Future for an awaitable: a Future or Task as is, a coroutine wrapped in a
+ * Task. loop: defaults to the running loop, else the one set with setEventLoop.
+ */
+export function ensureFuture<T>(aw: Awaitable<T>, loop?: BaseEventLoop): Future<T> {
+  if (aw instanceof Future) {
+    if (loop !== undefined && loop !== aw._loop) throw new RangeError('The future belongs to a different loop than the one specified as the loop argument');
+    return aw;
+  }
+  if (!isCoroutine(aw)) throw new TypeError(`An asyncio Future, a Task or a coroutine is required, got ${describeValue(aw)}`);
+  const target = loop ?? _getRunningLoop() ?? _getSetLoop();
+  if (target === null) throw new RuntimeError('no running event loop and none set: pass a loop, or call setEventLoop()');
+  return target.createTask(aw);
+}
+
+/** The Task running now on `loop` (default: the running loop), or null. */
+export function currentTask(loop?: BaseEventLoop): Task<unknown> | null {
+  return (loop ?? getRunningLoop())._currentTask;
+}
+
+/** The pending Tasks of `loop` (default: the running loop), as a new Set. */
+export function allTasks(loop?: BaseEventLoop): Set<Task<unknown>> {
+  return new Set((loop ?? getRunningLoop())._tasks);
+}
+
+/**
+ * Suspend for `seconds`, then return `result`. sleep(0) (or less) gives the
+ * loop exactly one iteration without a timer, like a bare `yield`.
+ */
+export function sleep<T = undefined>(seconds: number, result?: T): Coroutine<T> {
+  if (typeof seconds !== 'number' || Number.isNaN(seconds)) throw new TypeError(`sleep: seconds must be a number, got ${String(seconds)}`);
+  return seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T);
+}
+
+function* sleepFor<T>(seconds: number, result: T): Coroutine<T> {
+  const loop = getRunningLoop();
+  const fut = loop.createFuture<T>();
+  const timer = loop.callLater(seconds, _setResultUnlessCancelled, fut, result);
+  try {
+    return yield* fut;
+  } finally {
+    timer.cancel();
+  }
+}
+
+const YIELD_ONCE: IteratorResult<unknown, never> = Object.freeze({ done: false, value: undefined });
+
+/**
+ * sleep(0): a coroutine that yields once (a bare yield: one loop iteration)
+ * and returns. A hand-written generator: a task switch is on the hot path,
+ * and this costs about half of a `function*` (no generator frame to create).
+ * It behaves as the generator `function* () { yield; return result; }` would,
+ * and isCoroutine() accepts it, so createTask(sleep(0)) works.
+ */
+class Sleep0<T> implements Generator<unknown, T, unknown> {
+  /** 0: not started, 1: yielded, 2: finished. */
+  private _state = 0;
+
+  constructor(private readonly _result: T) {}
+
+  get [Symbol.toStringTag](): string {
+    return 'Generator';
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, T> {
+    if (this._state === 0) {
+      this._state = 1;
+      return YIELD_ONCE;
+    }
+    if (this._state === 1) {
+      this._state = 2;
+      return { done: true, value: this._result };
+    }
+    return { done: true, value: undefined as T };
+  }
+
+  throw(exc: unknown): IteratorResult<unknown, T> {
+    this._state = 2;
+    throw exc;
+  }
+
+  return(value: T): IteratorResult<unknown, T> {
+    this._state = 2;
+    return { done: true, value };
+  }
+}
