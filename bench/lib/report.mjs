@@ -1,0 +1,241 @@
+// The human-facing output of a results object: markdown tables for stdout
+// and the SVG charts. Works from the JSON alone, so old results can be
+// re-rendered (`node bench/run.mjs --render bench/results/<file>.json`).
+import { barChart, lineChart, colorFor, fmtNum } from './svg.mjs';
+import { ratio } from './stats.mjs';
+
+export const FLOOR = 'c-epoll';
+export const NODE = 'node-net';
+const CLIENT_BOUND = 0.9; // client CPU share of its core above which the client is the bottleneck
+
+export const sizeLabel = (n) =>
+  n % (1024 * 1024) === 0 ? `${n / 1048576} MiB` : n % 1024 === 0 ? `${n / 1024} KiB` : `${n} B`;
+
+const us = (v) => (v == null ? '–' : v < 10 ? v.toFixed(2) : v < 1000 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US'));
+const int = (v) => (v == null ? '–' : Math.round(v).toLocaleString('en-US'));
+const pct = (v) => (v == null ? '–' : `${Math.round(v * 100)}%`);
+const spread = (s) => (s?.spreadPct == null ? '–' : `±${s.spreadPct < 10 ? s.spreadPct.toFixed(1) : Math.round(s.spreadPct)}%`);
+const x = (v) => (v == null ? '–' : `${v.toFixed(2)}x`);
+const bytes = (v) =>
+  v == null ? '–' : v >= 1048576 ? `${(v / 1048576).toFixed(1)} MiB` : v >= 1024 ? `${(v / 1024).toFixed(1)} KiB` : `${Math.round(v)} B`;
+
+function table(head, rows) {
+  const out = [`| ${head.join(' | ')} |`, `|${head.map((h, i) => (i ? '---:' : '---')).join('|')}|`];
+  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+  return out.join('\n');
+}
+
+/** Ratios of one main-section summary row against the floor and Node's net of the same size. */
+export function addRatios(summary) {
+  for (const row of summary) {
+    const floor = summary.find((r) => r.server === FLOOR && r.size === row.size);
+    const node = summary.find((r) => r.server === NODE && r.size === row.size);
+    row.vs = {
+      floorCpu: ratio(row.serverCpuUsPerReq.median, floor?.serverCpuUsPerReq.median),
+      nodeCpu: ratio(row.serverCpuUsPerReq.median, node?.serverCpuUsPerReq.median),
+      nodeRps: ratio(row.rps.median, node?.rps.median),
+      floorRps: ratio(row.rps.median, floor?.rps.median),
+    };
+    row.clientBound = (row.clientUtil.median ?? 0) >= CLIENT_BOUND;
+  }
+  return summary;
+}
+
+function machineLines(m) {
+  const py = m.python ? `${m.python.version} (${m.python.path})` : 'none';
+  return [
+    `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.kernel}; node ${m.node}, python ${py}` +
+      `${m.uvloop ? `, uvloop ${m.uvloop}` : ''}; ${m.cc}; ${m.libc ?? ''}`,
+    `Date ${m.date}; load average before ${m.loadavgBefore.map((v) => v.toFixed(2)).join(' ')}` +
+      `${m.loadavgAfter ? `, after ${m.loadavgAfter.map((v) => v.toFixed(2)).join(' ')}` : ''}; ` +
+      `${m.pinning ? `server pinned to CPU ${m.pinning.server}, client to CPU ${m.pinning.client}` : 'no CPU pinning'}.`,
+  ];
+}
+
+export function renderMarkdown(res) {
+  const out = [];
+  out.push(`# coio benchmark (${res.preset})`, '', ...machineLines(res.machine), '');
+  for (const s of res.skipped ?? []) out.push(`- skipped ${s.name}: ${s.reason}`);
+  if (res.skipped?.length) out.push('');
+
+  if (res.main?.summary?.length) {
+    const m = res.main;
+    out.push(
+      `## Echo ping-pong, ${m.connections} connections`,
+      '',
+      `Median of ${m.repeats} run(s) of ${m.duration} s after ${m.warmup} s warm-up; ± is half the range over the median. ` +
+        `"server CPU" is the server's utime+stime over the measured window per request: the fair comparison when the client ` +
+        `saturates first (rows marked † had the client at ≥ ${CLIENT_BOUND * 100}% of its core). ` +
+        `Ratios: "x C floor" and "x node net" divide by the C epoll server's and Node's net figures of the same size (lower is better for CPU; higher for req/s). ` +
+        `"server CPU" / "client CPU" are shares of one core; "other load" is CPU (in cores) used by neither during the window: ` +
+        `above ~0.2 something else on the machine was competing and the row is suspect.`,
+      '',
+    );
+    for (const size of m.sizes) {
+      const rows = m.summary
+        .filter((r) => r.size === size)
+        .map((r) => [
+          r.label,
+          `${int(r.rps.median)}${r.clientBound ? ' †' : ''}`,
+          spread(r.rps),
+          x(r.vs.nodeRps),
+          us(r.serverCpuUsPerReq.median),
+          spread(r.serverCpuUsPerReq),
+          x(r.vs.floorCpu),
+          x(r.vs.nodeCpu),
+          us(r.p50.median),
+          us(r.p99.median),
+          pct(r.serverUtil.median),
+          pct(r.clientUtil.median),
+          r.otherLoad.median == null ? '–' : r.otherLoad.median.toFixed(2),
+          r.errors ? String(r.errors) : '0',
+        ]);
+      out.push(
+        `### ${sizeLabel(size)}`,
+        '',
+        table(
+          ['server', 'req/s', '±', 'req/s x node net', 'server CPU µs/req', '±', 'x C floor', 'x node net', 'p50 µs', 'p99 µs', 'server CPU', 'client CPU', 'other load', 'errors'],
+          rows,
+        ),
+        '',
+      );
+    }
+    const other = m.runs.map((r) => r.otherLoad).filter((v) => v != null);
+    if (other.length) {
+      out.push(
+        `Other load on the machine during the measured windows (CPU used by neither server nor client): ` +
+          `median ${other.sort((a, b) => a - b)[other.length >> 1].toFixed(2)} cores, max ${Math.max(...other).toFixed(2)}.`,
+        '',
+      );
+    }
+  }
+
+  if (res.scaling?.summary?.length) {
+    const sc = res.scaling;
+    const lines = [...new Set(sc.summary.map((r) => r.line))];
+    // Columns are the requested counts; a backend capped below one (select) shows its actual count.
+    const counts = [...new Set(sc.summary.map((r) => r.nominal ?? r.conns))].sort((a, b) => a - b);
+    const labelOf = (line) => sc.summary.find((r) => r.line === line).label;
+    const row = (line, n) => sc.summary.find((r) => r.line === line && (r.nominal ?? r.conns) === n);
+    const cell = (line, n, f) => row(line, n)?.[f];
+    const capped = (line, n, text) => {
+      const r = row(line, n);
+      return r && r.conns !== n && text !== '–' ? `${text} (at ${r.conns})` : text;
+    };
+    out.push(
+      `## Scaling: ${sc.active} active connections + idle ones, ${sizeLabel(sc.size)}`,
+      '',
+      `Server CPU µs per request (median of ${sc.repeats}; ${sc.duration} s each) against total connections. ` +
+        `"last / first" is the cost at the largest count over the cost at the smallest. select is capped below FD_SETSIZE (1024 fds): its last column is measured at the count in parentheses.`,
+      '',
+      table(
+        ['server (backend)', ...counts.map((n) => n.toLocaleString('en-US')), 'last / first'],
+        lines.map((line) => {
+          const pts = counts.map((n) => cell(line, n, 'serverCpuUsPerReq')?.median ?? null);
+          const have = pts.filter((v) => v != null);
+          return [
+            labelOf(line),
+            ...pts.map((v, i) => capped(line, counts[i], us(v))),
+            have.length > 1 ? x(have[have.length - 1] / have[0]) : '–',
+          ];
+        }),
+      ),
+      '',
+      'Requests/s:',
+      '',
+      table(
+        ['server (backend)', ...counts.map((n) => n.toLocaleString('en-US'))],
+        lines.map((line) => [labelOf(line), ...counts.map((n) => capped(line, n, int(cell(line, n, 'rps')?.median ?? null)))]),
+      ),
+      '',
+    );
+  }
+
+  if (res.memory?.results?.length) {
+    const mem = res.memory;
+    const node = mem.results.find((r) => r.server === NODE);
+    out.push(
+      `## Memory: ${mem.idle.toLocaleString('en-US')} idle connections`,
+      '',
+      `Server RSS (VmRSS) after a short warm-up, then with the idle connections held (${mem.settleMs} ms settle): ` +
+        `first just accepted, then (on a fresh server) connections that each echoed ${mem.touchBytes ?? 1024} bytes once before going idle.`,
+      '',
+      table(
+        ['server', 'RSS before', 'RSS accepted', 'bytes/conn accepted', 'x node net', 'RSS after one echo', 'bytes/conn after one echo', 'x node net'],
+        mem.results.map((r) => [
+          r.label,
+          bytes(r.rssBefore),
+          bytes(r.rssAfter),
+          int(r.bytesPerConn),
+          x(ratio(r.bytesPerConn, node?.bytesPerConn)),
+          bytes(r.rssAfterTouched),
+          int(r.bytesPerConnTouched),
+          x(ratio(r.bytesPerConnTouched, node?.bytesPerConnTouched)),
+        ]),
+      ),
+      '',
+    );
+    const short = mem.results.filter((r) => r.accepted < mem.idle || (r.touched != null && r.touched < mem.idle));
+    for (const r of short) out.push(`- ${r.label}: only ${r.accepted} accepted / ${r.touched ?? '–'} echoed of ${mem.idle}`);
+    if (short.length) out.push('');
+  }
+  for (const w of res.warnings ?? []) out.push(`- warning: ${w}`);
+  const parts = Object.entries(res.sectionS ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`);
+  out.push(`Total time ${Math.round(res.totalS)} s${parts.length ? ` (${parts.join(', ')})` : ''}.`);
+  return out.join('\n') + '\n';
+}
+
+/** @returns {Record<string, string>} file name -> SVG text */
+export function renderCharts(res) {
+  const charts = {};
+  const sub = `${res.machine.cpuModel}, ${res.machine.cores} cores · ${res.machine.date.slice(0, 10)} · node ${res.machine.node}`;
+  if (res.main?.summary?.length) {
+    const m = res.main;
+    const servers = [...new Set(m.summary.map((r) => r.server))];
+    const series = servers.map((s, i) => ({ label: m.summary.find((r) => r.server === s).label, color: colorFor(i) }));
+    const panels = (field) =>
+      m.sizes.map((size) => ({
+        title: sizeLabel(size),
+        values: servers.map((s) => {
+          const r = m.summary.find((q) => q.server === s && q.size === size);
+          return r && r[field].median != null ? { value: r[field].median, min: r[field].min, max: r[field].max } : null;
+        }),
+      }));
+    charts['requests.svg'] = barChart({
+      title: `Echo requests per second, ${m.connections} connections (higher is better)`,
+      subtitle: sub,
+      unit: 'req/s',
+      series,
+      panels: panels('rps'),
+    });
+    charts['cpu.svg'] = barChart({
+      title: 'Server CPU time per request (lower is better)',
+      subtitle: sub,
+      unit: 'µs / request',
+      series,
+      panels: panels('serverCpuUsPerReq'),
+    });
+  }
+  if (res.scaling?.summary?.length) {
+    const sc = res.scaling;
+    const lines = [...new Set(sc.summary.map((r) => r.line))];
+    charts['scaling.svg'] = lineChart({
+      title: `Server CPU per request vs connections (${sc.active} active, ${sizeLabel(sc.size)})`,
+      subtitle: sub,
+      xLabel: 'connections (log scale)',
+      yLabel: 'server CPU µs / request',
+      series: lines.map((line, i) => {
+        const rows = sc.summary.filter((r) => r.line === line);
+        return {
+          label: rows[0].label,
+          color: colorFor(i),
+          dash: rows[0].group !== 'coio',
+          points: rows.map((r) => ({ x: r.conns, y: r.serverCpuUsPerReq.median })),
+        };
+      }),
+    });
+  }
+  return charts;
+}
+
+export { fmtNum };

@@ -1,0 +1,733 @@
+#!/usr/bin/env node
+// The coio benchmark suite: `npm run bench` (options: `npm run bench -- --help`).
+//
+// Echo servers (bench/servers/) are driven by a C closed-loop ping-pong
+// client (bench/client/pingpong.c), server pinned to CPU 0 and client to
+// CPU 1. Three sections:
+//   main     1 / 10 / 100 KiB messages at 10 connections: req/s, p50, p99,
+//            and the server's CPU time per request (utime+stime from
+//            /proc/<pid>/stat over the measured window, read by the client
+//            at the window's edges);
+//   scaling  10 .. 10,000 connections, 10 of them active, per backend;
+//   memory   server RSS before/after 10,000 idle connections.
+// Output: markdown on stdout (progress on stderr), JSON and SVG charts in
+// bench/results/.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  spawnTracked, stopChild, lineReader, collect, sleep, clockTicks, rssBytes, fdCount, waitFds, hasProc,
+  machineBusyCores,
+} from './lib/proc.mjs';
+import { deriveRun, summarizeRuns } from './lib/stats.mjs';
+import { addRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH, '..');
+const BUILD = join(BENCH, 'build');
+const COIO_DIST = join(ROOT, 'dist', 'esm', 'index.js');
+
+// ===========================================================================
+// SERVER REGISTRY: every server the suite can measure.
+//
+// Each entry:
+//   name      id for --servers (and the JSON); label: what the tables show
+//   group     'floor' | 'node' | 'python' | 'coio'
+//   argv(ctx, backend)  the command line (the harness appends the address:
+//             --host 127.0.0.1 --port 0, or --unix PATH; and prefixes taskset)
+//   check(ctx) null when runnable, else the reason it is skipped
+//   main      measured in the main section (sizes x repeats)
+//   scaling   backends to measure in the scaling section: [null] = the
+//             server's only loop; [{name:'select', fdLimit:1024}, ...] for coio
+//   memory    measured in the memory section
+//
+// A coio server is one line below in the "coio" block. The server file must
+// follow the contract in bench/README.md: take --host/--port/--unix (and
+// --backend), print "PID <pid>" and "PORT <n>" when listening (or
+// "SKIP <reason>" + exit 3), echo every byte, exit 0 on SIGTERM.
+// Entries whose file doesn't exist yet are skipped with a line saying so.
+// ===========================================================================
+
+const SELECT_FD_SETSIZE = 1024;
+const COIO_BACKENDS = [{ name: 'epoll' }, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
+
+function pythonServer(loop, level) {
+  return {
+    name: `${loop}-${level}`,
+    label: `${loop} ${level}`,
+    group: 'python',
+    argv: (ctx) => [ctx.python.path, join(BENCH, 'servers', 'py_asyncio.py'), '--loop', loop, '--level', level],
+    check: (ctx) => {
+      if (!ctx.python) return `no python3 found (tried ${ctx.pythonTried.join(', ')})`;
+      if (loop === 'uvloop' && !ctx.python.uvloop) {
+        return `uvloop not importable by ${ctx.pythonTried.join(' or ')} (on Debian: apt-get install python3-uvloop)`;
+      }
+      return null;
+    },
+    main: true,
+  };
+}
+
+function coioServer(name, file, extraArgs, o) {
+  const path = join(BENCH, 'servers', file);
+  return {
+    name,
+    label: o.label,
+    scalingLabel: o.scalingLabel,
+    group: 'coio',
+    argv: (ctx, backend) => [
+      process.execPath, path, ...extraArgs, ...(backend ? ['--backend', backend.name] : []),
+    ],
+    check: () =>
+      !existsSync(path) ? `bench/servers/${file} not written yet`
+        : !existsSync(COIO_DIST) ? 'dist/esm/index.js missing (run npm run build)'
+        : null,
+    main: o.main ?? true,
+    scaling: o.scaling,
+    memory: o.memory ?? false,
+  };
+}
+
+export const REGISTRY = [
+  {
+    name: 'c-epoll',
+    label: 'C epoll (floor)',
+    group: 'floor',
+    argv: () => [join(BUILD, 'c_epoll')],
+    check: () => null,
+    main: true,
+    scaling: [null],
+  },
+  {
+    name: 'node-net',
+    label: 'node net',
+    group: 'node',
+    argv: () => [process.execPath, join(BENCH, 'servers', 'node_net.mjs')],
+    check: () => null,
+    main: true,
+    scaling: [null],
+    memory: true,
+  },
+  {
+    // Node's net with glibc's malloc trim threshold raised (DESIGN.md, "Who
+    // owns the read buffer"): shows how much of node's 100 KiB cost is page
+    // faults. Off by default; --servers node-net-notrim to include it.
+    name: 'node-net-notrim',
+    label: 'node net (no malloc trim)',
+    group: 'node',
+    argv: () => [process.execPath, join(BENCH, 'servers', 'node_net.mjs')],
+    env: { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=268435456:glibc.malloc.mmap_threshold=268435456' },
+    check: () => null,
+    main: true,
+    optIn: true,
+  },
+  pythonServer('asyncio', 'protocol'),
+  pythonServer('asyncio', 'streams'),
+  { ...pythonServer('uvloop', 'protocol'), memory: true }, // the issue's reference for bytes per idle connection
+  pythonServer('uvloop', 'streams'),
+
+  // ---- coio servers --------------------------------------------------------
+  // Add coio servers here as the networking layer lands. Main-section runs
+  // use the default backend (no --backend); scaling runs pass --backend.
+  coioServer('coio-protocol', 'coio_protocol.mjs', [], {
+    label: 'coio protocol (borrowed view)', scalingLabel: 'coio protocol', scaling: COIO_BACKENDS, memory: true,
+  }),
+  coioServer('coio-protocol-copy', 'coio_protocol.mjs', ['--copy'], { label: 'coio protocol (copied data)' }),
+  coioServer('coio-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol' }),
+  coioServer('coio-streams', 'coio_streams.mjs', [], { label: 'coio streams', memory: true }),
+  coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
+  // ---- end of coio servers -------------------------------------------------
+];
+
+// ===========================================================================
+// Options
+// ===========================================================================
+
+const PRESETS = {
+  quick: { warmup: 0.3, duration: 1, repeats: 1, scalingWarmup: 0.3, scalingDuration: 1, scalingRepeats: 1 },
+  default: { warmup: 0.5, duration: 2, repeats: 2, scalingWarmup: 0.3, scalingDuration: 1.25, scalingRepeats: 2 },
+  full: { warmup: 1, duration: 5, repeats: 3, scalingWarmup: 1, scalingDuration: 3, scalingRepeats: 3 },
+};
+
+const HELP = `usage: node bench/run.mjs [options]     (npm run bench -- [options])
+
+  --quick | --full          presets (default: warm-up 0.5 s, 2 s measured, 2 repeats;
+                            quick: 0.3 s / 1 s / 1; full: 1 s / 5 s / 3)
+  --servers a,b,...         only these servers (names, or prefixes ending in *: coio-*)
+  --skip a,b,...            leave these out
+  --sections main,scaling,memory   which sections to run (default: all)
+  --sizes 1k,10k,100k       message sizes of the main section
+  --connections N           connections of the main section (default 10)
+  --repeats N  --warmup S  --duration S       override the preset (main section)
+  --scaling-conns 10,100,1000,10000  --active N (default 10)
+  --scaling-repeats N  --scaling-duration S
+  --memory-conns N          idle connections of the memory section (default 10000)
+  --python PATH             interpreter for the asyncio/uvloop servers
+  --unix                    Unix sockets instead of TCP on 127.0.0.1
+  --no-pin                  don't pin server and client to CPUs
+  --quiet-wait S            before each run, wait up to S s (default 3; 15 s in all) for other
+                            processes to go below 0.25 cores busy; 0 = don't wait
+  --out DIR                 results directory (default bench/results)
+  --no-write                print the tables only
+  --list                    list the servers and whether they can run here
+  --render FILE.json        re-render tables and charts of an earlier run, no measuring
+`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean' }, full: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      servers: { type: 'string' }, skip: { type: 'string' }, sections: { type: 'string' },
+      sizes: { type: 'string' }, connections: { type: 'string' },
+      repeats: { type: 'string' }, warmup: { type: 'string' }, duration: { type: 'string' },
+      'scaling-conns': { type: 'string' }, active: { type: 'string' },
+      'scaling-repeats': { type: 'string' }, 'scaling-duration': { type: 'string' },
+      'memory-conns': { type: 'string' }, python: { type: 'string' },
+      unix: { type: 'boolean' }, 'no-pin': { type: 'boolean' }, out: { type: 'string' },
+      'no-write': { type: 'boolean' }, list: { type: 'boolean' }, render: { type: 'string' },
+      'quiet-wait': { type: 'string' },
+    },
+  });
+  const preset = values.full ? 'full' : values.quick ? 'quick' : 'default';
+  const p = PRESETS[preset];
+  const num = (v, d) => (v === undefined ? d : Number(v));
+  const list = (v) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : null);
+  const size = (s) => Math.round(parseFloat(s) * (/k$/i.test(s) ? 1024 : /m$/i.test(s) ? 1048576 : 1));
+  return {
+    preset,
+    help: values.help,
+    list: values.list,
+    render: values.render,
+    servers: list(values.servers),
+    skip: list(values.skip) ?? [],
+    sections: list(values.sections) ?? ['main', 'scaling', 'memory'],
+    sizes: (list(values.sizes) ?? ['1k', '10k', '100k']).map(size),
+    connections: num(values.connections, 10),
+    repeats: num(values.repeats, p.repeats),
+    warmup: num(values.warmup, p.warmup),
+    duration: num(values.duration, p.duration),
+    scalingConns: (list(values['scaling-conns']) ?? ['10', '100', '1000', '10000']).map(Number),
+    active: num(values.active, 10),
+    scalingRepeats: num(values['scaling-repeats'], p.scalingRepeats),
+    scalingWarmup: p.scalingWarmup,
+    scalingDuration: num(values['scaling-duration'], p.scalingDuration),
+    memoryConns: num(values['memory-conns'], 10000),
+    python: values.python,
+    unix: !!values.unix,
+    pin: !values['no-pin'],
+    quietWait: num(values['quiet-wait'], 3),
+    out: resolve(values.out ?? join(BENCH, 'results')),
+    write: !values['no-write'],
+  };
+}
+
+const log = (s) => process.stderr.write(`${s}\n`);
+
+// ===========================================================================
+// Environment: build, interpreters, machine facts
+// ===========================================================================
+
+function sh(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function buildC() {
+  mkdirSync(BUILD, { recursive: true });
+  const targets = [
+    ['pingpong', join(BENCH, 'client', 'pingpong.c')],
+    ['c_epoll', join(BENCH, 'servers', 'c_epoll.c')],
+  ];
+  for (const [name, src] of targets) {
+    const out = join(BUILD, name);
+    if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
+    const cc = process.env.CC || 'cc';
+    log(`bench: ${cc} -O2 -o ${relative(ROOT, out)} ${relative(ROOT, src)}`);
+    execFileSync(cc, ['-O2', '-Wall', '-o', out, src], { stdio: 'inherit' });
+  }
+}
+
+function detectPython(explicit) {
+  const tried = explicit ? [explicit] : [...new Set([process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean))];
+  const found = [];
+  for (const path of tried) {
+    const version = sh(path, ['-c', 'import asyncio, sys; print(sys.version.split()[0])']);
+    if (!version) continue;
+    const uvloop = sh(path, ['-c', 'import uvloop; print(uvloop.__version__)']);
+    found.push({ path: path.includes('/') ? path : (sh('sh', ['-c', `command -v ${path}`]) ?? path), version, uvloop });
+  }
+  // One interpreter for asyncio and uvloop both, so they compare: the first
+  // that has uvloop, else the first that runs.
+  const python = found.find((p) => p.uvloop) ?? found[0] ?? null;
+  return { python, pythonTried: tried };
+}
+
+function machineFacts(ctx) {
+  const cpuinfo = sh('cat', ['/proc/cpuinfo']) ?? '';
+  const nofile = /Max open files\s+(\d+)\s+(\d+)/.exec(sh('cat', ['/proc/self/limits']) ?? '');
+  return {
+    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism?.() ?? os.cpus().length,
+    kernel: `${os.type()} ${os.release()}`,
+    kernelVersion: os.version(),
+    node: process.version,
+    libuv: process.versions.uv,
+    v8: process.versions.v8,
+    python: ctx.python ? { path: ctx.python.path, version: ctx.python.version } : null,
+    uvloop: ctx.python?.uvloop ?? null,
+    cc: (sh(process.env.CC || 'cc', ['--version']) ?? 'cc: unknown').split('\n')[0],
+    libc: sh('getconf', ['GNU_LIBC_VERSION']),
+    memTotalBytes: os.totalmem(),
+    clkTck: clockTicks(),
+    nofile: nofile ? { soft: Number(nofile[1]), hard: Number(nofile[2]) } : null,
+    date: new Date().toISOString(),
+    loadavgBefore: os.loadavg(),
+    loadavgAfter: null,
+    pinning: ctx.pin ? { server: '0', client: '1' } : null,
+    git: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+  };
+}
+
+// ===========================================================================
+// Servers and client runs
+// ===========================================================================
+
+let unixSeq = 0;
+
+async function startServer(entry, backend, ctx) {
+  const addr = ctx.unix
+    ? ['--unix', join(os.tmpdir(), `coio-bench-${process.pid}-${unixSeq++}.sock`)]
+    : ['--host', '127.0.0.1', '--port', '0'];
+  const argv = [
+    ...(ctx.pin ? ['taskset', '-c', '0'] : []),
+    // lifetime cap, in case the harness itself is SIGKILLed
+    ...(ctx.hasTimeout ? ['timeout', '-k', '5', String(ctx.serverLifetimeS)] : []),
+    ...entry.argv(ctx, backend),
+    ...addr,
+  ];
+  const child = spawnTracked(argv, { env: { ...process.env, ...(entry.env ?? {}) } });
+  const stderr = collect(child.stderr);
+  const lines = lineReader(child.stdout);
+  let pid = null;
+  let port = null;
+  try {
+    while (port === null) {
+      const line = await lines.next(20000);
+      if (line === null) {
+        await sleep(50);
+        throw new Error(`exited before listening (code ${child.exitCode}): ${stderr.text.trim().slice(-400)}`);
+      }
+      let m;
+      if ((m = /^PID (\d+)/.exec(line))) pid = Number(m[1]);
+      else if ((m = /^PORT (\d+)/.exec(line))) port = Number(m[1]);
+      else if ((m = /^SKIP (.*)/.exec(line))) {
+        const e = new Error(m[1]);
+        e.skip = true;
+        throw e;
+      }
+    }
+  } catch (e) {
+    await stopChild(child);
+    if (ctx.unix) {
+      try {
+        unlinkSync(addr[1]);
+      } catch {}
+    }
+    throw e;
+  }
+  child.stdout.resume();
+  pid ??= child.pid;
+  await sleep(50);
+  const server = {
+    entry, backend, child, pid, port, stderr, argv,
+    unixPath: ctx.unix ? addr[1] : null,
+    baselineFds: fdCount(pid),
+  };
+  server.line = backend ? `${entry.name}/${backend.name}` : entry.name;
+  server.label = backend ? `${entry.scalingLabel ?? entry.label} (${backend.name})` : entry.label;
+  return server;
+}
+
+async function stopServer(server) {
+  const r = await stopChild(server.child);
+  if (server.unixPath) {
+    try {
+      unlinkSync(server.unixPath);
+    } catch {}
+  }
+  return r;
+}
+
+const alive = (server) => server.child.exitCode === null && server.child.signalCode === null;
+
+/**
+ * One client run against a running server. `onConnected(server, n)` runs
+ * after every connection has been accepted and before traffic starts.
+ */
+async function runClient(server, ctx, { conns, idle = 0, idleTouch = 0, size, warmup, duration, onConnected }) {
+  if (!alive(server)) throw new Error(`server exited (code ${server.child.exitCode}): ${server.stderr.text.trim().slice(-300)}`);
+  // Connections of the previous run must be gone (closing 10,000 takes the server a moment).
+  const settle = await waitFds(server.pid, (n) => n <= server.baselineFds + 2, 20000);
+  if (!settle.ok) {
+    ctx.warnings.push(`${server.line}: fd count ${settle.count} did not return to ${server.baselineFds} before a run`);
+    server.baselineFds = settle.count;
+  }
+  await waitQuiet(ctx);
+  const target = server.unixPath ? ['--unix', server.unixPath] : ['--host', '127.0.0.1', '--port', String(server.port)];
+  const argv = [
+    ...(ctx.pin ? ['taskset', '-c', '1'] : []),
+    join(BUILD, 'pingpong'), ...target,
+    '-c', String(conns), '--idle', String(idle), '-s', String(size),
+    '-w', String(warmup), '-d', String(duration),
+    '--server-pid', String(server.pid), '--wait-go',
+    ...(idleTouch ? ['--idle-touch', String(idleTouch)] : []),
+  ];
+  const child = spawnTracked(argv);
+  const stdout = collect(child.stdout);
+  const errLines = lineReader(child.stderr);
+  const exited = new Promise((r) => child.once('close', (code) => r(code))); // 'close': stdout fully read
+  try {
+    let connected = null;
+    while (connected === null) {
+      const line = await errLines.next(60000);
+      if (line === null) throw new Error(`client exited early: ${errLines.rest().join(' ')}`);
+      const m = /^CONNECTED (\d+)/.exec(line);
+      if (m) connected = Number(m[1]);
+    }
+    const accepted = await waitFds(server.pid, (n) => n >= server.baselineFds + connected, 30000);
+    if (!accepted.ok) {
+      ctx.warnings.push(`${server.line}: server holds ${accepted.count - server.baselineFds} of ${connected} connections after 30 s`);
+    }
+    if (onConnected) await onConnected(server, connected, accepted);
+    child.stdin.write('GO\n');
+    let timer;
+    const limit = new Promise((r) => (timer = setTimeout(() => r('timeout'), (warmup + duration + 60) * 1000)));
+    const code = await Promise.race([exited, limit]);
+    clearTimeout(timer);
+    if (code !== 0) throw new Error(`client ${code === 'timeout' ? 'timed out' : `exit ${code}`}: ${errLines.rest().join(' ')}`);
+    return JSON.parse(stdout.text);
+  } finally {
+    await stopChild(child, 500);
+  }
+}
+
+/**
+ * On a shared machine, wait (up to ctx.quietWaitS per run, ctx.quietBudgetS
+ * in all) until other processes use less than QUIET_CORES, so a colleague's
+ * test suite doesn't land in a measured window. Our own servers are idle here.
+ */
+const QUIET_CORES = 0.25;
+async function waitQuiet(ctx) {
+  if (!(ctx.quietWaitS > 0)) return;
+  const t0 = Date.now();
+  let busy = await machineBusyCores(100);
+  while (busy > QUIET_CORES && (Date.now() - t0) / 1000 < Math.min(ctx.quietWaitS, ctx.quietBudgetS)) {
+    busy = await machineBusyCores(250);
+  }
+  const waited = (Date.now() - t0) / 1000 - 0.1;
+  ctx.quietBudgetS -= waited;
+  ctx.quietWaitedS += waited;
+  if (busy > QUIET_CORES) ctx.busyStarts++;
+}
+
+function matches(name, patterns) {
+  return patterns.some((p) => (p.endsWith('*') ? name.startsWith(p.slice(0, -1)) : name === p));
+}
+
+// ===========================================================================
+// Sections
+// ===========================================================================
+
+async function sectionMain(servers, ctx, opts, res) {
+  const total = opts.repeats * opts.sizes.length * servers.length;
+  const runs = [];
+  const started = [];
+  let i = 0;
+  try {
+    for (const entry of servers) {
+      try {
+        started.push(await startServer(entry, null, ctx));
+      } catch (e) {
+        skipLine(res, entry.name, e.message);
+      }
+    }
+    // Interleaved (repeat > size > server): drift of a shared machine hits every server alike.
+    for (let rep = 0; rep < opts.repeats; rep++) {
+      for (const size of opts.sizes) {
+        for (const server of started) {
+          i++;
+          if (server.failed) continue;
+          try {
+            const client = await runClient(server, ctx, {
+              conns: opts.connections, size, warmup: opts.warmup, duration: opts.duration,
+            });
+            const run = { server: server.entry.name, label: server.label, size, rep, ...deriveRun(client, ctx.clkTck), client };
+            runs.push(run);
+            log(`[main ${i}/${total}] ${server.label.padEnd(30)} ${sizeLabel(size).padStart(7)}  ${progress(run)}`);
+          } catch (e) {
+            server.failed = e.message;
+            skipLine(res, server.entry.name, `failed in the main section: ${e.message}`);
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all(started.map(stopServer));
+  }
+  const summary = summarizeRuns(runs, (r) => `${r.server}|${r.size}`, FIELDS).map((s) => {
+    const r0 = runs.find((r) => `${r.server}|${r.size}` === s.key);
+    return { server: r0.server, label: r0.label, size: r0.size, ...s };
+  });
+  res.main = {
+    connections: opts.connections, sizes: opts.sizes, repeats: opts.repeats,
+    warmup: opts.warmup, duration: opts.duration, runs: runs.map(stripClient), summary: addRatios(summary),
+  };
+}
+
+const FIELDS = ['rps', 'serverCpuUsPerReq', 'p50', 'p99', 'max', 'serverUtil', 'clientUtil', 'otherLoad', 'clientCpuUsPerReq'];
+
+function progress(r) {
+  const f = (v, d = 1) => (v == null ? '–' : v.toFixed(d));
+  return (
+    `${Math.round(r.rps).toLocaleString('en-US').padStart(8)} req/s  ${f(r.serverCpuUsPerReq, 2).padStart(6)} µs/req  ` +
+    `p50 ${f(r.p50)} p99 ${f(r.p99)} µs  server ${f(r.serverUtil * 100, 0)}% client ${f(r.clientUtil * 100, 0)}%` +
+    `${r.otherLoad > 0.1 ? `  other load ${f(r.otherLoad, 2)}` : ''}${r.errors ? `  ERRORS ${r.errors} (${r.firstError})` : ''}`
+  );
+}
+
+const stripClient = ({ client, ...rest }) => ({ ...rest, clientRaw: client });
+
+async function sectionScaling(entries, ctx, opts, res) {
+  const lines = entries.flatMap((entry) => (entry.scaling ?? []).map((backend) => ({ entry, backend })));
+  const started = [];
+  const runs = [];
+  try {
+    for (const { entry, backend } of lines) {
+      try {
+        started.push(await startServer(entry, backend, ctx));
+      } catch (e) {
+        skipLine(res, `${entry.name}${backend ? `/${backend.name}` : ''}`, e.message);
+      }
+    }
+    // Connection counts per line; a backend with an fd limit (select) is capped below it.
+    const plan = started.map((server) => {
+      const limit = server.backend?.fdLimit;
+      const cap = limit ? limit - server.baselineFds - 16 : Infinity;
+      // nominal: the requested count (the table's column); actual: what this backend can hold
+      const counts = [];
+      for (const nominal of opts.scalingConns) {
+        const actual = Math.min(nominal, cap);
+        if (actual >= opts.active && !counts.some((c) => c.actual === actual)) counts.push({ nominal, actual });
+      }
+      return { server, counts };
+    });
+    const allCounts = [...new Set(opts.scalingConns)].sort((a, b) => a - b);
+    const total = opts.scalingRepeats * plan.reduce((a, p) => a + p.counts.length, 0);
+    let i = 0;
+    for (let rep = 0; rep < opts.scalingRepeats; rep++) {
+      for (const nominal of allCounts) {
+        for (const { server, counts } of plan) {
+          const c = counts.find((q) => q.nominal === nominal);
+          if (!c || server.failed) continue;
+          const n = c.actual;
+          i++;
+          try {
+            const client = await runClient(server, ctx, {
+              conns: opts.active, idle: n - opts.active, size: 1024,
+              warmup: opts.scalingWarmup, duration: opts.scalingDuration,
+            });
+            const run = {
+              server: server.entry.name, backend: server.backend?.name ?? null, line: server.line,
+              label: server.label, group: server.entry.group, conns: n, nominal, rep, ...deriveRun(client, ctx.clkTck), client,
+            };
+            runs.push(run);
+            log(`[scaling ${i}/${total}] ${server.label.padEnd(34)} ${String(n).padStart(6)} conns  ${progress(run)}`);
+          } catch (e) {
+            server.failed = e.message;
+            skipLine(res, server.line, `failed in the scaling section: ${e.message}`);
+          }
+        }
+      }
+    }
+  } finally {
+    await Promise.all(started.map(stopServer));
+  }
+  const summary = summarizeRuns(runs, (r) => `${r.line}|${r.conns}`, FIELDS).map((s) => {
+    const r0 = runs.find((r) => `${r.line}|${r.conns}` === s.key);
+    return {
+      line: r0.line, server: r0.server, backend: r0.backend, label: r0.label, group: r0.group,
+      conns: r0.conns, nominal: r0.nominal, ...s,
+    };
+  });
+  res.scaling = {
+    active: opts.active, size: 1024, repeats: opts.scalingRepeats,
+    warmup: opts.scalingWarmup, duration: opts.scalingDuration, runs: runs.map(stripClient), summary,
+  };
+}
+
+async function sectionMemory(entries, ctx, opts, res) {
+  const settleMs = 250;
+  const touchBytes = 1024;
+  const results = [];
+  for (const entry of entries.filter((e) => e.memory)) {
+    const r = { server: entry.name, label: entry.label };
+    // Twice, each on a fresh server: connections only accepted, then connections that each
+    // served one 1 KiB echo (what a server keeps per connection once it has read and written).
+    for (const mode of ['accepted', 'touched']) {
+      let server;
+      try {
+        server = await startServer(entry, null, ctx);
+        // Warm the server (JIT, buffers, lazy init) so "before" is its steady state.
+        await runClient(server, ctx, { conns: 10, size: 1024, warmup: 0, duration: 0.3 });
+        await waitFds(server.pid, (n) => n <= server.baselineFds + 2, 20000);
+        await sleep(settleMs);
+        const before = rssBytes(server.pid);
+        let after = null;
+        let accepted = 0;
+        const client = await runClient(server, ctx, {
+          conns: 0, idle: opts.memoryConns, size: 1024, warmup: 0, duration: 0,
+          idleTouch: mode === 'touched' ? touchBytes : 0,
+          onConnected: async (s, n, acc) => {
+            accepted = acc.count - s.baselineFds;
+            await sleep(settleMs);
+            after = rssBytes(s.pid);
+          },
+        });
+        const perConn = after != null && before != null && accepted > 0 ? (after - before) / accepted : null;
+        if (mode === 'accepted') Object.assign(r, { rssBefore: before, rssAfter: after, accepted, bytesPerConn: perConn });
+        else Object.assign(r, { rssBeforeTouched: before, rssAfterTouched: after, touched: client.idle_touched, bytesPerConnTouched: perConn });
+        log(
+          `[memory] ${server.label.padEnd(30)} ${mode.padEnd(8)} RSS ${(before / 1048576).toFixed(1)} -> ${(after / 1048576).toFixed(1)} MiB ` +
+            `with ${accepted} idle: ${Math.round(perConn)} B/conn`,
+        );
+      } catch (e) {
+        skipLine(res, entry.name, `failed in the memory section (${mode}): ${e.message}`);
+      } finally {
+        if (server) await stopServer(server);
+      }
+    }
+    if (r.rssBefore != null || r.rssBeforeTouched != null) results.push(r);
+  }
+  res.memory = { idle: opts.memoryConns, settleMs, touchBytes, results };
+}
+
+function skipLine(res, name, reason) {
+  res.skipped.push({ name, reason });
+  log(`bench: skip ${name}: ${reason}`);
+}
+
+// ===========================================================================
+// Main
+// ===========================================================================
+
+function writeOutputs(res, outDir) {
+  mkdirSync(outDir, { recursive: true });
+  const stamp = res.machine.date.replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
+  const json = JSON.stringify(res, null, 1);
+  writeFileSync(join(outDir, `${stamp}.json`), json);
+  writeFileSync(join(outDir, 'latest.json'), json);
+  const charts = renderCharts(res);
+  for (const [file, svg] of Object.entries(charts)) writeFileSync(join(outDir, file), svg);
+  log(`bench: wrote ${relative(process.cwd(), join(outDir, `${stamp}.json`))}, latest.json, ${Object.keys(charts).join(', ')}`);
+}
+
+async function main() {
+  const opts = parseOptions(process.argv.slice(2));
+  if (opts.help) return void process.stdout.write(HELP);
+  if (opts.render) {
+    const res = JSON.parse(readFileSync(opts.render, 'utf8'));
+    process.stdout.write(renderMarkdown(res));
+    if (opts.write) {
+      const outDir = opts.out;
+      mkdirSync(outDir, { recursive: true });
+      for (const [file, svg] of Object.entries(renderCharts(res))) writeFileSync(join(outDir, file), svg);
+    }
+    return;
+  }
+  if (process.platform !== 'linux' || !hasProc()) {
+    throw new Error('the benchmark needs Linux (/proc, epoll, taskset)');
+  }
+  const t0 = Date.now();
+  buildC();
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const ctx = {
+    ...detectPython(opts.python),
+    pin: opts.pin && cores >= 2 && !!sh('sh', ['-c', 'command -v taskset']),
+    hasTimeout: !!sh('sh', ['-c', 'command -v timeout']),
+    serverLifetimeS: 3600,
+    unix: opts.unix,
+    clkTck: clockTicks(),
+    warnings: [],
+    quietWaitS: opts.quietWait,
+    quietBudgetS: 15,
+    quietWaitedS: 0,
+    busyStarts: 0,
+  };
+
+  const res = { schema: 1, preset: opts.preset, options: { ...opts }, machine: null, skipped: [], warnings: ctx.warnings };
+  let entries = REGISTRY.filter((e) => (opts.servers ? matches(e.name, opts.servers) : !e.optIn));
+  entries = entries.filter((e) => !matches(e.name, opts.skip));
+  if (opts.list) {
+    for (const e of REGISTRY) {
+      const reason = e.check(ctx);
+      process.stdout.write(`${e.name.padEnd(20)} ${reason ? `skip: ${reason}` : 'ok'}${e.optIn ? ' (opt-in)' : ''}\n`);
+    }
+    return;
+  }
+  const runnable = [];
+  for (const e of entries) {
+    const reason = e.check(ctx);
+    if (reason) skipLine(res, e.name, reason);
+    else runnable.push(e);
+  }
+  res.machine = machineFacts(ctx);
+  // Client and server each hold every connection: stay under the hard fd limit (both raise their soft limit to it).
+  const fdHard = res.machine.nofile?.hard;
+  if (fdHard) {
+    const cap = fdHard - 64;
+    if (opts.scalingConns.some((n) => n > cap) || opts.memoryConns > cap) {
+      ctx.warnings.push(`RLIMIT_NOFILE hard limit ${fdHard}: connection counts capped at ${cap}`);
+      opts.scalingConns = [...new Set(opts.scalingConns.map((n) => Math.min(n, cap)))];
+      opts.memoryConns = Math.min(opts.memoryConns, cap);
+    }
+  }
+  if (!ctx.pin) log('bench: not pinning (fewer than 2 cores, no taskset, or --no-pin): server and client share CPUs');
+  const nMain = opts.sections.includes('main') ? runnable.filter((e) => e.main).length * opts.sizes.length * opts.repeats : 0;
+  const nScale = opts.sections.includes('scaling')
+    ? runnable.reduce((a, e) => a + (e.scaling?.length ?? 0), 0) * opts.scalingConns.length * opts.scalingRepeats : 0;
+  const estimate = nMain * (opts.warmup + opts.duration + 0.15) + nScale * (opts.scalingWarmup + opts.scalingDuration + 0.5);
+  log(`bench: ${opts.preset}: ${nMain} main runs, ${nScale} scaling runs, about ${Math.round(estimate / 10) * 10 + 10} s`);
+
+  res.sectionS = {};
+  const timed = async (name, fn) => {
+    if (!opts.sections.includes(name)) return;
+    const ts = Date.now();
+    await fn();
+    res.sectionS[name] = (Date.now() - ts) / 1000;
+  };
+  await timed('main', () => sectionMain(runnable.filter((e) => e.main), ctx, opts, res));
+  await timed('scaling', () => sectionScaling(runnable.filter((e) => e.scaling), ctx, opts, res));
+  await timed('memory', () => sectionMemory(runnable, ctx, opts, res));
+
+  res.machine.loadavgAfter = os.loadavg();
+  if (ctx.quietWaitedS > 1 || ctx.busyStarts) {
+    ctx.warnings.push(
+      `the machine was busy: waited ${Math.round(ctx.quietWaitedS)} s for quiet; ${ctx.busyStarts} run(s) started with other load above ${QUIET_CORES} cores`,
+    );
+  }
+  res.totalS = (Date.now() - t0) / 1000;
+  process.stdout.write(renderMarkdown(res));
+  if (opts.write) writeOutputs(res, opts.out);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench: ${e.stack ?? e}\n`);
+  process.exitCode = 1;
+});
