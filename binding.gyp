@@ -9,11 +9,16 @@
         "native/args.cc",
         "native/errors.cc",
         "native/fd_util.cc",
+        "native/memory.cc",
+        "native/guest.cc",
+        "native/microtasks.cc",
         "native/poller.cc",
         "native/poller_poll.cc",
         "native/poller_select.cc",
+        "native/signals.cc",
         "native/sockaddr.cc",
         "native/socket.cc",
+        "native/spawn.cc",
         "native/waker.cc"
       ],
       "dependencies": [

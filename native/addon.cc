@@ -7,6 +7,9 @@
 #include <napi.h>
 
 #include "addon.h"
+#include "microtasks.h"
+#include "signals.h"
+#include "spawn_api.h"
 
 namespace coio {
 
@@ -25,6 +28,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
   InitSocket(env, exports);
+  InitMemory(env, exports);
+  InitSignals(env, exports);
+  InitSpawn(env, exports);
+  InitMicrotasks(env, exports);
+  InitGuest(env, exports);
   return exports;
 }
 

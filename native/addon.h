@@ -20,5 +20,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info);
 Napi::Function DefineWaker(Napi::Env env);
 // socket.cc: the socket functions and their constants.
 void InitSocket(Napi::Env env, Napi::Object exports);
+// native/memory.cc: tuneMalloc (glibc heap thresholds).
+void InitMemory(Napi::Env env, Napi::Object exports);
 
 }  // namespace coio

@@ -175,12 +175,127 @@ export interface NativeAddon {
   getsockopt(fd: number, option: number): number;
   getsockname(fd: number): SockAddress;
   getpeername(fd: number): SockAddress;
+  /**
+   * glibc only: raise M_TRIM_THRESHOLD and M_MMAP_THRESHOLD (bytes) so the
+   * pages of large, short-lived Buffers stay mapped and are reused instead of
+   * being returned to the OS and faulted back in. Process-wide. Returns
+   * whether it was applied (false with other C libraries).
+   */
+  tuneMalloc(trimThreshold: number, mmapThreshold: number): boolean;
   /** dup(2) with close-on-exec: a second fd for the same open file (F_DUPFD_CLOEXEC). */
   dup(fd: number): number;
   /** Build the same Error the addon throws, from a positive errno: for SO_ERROR and for tests. */
   errorFromErrno(errno: number, syscall: string, address?: string, port?: number): NodeJS.ErrnoException;
   /** Number of open fds in this process (Linux: /proc/self/fd entries), -1 if unknown. For leak checks. */
   countOpenFds(): number;
+
+  // Signals (native/signals.cc). Signal dispositions are per process: this is
+  // the addon's one process-global table (documented at the top of that file).
+
+  /**
+   * Watch signal `signum`: the first watcher of a signal installs coio's
+   * sigaction handler (saving the disposition it replaces); on each delivery
+   * the handler marks every watcher of the signal pending and writes one byte
+   * to its `wakeFd` (a non-blocking pipe's write end that the loop polls).
+   * `chain`: also call the replaced handler (for SIGCHLD, so libuv still
+   * reaps Node's children). Returns the watcher id. EINVAL ('sigaction') for
+   * SIGKILL, SIGSTOP and signals the OS reserves; ENOSPC when all 128 watcher
+   * slots are taken. RangeError for a signum outside 1 .. NSIG - 1.
+   */
+  signalAdd(signum: number, wakeFd: number, chain: boolean): number;
+  /**
+   * Stop watcher `id` (added by this thread). When it was its signal's last
+   * watcher, the saved disposition is restored, unless coio's handler was
+   * replaced since (then the replacement stays). On return no handler can
+   * still write to its wakeFd, so the caller may close it.
+   */
+  signalRemove(id: number): void;
+  /** Whether watcher `id`'s signal arrived since the last call (and clear the mark). */
+  signalTake(id: number): boolean;
+  /**
+   * The current disposition of `signum`: 'default' (SIG_DFL), 'ignore'
+   * (SIG_IGN), 'coio' (our handler) or 'handler' (someone else's, e.g. Node's
+   * or libuv's).
+   */
+  signalDisposition(signum: number): 'default' | 'ignore' | 'coio' | 'handler';
+
+  // Child processes (native/spawn.cc).
+
+  /**
+   * posix_spawn(2) `path` (no PATH search: pass a path) with `argv` (argv[0]
+   * included, not empty), `env` ('NAME=value' strings), `cwd` (null: ours)
+   * and the three fds that become the child's 0, 1 and 2 (they may be 0-2
+   * themselves, and the same fd twice). The child starts with every signal at
+   * its default action and none blocked. Returns the pid. A failed exec is
+   * reported here: an error with code 'ENOENT' / 'EACCES', syscall 'spawn' and
+   * `address` = path. TypeError for strings with NUL bytes.
+   */
+  spawn(path: string, argv: string[], env: string[], cwd: string | null, stdinFd: number, stdoutFd: number, stderrFd: number): number;
+  /**
+   * pidfd_open(2) of our child `pid`: an fd (close-on-exec) that polls
+   * readable once the child exits; -1 where the kernel has none (Linux < 5.3,
+   * not Linux, or refused by a sandbox). Close it with close().
+   */
+  pidfdOpen(pid: number): number;
+  /**
+   * waitpid(pid, WNOHANG) for one child, never -1 (that would reap Node's own
+   * children): null while it runs, else its returncode: the exit status, or
+   * -N if signal N killed it. ECHILD if it is not our child or was reaped.
+   */
+  waitpid(pid: number): number | null;
+  /** kill(2). pid must be > 0 (no process groups); signum 0 checks the process exists. ESRCH, EPERM. */
+  kill(pid: number, signum: number): void;
+  /** Clear (true) or set (false) O_NONBLOCK on fd's open file. */
+  setBlocking(fd: number, blocking: boolean): void;
+
+  // V8's microtask queue (native/microtasks.cc), for the blocking loop.
+
+  /**
+   * Run V8's microtask checkpoint now (promise continuations, and those they
+   * queue, until the queue is empty) and return true; return false without
+   * running anything when a microtask is running already (the caller was
+   * entered from inside one: V8 refuses nested checkpoints). Node's
+   * process.nextTick queue is not touched.
+   */
+  drainMicrotasks(): boolean;
+  /** Whether a microtask is running (so drainMicrotasks() would do nothing). */
+  isRunningMicrotasks(): boolean;
+
+  // Guest mode (native/guest.cc): coio's loop driven by Node's libuv loop.
+
+  Guest: NativeGuestConstructor;
+}
+
+/**
+ * Drives a coio loop from Node's libuv loop (src/guest.ts). Construction
+ * starts it: a uv_poll on `fd` (the poller's own fd; -1 for poll / select,
+ * which are then polled every `intervalMs`), a uv_timer for coio's next
+ * timer, a uv_prepare that runs before libuv blocks, a uv_idle while coio
+ * has callbacks ready, and one ref'd uv_async that keeps the process alive.
+ */
+export interface NativeGuestConstructor {
+  /**
+   * `step(pollStatus)` runs one coio iteration; it is called through
+   * napi_make_callback (Node runs nextTicks and microtasks after it), from
+   * the prepare phase, when I/O or a timer was noted or `nextTimeout()`
+   * said 0. `pollStatus` is 0, or a negative libuv error when the watched
+   * fd failed. `nextTimeout()` returns milliseconds until coio needs a step
+   * (0: now, -1: no timer); it must run no user code. Neither may throw
+   * (an exception becomes an uncaught exception). EEXIST ('uv_poll_init')
+   * when libuv already watches fd; RangeError for intervalMs outside 1 .. 1e9.
+   */
+  new (fd: number, step: (pollStatus: number) => void, nextTimeout: () => number, intervalMs: number): NativeGuest;
+}
+
+export interface NativeGuest {
+  /**
+   * Close every uv handle (uv_close; their memory is freed by libuv's close
+   * callbacks) and drop the functions: the process may exit once nothing
+   * else keeps it alive. Never calls JS. Idempotent; may be called from
+   * inside step.
+   */
+  close(): void;
+  readonly closed: boolean;
 }
 
 /**
@@ -205,5 +320,23 @@ export function packageRoot(): string {
   }
 }
 
-export const native: NativeAddon = bindings({ bindings: 'coio', module_root: packageRoot() }) as NativeAddon;
+/**
+ * COIO_ADDON_PATH: load the addon from this file instead of build/ (the
+ * sanitized build of scripts/asan.sh lives in build-asan/). Read once, at
+ * load; worker threads that load the addon themselves get it in their
+ * workerData (resolver.ts), so they load the same file.
+ */
+export const addonPathOverride: string | undefined = process.env.COIO_ADDON_PATH || undefined;
+
+function loadAddon(): NativeAddon {
+  const override = addonPathOverride;
+  if (override !== undefined) {
+    const mod = { exports: {} as NativeAddon };
+    process.dlopen(mod, override);
+    return mod.exports;
+  }
+  return bindings({ bindings: 'coio', module_root: packageRoot() }) as NativeAddon;
+}
+
+export const native: NativeAddon = loadAddon();
 export default native;

@@ -3,18 +3,16 @@
 // Numeric addresses go straight through. Names are resolved by dns.lookup in
 // a worker thread: while coio's loop waits in its own poller, Node's main
 // libuv loop does not run, so a lookup started on this thread would never
-// complete. The worker answers on a MessagePort (read here synchronously with
-// receiveMessageOnPort) and then wakes the loop by writing to a Waker's fd;
-// it writes to its own dup() of that fd and closes it, so the fd number can
-// never be reused under it if the loop closes first.
+// complete. The worker answers on a MessagePort and wakes the loop through
+// the loop's ThreadBridge (thread_bridge.ts): it writes to its own dup() of
+// the bridge's Waker fd, one per lookup, and closes it.
 
 import { isIP } from 'node:net';
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { MessagePort } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
-import { native, packageRoot } from './native.js';
-import type { NativeWaker } from './native.js';
+import { addonPathOverride, packageRoot } from './native.js';
+import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
 
 type Co<T> = Generator<unknown, T, unknown>;
@@ -45,7 +43,10 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { lookup } = require('node:dns');
 const { createRequire } = require('node:module');
-const native = createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
+// workerData.addon: native.ts's COIO_ADDON_PATH override, so this thread loads the same addon file.
+const native = workerData.addon
+  ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
+  : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
 const one = Buffer.from(new BigUint64Array([1n]).buffer); // eventfd wants a native-endian u64
 const ports = new Map();
 parentPort.on('message', (msg) => {
@@ -69,7 +70,7 @@ let nextResolverId = 1;
 
 function acquireWorker(): Worker {
   if (worker === undefined) {
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot() } });
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
     // The worker must never keep the process alive on its own.
     worker.unref();
   }
@@ -85,33 +86,28 @@ function releaseWorker(): void {
 
 /** One per loop while it has lookups in flight. */
 class Resolver {
-  private readonly waker: NativeWaker = new native.Waker();
   private readonly channel = new MessageChannel();
   private readonly pending = new Map<number, { fut: Future<AddrInfo[]>; port: number; type: number }>();
   private nextId = 1;
   private readonly rid = nextResolverId++;
+  private readonly unwatch: () => void;
 
   constructor(private readonly loop: IoLoop) {
     acquireWorker().postMessage({ kind: 'port', rid: this.rid, port: this.channel.port2 }, [this.channel.port2]);
-    loop.addReader(this.waker.fileno(), this.onWake);
+    this.unwatch = threadBridge(loop).watch(this.channel.port1, this.onReply);
   }
 
   lookup(host: string, port: number, family: number, type: number): Future<AddrInfo[]> {
     const fut = this.loop.createFuture<AddrInfo[]>();
     const id = this.nextId++;
     this.pending.set(id, { fut, port, type });
-    const wakeFd = native.dup(this.waker.fileno());
+    const wakeFd = threadBridge(this.loop).remoteWakeFd();
     worker!.postMessage({ kind: 'lookup', rid: this.rid, id, host, family, wakeFd });
     return fut;
   }
 
-  private readonly onWake = (): void => {
-    this.waker.drain();
-    for (;;) {
-      const msg = receiveMessageOnPort(this.channel.port1 as MessagePort);
-      if (msg === undefined) break;
-      this.settle(msg.message as Reply);
-    }
+  private readonly onReply = (message: unknown): void => {
+    this.settle(message as Reply);
     if (this.pending.size === 0) this.close();
   };
 
@@ -130,9 +126,7 @@ class Resolver {
 
   close(): void {
     resolvers.delete(this.loop);
-    this.loop.removeReader(this.waker.fileno());
-    this.waker.close();
-    this.channel.port1.close();
+    this.unwatch(); // closes port1
     worker?.postMessage({ kind: 'close', rid: this.rid });
     releaseWorker();
   }

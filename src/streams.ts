@@ -12,6 +12,7 @@
 // in a queue of chunks: read(n) of a whole chunk returns that chunk without a
 // copy, and a read that finds data buffered returns without suspending.
 
+import { RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
@@ -21,7 +22,7 @@ import { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
 import { ChunkQueue } from './chunk_queue.js';
-import type { ExtraInfo, Transport } from './transports.js';
+import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 
 export { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 
@@ -35,7 +36,7 @@ export class StreamReader {
   private eof = false;
   private waiter: Future<void> | null = null;
   private exc: Error | null = null;
-  private transport: Transport | null = null;
+  private transport: ReadTransport | null = null;
   private paused = false;
 
   constructor(
@@ -55,7 +56,8 @@ export class StreamReader {
     this.wakeup(exc);
   }
 
-  setTransport(transport: Transport): void {
+  /** The transport to pause and resume (any ReadTransport: a socket's, a pipe's). */
+  setTransport(transport: ReadTransport): void {
     if (this.transport !== null) throw new Error('Transport already set');
     this.transport = transport;
   }
@@ -104,7 +106,8 @@ export class StreamReader {
 
   /** Suspend until data or EOF arrives. */
   private *waitForData(func: string): Co<void> {
-    if (this.waiter !== null) throw new Error(`${func}() called while another coroutine is already waiting for incoming data`);
+    // RuntimeError, as asyncio raises (it was a plain Error; found by test/bad_input.test.ts).
+    if (this.waiter !== null) throw new RuntimeError(`${func}() called while another coroutine is already waiting for incoming data`);
     if (this.eof) throw new Error('waitForData after EOF');
     // A paused transport with an empty buffer would never resume: resume it.
     if (this.paused) {
@@ -197,18 +200,23 @@ export class StreamReader {
     for (;;) {
       const size = this.buffer.size;
       if (size - offset >= minLen) {
+        // The match that ENDS first (asyncio 3.13: "the shortest possible
+        // data"), not the one that starts first: with ['abx', 'b'] on
+        // 'abx', earliest-start answered 'abx' when the bytes came at once
+        // but 'ab' when 'x' came later. Earliest-end is the same answer
+        // however the data is split (found by test/fuzz.test.ts).
         let best = -1;
-        let bestLen = 0;
+        let bestEnd = -1;
         for (const sep of seps) {
           const at = this.buffer.indexOf(sep, offset);
-          if (at !== -1 && (best === -1 || at < best)) {
+          if (at !== -1 && (bestEnd === -1 || at + sep.length < bestEnd)) {
             best = at;
-            bestLen = sep.length;
+            bestEnd = at + sep.length;
           }
         }
         if (best !== -1) {
-          if (best + bestLen > this.limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', best);
-          const data = this.buffer.take(best + bestLen);
+          if (bestEnd > this.limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', best);
+          const data = this.buffer.take(bestEnd);
           this.maybeResumeTransport();
           return data;
         }
@@ -328,9 +336,10 @@ export class StreamReaderProtocol implements Protocol {
   }
 }
 
-export class StreamWriter {
+/** Writes to a stream transport; T is any WriteTransport (a subprocess's stdin pipe, for one). */
+export class StreamWriter<T extends WriteTransport = Transport> {
   constructor(
-    readonly transport: Transport,
+    readonly transport: T,
     private readonly protocol: StreamReaderProtocol,
     private readonly reader: StreamReader | null,
     private readonly loop: IoLoop,

@@ -1,0 +1,438 @@
+// Transports over pipes and other non-socket fds (asyncio's
+// _UnixReadPipeTransport / _UnixWritePipeTransport): read(2) and write(2)
+// instead of recv / send, no half-close (closing the write end is the EOF).
+// A transport owns its fd: it closes it after connectionLost.
+//
+// Used by loop.connectReadPipe / connectWritePipe and for a subprocess's
+// stdin, stdout and stderr.
+
+import { fstatSync } from 'node:fs';
+import type { Future } from './futures.js';
+import type { IoLoop } from './io_loop.js';
+import { native, WOULD_BLOCK } from './native.js';
+import type { BaseProtocol, Protocol } from './protocols.js';
+import { READ_BUFFER_SIZE, readBuffer, toBytes, writeBufferLimits } from './socket_transport.js';
+import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+/** After this many writes to a lost pipe, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
+const CONNLOST_WRITE_WARNING = 5;
+const DEFAULT_HIGH_WATER = 64 * 1024;
+
+type Waiter = Future<void> | null;
+
+/** fstat: what kind of file fd is. Pipe transports take pipes, sockets and character devices. */
+function fileKind(fd: number): 'fifo' | 'socket' | 'char' | 'other' {
+  const st = fstatSync(fd);
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'char';
+  return 'other';
+}
+
+function checkFd(fd: number, caller: string): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`${caller}: fd must be a non-negative integer, got ${String(fd)}`);
+}
+
+// Protocols declare connectionMade(transport: Transport); a pipe transport is
+// only half of one, hence the `as unknown as Transport` where it is passed.
+abstract class PipeTransportBase {
+  protected closing = false;
+  protected fdOpen = true;
+
+  constructor(
+    protected readonly loop: IoLoop,
+    protected readonly fd: number,
+    protected protocol: BaseProtocol,
+  ) {}
+
+  /** The pipe's fd (asyncio's get_extra_info('pipe')). -1 once closed. */
+  fileno(): number {
+    return this.fdOpen ? this.fd : -1;
+  }
+
+  getExtraInfo<K extends keyof ExtraInfo>(_name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
+    // A pipe has no socket, sockname or peername.
+    return fallback;
+  }
+
+  isClosing(): boolean {
+    return this.closing;
+  }
+
+  setProtocol(protocol: BaseProtocol): void {
+    this.protocol = protocol;
+  }
+
+  getProtocol(): BaseProtocol {
+    return this.protocol;
+  }
+
+  protected readonly callConnectionLost = (exc: Error | null): void => {
+    try {
+      this.protocol.connectionLost?.(exc);
+    } finally {
+      if (this.fdOpen) {
+        this.fdOpen = false;
+        native.close(this.fd);
+      }
+    }
+  };
+
+  protected reportFatal(err: unknown, message: string): void {
+    // OS errors on a pipe (EPIPE, EIO: the other side went away) are not bugs.
+    if ((err as NodeJS.ErrnoException | null)?.code === undefined) {
+      this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
+    }
+  }
+}
+
+/** Reads a pipe into protocol.dataReceived; EOF calls eofReceived, then connectionLost(null). */
+export class ReadPipeTransport extends PipeTransportBase implements ReadTransport {
+  private paused = false;
+  private readerAdded = false;
+
+  /** Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration. */
+  constructor(loop: IoLoop, fd: number, protocol: Protocol, waiter: Waiter = null) {
+    checkFd(fd, 'ReadPipeTransport');
+    if (fileKind(fd) === 'other') throw new TypeError('Pipe transport is for pipes/sockets only.');
+    super(loop, fd, protocol);
+    native.setBlocking(fd, false);
+    loop.callSoon(this.start, waiter);
+  }
+
+  private readonly start = (waiter: Waiter): void => {
+    if (this.closing) return;
+    try {
+      this.protocol.connectionMade?.(this as unknown as Transport);
+    } catch (err) {
+      waiter?.setException(err);
+      this.fatalError(err, 'Exception in connectionMade');
+      return;
+    }
+    if (!this.closing && !this.paused) this.addReader();
+    if (waiter !== null && !waiter.cancelled()) waiter.setResult(undefined);
+  };
+
+  private addReader(): void {
+    this.readerAdded = true;
+    this.loop.addReader(this.fd, this.readReady);
+  }
+
+  private removeReader(): void {
+    if (!this.readerAdded) return;
+    this.readerAdded = false;
+    this.loop.removeReader(this.fd);
+  }
+
+  private readonly readReady = (): void => {
+    const buf = readBuffer();
+    let n: number;
+    try {
+      n = native.read(this.fd, buf, 0, READ_BUFFER_SIZE);
+    } catch (err) {
+      return this.fatalError(err, 'Fatal read error on pipe transport');
+    }
+    if (n === WOULD_BLOCK) return;
+    if (n === 0) {
+      this.closing = true;
+      this.removeReader();
+      this.loop.callSoon(this.callEofReceived);
+      this.loop.callSoon(this.callConnectionLost, null);
+      return;
+    }
+    const data = Buffer.allocUnsafe(n);
+    buf.copy(data, 0, 0, n);
+    try {
+      (this.protocol as Protocol).dataReceived(data);
+    } catch (err) {
+      this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+    }
+  };
+
+  private readonly callEofReceived = (): void => {
+    try {
+      (this.protocol as Protocol).eofReceived?.();
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: 'protocol.eofReceived() failed', exception: err, transport: this, protocol: this.protocol });
+    }
+  };
+
+  isReading(): boolean {
+    return !this.paused && !this.closing;
+  }
+
+  pauseReading(): void {
+    if (!this.isReading()) return;
+    this.paused = true;
+    this.removeReader();
+  }
+
+  resumeReading(): void {
+    if (this.closing || !this.paused) return;
+    this.paused = false;
+    this.addReader();
+  }
+
+  close(): void {
+    if (!this.closing) this.forceClose(null);
+  }
+
+  private fatalError(err: unknown, message: string): void {
+    this.reportFatal(err, message);
+    this.forceClose(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private forceClose(exc: Error | null): void {
+    this.closing = true;
+    this.removeReader();
+    this.loop.callSoon(this.callConnectionLost, exc);
+  }
+
+  override toString(): string {
+    return `<ReadPipeTransport fd=${this.fd} ${this.fdOpen ? (this.closing ? 'closing' : 'open') : 'closed'}>`;
+  }
+}
+
+/**
+ * Writes to a pipe: write() tries at once and buffers the rest, with the
+ * same flow control as the socket transport (pauseWriting above the high
+ * mark). writeEof() / close() close the pipe once the buffer is flushed
+ * (the reader sees EOF). When the reading end closes, the transport closes
+ * (with an EPIPE error if data was still buffered).
+ */
+export class WritePipeTransport extends PipeTransportBase implements WriteTransport {
+  private wbuf: Uint8Array[] = [];
+  private wOffset = 0;
+  private wSize = 0;
+  private writing = false;
+  private watchingPeer = false;
+  /** connectionLost is scheduled (or done). */
+  private lost = false;
+  /** Writes attempted after that, for the one warning. */
+  private lostWrites = 0;
+  private high = DEFAULT_HIGH_WATER;
+  private low = DEFAULT_HIGH_WATER / 4;
+  private protocolPaused = false;
+
+  /** Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration. */
+  constructor(loop: IoLoop, fd: number, protocol: BaseProtocol, waiter: Waiter = null) {
+    checkFd(fd, 'WritePipeTransport');
+    const kind = fileKind(fd);
+    if (kind === 'other') throw new TypeError('Pipe transport is only for pipes, sockets and character devices');
+    super(loop, fd, protocol);
+    native.setBlocking(fd, false);
+    // Polling the write end for reading reports the reading end closing (as
+    // an error / hang-up, which the selector turns into readiness): asyncio's
+    // "reader trick", for pipes and sockets.
+    loop.callSoon(this.start, waiter, kind === 'fifo' || kind === 'socket');
+  }
+
+  private readonly start = (waiter: Waiter, watchPeer: boolean): void => {
+    if (this.lost) return;
+    try {
+      this.protocol.connectionMade?.(this as unknown as Transport);
+    } catch (err) {
+      waiter?.setException(err);
+      this.fatalError(err, 'Exception in connectionMade');
+      return;
+    }
+    if (watchPeer && !this.lost) {
+      this.watchingPeer = true;
+      this.loop.addReader(this.fd, this.peerClosed);
+    }
+    if (waiter !== null && !waiter.cancelled()) waiter.setResult(undefined);
+  };
+
+  private readonly peerClosed = (): void => {
+    if (this.wSize > 0) this.forceClose(brokenPipe());
+    else this.forceClose(null);
+  };
+
+  write(data: Uint8Array | string): void {
+    const bytes = toBytes(data);
+    if (bytes.length === 0) return;
+    if (this.lost || this.closing) {
+      if (++this.lostWrites === CONNLOST_WRITE_WARNING) console.warn('coio: pipe closed by peer or write(pipe, data) raised exception.');
+      return;
+    }
+    let sent = 0;
+    if (this.wSize === 0) {
+      try {
+        sent = native.write(this.fd, bytes, 0, bytes.length);
+      } catch (err) {
+        return this.fatalError(err, 'Fatal write error on pipe transport');
+      }
+      if (sent === bytes.length) return;
+      if (sent === WOULD_BLOCK) sent = 0;
+      this.startWriting();
+    }
+    // Keep a copy: the caller may reuse its buffer.
+    this.wbuf.push(Buffer.from(bytes.subarray(sent)));
+    this.wSize += bytes.length - sent;
+    this.maybePauseProtocol();
+  }
+
+  writelines(list: Iterable<Uint8Array | string>): void {
+    for (const data of list) this.write(data);
+  }
+
+  private startWriting(): void {
+    if (this.writing) return;
+    this.writing = true;
+    this.loop.addWriter(this.fd, this.writeReady);
+  }
+
+  private stopWriting(): void {
+    if (!this.writing) return;
+    this.writing = false;
+    this.loop.removeWriter(this.fd);
+  }
+
+  private readonly writeReady = (): void => {
+    while (this.wSize > 0) {
+      const chunk = this.wbuf[0]!;
+      let n: number;
+      try {
+        n = native.write(this.fd, chunk, this.wOffset, chunk.length - this.wOffset);
+      } catch (err) {
+        return this.fatalError(err, 'Fatal write error on pipe transport');
+      }
+      if (n === WOULD_BLOCK) return;
+      this.wSize -= n;
+      this.wOffset += n;
+      if (this.wOffset === chunk.length) {
+        this.wbuf.shift();
+        this.wOffset = 0;
+      }
+    }
+    this.stopWriting();
+    this.maybeResumeProtocol(); // may write more
+    if (this.wSize === 0 && this.closing && !this.lost) {
+      this.lost = true;
+      this.stopWatchingPeer();
+      this.callConnectionLost(null);
+    }
+  };
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  /** Close the pipe once the buffer is flushed: the reading side sees EOF. */
+  writeEof(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.wSize === 0 && !this.lost) {
+      this.lost = true;
+      this.stopWatchingPeer();
+      this.loop.callSoon(this.callConnectionLost, null);
+    }
+  }
+
+  /** As writeEof(): a write pipe has nothing else to close. */
+  close(): void {
+    this.writeEof();
+  }
+
+  /** Close now, dropping buffered data. */
+  abort(): void {
+    this.forceClose(null);
+  }
+
+  getWriteBufferSize(): number {
+    return this.wSize;
+  }
+
+  getWriteBufferLimits(): [number, number] {
+    return [this.low, this.high];
+  }
+
+  setWriteBufferLimits(high?: number, low?: number): void {
+    [this.high, this.low] = writeBufferLimits(high, low);
+    this.maybePauseProtocol();
+  }
+
+  private maybePauseProtocol(): void {
+    if (this.wSize <= this.high || this.protocolPaused) return;
+    this.protocolPaused = true;
+    try {
+      this.protocol.pauseWriting?.();
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport: this, protocol: this.protocol });
+    }
+  }
+
+  private maybeResumeProtocol(): void {
+    if (!this.protocolPaused || this.wSize > this.low) return;
+    this.protocolPaused = false;
+    try {
+      this.protocol.resumeWriting?.();
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport: this, protocol: this.protocol });
+    }
+  }
+
+  private stopWatchingPeer(): void {
+    if (!this.watchingPeer) return;
+    this.watchingPeer = false;
+    this.loop.removeReader(this.fd);
+  }
+
+  private fatalError(err: unknown, message: string): void {
+    this.reportFatal(err, message);
+    this.forceClose(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private forceClose(exc: Error | null): void {
+    this.closing = true;
+    this.wbuf = [];
+    this.wSize = 0;
+    this.stopWriting();
+    this.stopWatchingPeer();
+    if (this.lost) return;
+    this.lost = true;
+    this.loop.callSoon(this.callConnectionLost, exc);
+  }
+
+  override toString(): string {
+    return `<WritePipeTransport fd=${this.fd} ${this.fdOpen ? (this.closing ? 'closing' : 'open') : 'closed'} write buffer=${this.wSize}>`;
+  }
+}
+
+function brokenPipe(): NodeJS.ErrnoException {
+  return native.errorFromErrno(native.errno.EPIPE!, 'write');
+}
+
+/**
+ * Connect `protocolFactory()` to the read end of a pipe (asyncio's
+ * loop.connect_read_pipe). The transport owns fd from here on. Resolves
+ * once connectionMade has run.
+ */
+export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<void>();
+  const transport = new ReadPipeTransport(loop, fd, protocol, waiter);
+  try {
+    yield* waiter;
+  } catch (err) {
+    transport.close();
+    throw err;
+  }
+  return [transport, protocol];
+}
+
+/** Connect `protocolFactory()` to the write end of a pipe (asyncio's loop.connect_write_pipe). */
+export function* connectWritePipe<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
+  const protocol = protocolFactory();
+  const waiter = loop.createFuture<void>();
+  const transport = new WritePipeTransport(loop, fd, protocol, waiter);
+  try {
+    yield* waiter;
+  } catch (err) {
+    transport.abort();
+    throw err;
+  }
+  return [transport, protocol];
+}

@@ -1,0 +1,129 @@
+// run() and Runner: the one-line way to start a program (asyncio's runners
+// module). run(main) makes a new loop, runs main to completion, cancels the
+// tasks still pending and waits for them, closes the loop, returns main's
+// result (or throws its exception).
+
+import { gather } from './combinators.js';
+import { RuntimeError } from './errors.js';
+import { _getRunningLoop } from './events.js';
+import { FAILED } from './futures.js';
+import { EventLoop, newEventLoop, setEventLoop } from './loop.js';
+import type { EventLoopOptions } from './loop.js';
+import { allTasks } from './tasks.js';
+import { _runMain } from './async_tasks.js';
+import type { Coroutine, Task } from './tasks.js';
+import { cancelOnSigint } from './sigint.js';
+
+export interface RunnerOptions extends EventLoopOptions {
+  /** Makes the loop instead of newEventLoop(options) (then it is not set as the current loop). */
+  loopFactory?: () => EventLoop;
+}
+
+/**
+ * The main coroutine, or a generator function to call for it; or an async
+ * function (called on the main Task's first step) or a promise.
+ */
+export type Main<T> = Coroutine<T> | PromiseLike<T> | (() => Coroutine<T> | PromiseLike<T>);
+
+const CREATED = 0;
+const INITIALIZED = 1;
+const CLOSED = 2;
+
+/**
+ * Runs several top-level coroutines on one loop, then closes it:
+ *
+ *     const runner = new Runner();
+ *     try { runner.run(setup()); runner.run(main()); } finally { runner.close(); }
+ */
+export class Runner {
+  private _state = CREATED;
+  private _loop: EventLoop | null = null;
+  private _setEventLoop = false;
+
+  constructor(private readonly _options: RunnerOptions = {}) {}
+
+  /** Run main on the runner's loop until it completes; its result, or its exception thrown. */
+  run<T>(main: Main<T>): T {
+    if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
+    // A generator function is called now; an async function or a promise is
+    // checked now (the blocking loop cannot drive one from inside a
+    // microtask: async_tasks.ts) and adapted by createTask.
+    const coro = _runMain(main) as Main<T>;
+    const loop = this.getLoop();
+    const task = loop.createTask<T>(coro);
+    // Ctrl-C cancels the main task, then run() throws KeyboardInterrupt (sigint.ts).
+    const sigint = cancelOnSigint(loop, task as Task<unknown>);
+    try {
+      return loop.runUntilComplete(task);
+    } catch (exc) {
+      throw sigint === null ? exc : sigint.translate(exc);
+    } finally {
+      sigint?.restore();
+    }
+  }
+
+  /** The loop (created on first use). A RuntimeError once closed. */
+  getLoop(): EventLoop {
+    this._lazyInit();
+    return this._loop!;
+  }
+
+  /** Cancel the tasks left, wait for them, close the loop. Idempotent. */
+  close(): void {
+    if (this._state !== INITIALIZED) return;
+    const loop = this._loop!;
+    try {
+      cancelAllTasks(loop);
+    } finally {
+      if (this._setEventLoop) setEventLoop(null);
+      loop.close();
+      this._loop = null;
+      this._state = CLOSED;
+    }
+  }
+
+  private _lazyInit(): void {
+    if (this._state === CLOSED) throw new RuntimeError('Runner is closed');
+    if (this._state === INITIALIZED) return;
+    const { loopFactory, ...loopOptions } = this._options;
+    if (loopFactory === undefined) {
+      this._loop = newEventLoop(loopOptions);
+      setEventLoop(this._loop);
+      this._setEventLoop = true;
+    } else {
+      this._loop = loopFactory();
+      if (loopOptions.debug !== undefined) this._loop.setDebug(loopOptions.debug);
+    }
+    this._state = INITIALIZED;
+  }
+}
+
+/**
+ * Run `main` (a coroutine, or a generator function) on a new loop and return
+ * its result; the tasks it leaves are cancelled and the loop is closed.
+ * Options: `{ debug, selector }` (selector: 'epoll' | 'kqueue' | 'poll' | 'select').
+ * On the main thread, Ctrl-C cancels main; run() then throws KeyboardInterrupt,
+ * and a second Ctrl-C ends the program (sigint.ts).
+ *
+ *     run(function* () { yield* sleep(1); console.log('hello'); });
+ */
+export function run<T>(main: Main<T>, options: RunnerOptions = {}): T {
+  if (_getRunningLoop() !== null) throw new RuntimeError('run() cannot be called from a running event loop');
+  const runner = new Runner(options);
+  try {
+    return runner.run(main);
+  } finally {
+    runner.close();
+  }
+}
+
+function cancelAllTasks(loop: EventLoop): void {
+  const toCancel = [...allTasks(loop)];
+  if (toCancel.length === 0) return;
+  for (const task of toCancel) task.cancel();
+  loop.runUntilComplete(gather(...toCancel, { returnExceptions: true }));
+  for (const task of toCancel) {
+    if (task._state !== FAILED) continue;
+    loop.callExceptionHandler({ message: 'unhandled exception during run() shutdown', exception: task.exception(), task });
+  }
+}

@@ -1,0 +1,409 @@
+// Blocking work in worker threads, and messages from other threads to a
+// loop (asyncio's run_in_executor, to_thread and ThreadPoolExecutor; the
+// Inbox is Node's answer to call_soon_threadsafe from another thread).
+//
+// A JavaScript function cannot cross threads: what runs in a worker is
+// either
+// - a self-contained function, sent as its source text: it is rebuilt in the
+//   worker from fn.toString(), so it may not use variables from the scope it
+//   was written in (use its arguments; `require` is in scope, and
+//   `await import(...)` works); or
+// - workerFunction(moduleUrl, exportName): a function exported by a module,
+//   which the worker imports (ES module or CommonJS, by absolute path or URL).
+// Arguments and results are structured-cloned (postMessage); the function
+// may be async (the worker awaits it). An error thrown there is rebuilt here
+// with its name, message, stack and plain properties (code, errno, ...).
+//
+// The worker answers on a MessagePort and wakes the loop through the loop's
+// ThreadBridge (thread_bridge.ts): the loop never depends on Node's own event
+// loop running. A job cannot be interrupted: cancelling its Future only drops
+// the result, as with Python threads.
+
+import { availableParallelism } from 'node:os';
+import { isAbsolute } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort, TransferListItem } from 'node:worker_threads';
+import { RuntimeError } from './errors.js';
+import { getRunningLoop } from './events.js';
+import type { Future } from './futures.js';
+import type { IoLoop } from './io_loop.js';
+import { addonPathOverride, native, packageRoot } from './native.js';
+import { threadBridge, wakeRemote, closeRemoteWakeFd } from './thread_bridge.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+const WORKER_FUNCTION = Symbol('coio.workerFunction');
+
+/** A function a worker imports: made by workerFunction(). */
+export interface WorkerFunction<A extends unknown[] = unknown[], R = unknown> {
+  readonly [WORKER_FUNCTION]: true;
+  /** The module's URL (file: URLs for paths). */
+  readonly module: string;
+  /** The export to call. */
+  readonly exportName: string;
+  /** Type only: the function's signature. */
+  readonly __signature?: (...args: A) => R;
+}
+
+/**
+ * Name a function exported by a module, for runInExecutor / toThread: the
+ * worker thread imports `module` (an absolute path or a URL, e.g.
+ * `new URL('./work.js', import.meta.url)`) and calls its export `exportName`.
+ */
+export function workerFunction<A extends unknown[] = unknown[], R = unknown>(module: string | URL, exportName = 'default'): WorkerFunction<A, R> {
+  let url: string;
+  if (module instanceof URL) url = module.href;
+  else if (typeof module === 'string' && isAbsolute(module)) url = pathToFileURL(module).href;
+  else if (typeof module === 'string' && /^[a-z][a-z0-9+.-]*:/i.test(module)) url = module;
+  else throw new TypeError(`workerFunction: module must be an absolute path or a URL, got ${JSON.stringify(module)}`);
+  if (typeof exportName !== 'string' || exportName === '') throw new TypeError('workerFunction: exportName must be a non-empty string');
+  return Object.freeze({ [WORKER_FUNCTION]: true as const, module: url, exportName });
+}
+
+/** What can run in a worker thread. */
+export type ThreadFunction<A extends unknown[], R> = ((...args: A) => R) | WorkerFunction<A, R>;
+
+/** The job's function as it travels to the worker. */
+type FunctionSpec = { source: string } | { module: string; exportName: string };
+
+function functionSpec(fn: unknown, caller: string): FunctionSpec {
+  if (typeof fn === 'object' && fn !== null && (fn as WorkerFunction)[WORKER_FUNCTION] === true) {
+    const wf = fn as WorkerFunction;
+    return { module: wf.module, exportName: wf.exportName };
+  }
+  if (typeof fn !== 'function') throw new TypeError(`${caller}: a function or a workerFunction(module, name) is required`);
+  const tag = (fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
+  if (tag === 'GeneratorFunction' || tag === 'AsyncGeneratorFunction') throw new TypeError(`coroutines cannot be used with ${caller}()`);
+  const source = Function.prototype.toString.call(fn);
+  if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
+    throw new TypeError(`${caller}: ${fn.name || 'this function'} is native or bound: its source cannot be sent to a worker thread; pass a self-contained function or workerFunction(module, name)`);
+  }
+  return { source };
+}
+
+// ---- the worker ---------------------------------------------------------------
+
+// CommonJS, run with eval: it must not depend on how coio itself was loaded
+// (ESM, CommonJS, or TypeScript under a test runner).
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createRequire } = require('node:module');
+// workerData.addon: native.ts's COIO_ADDON_PATH override, so this thread loads the same addon file.
+const native = workerData.addon
+  ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
+  : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
+const wakeBytes = new Uint8Array(new BigUint64Array([1n]).buffer);
+const userRequire = createRequire(process.cwd() + '/');
+const compiled = new Map();
+
+function compile(source) {
+  let fn = compiled.get(source);
+  if (fn !== undefined) return fn;
+  try {
+    fn = new Function('require', 'return (' + source + '\\n);')(userRequire);
+  } catch (err) {
+    if (!(err instanceof SyntaxError)) throw err;
+    // A method's source ("name(a) { ... }") is not an expression: rebuild it in an object literal.
+    let holder;
+    try {
+      holder = new Function('require', 'return ({' + source + '\\n});')(userRequire);
+    } catch {
+      throw new SyntaxError('cannot rebuild the function from its source in the worker thread (' + err.message + '): pass a self-contained function expression or workerFunction(module, name)');
+    }
+    fn = Object.values(holder)[0];
+  }
+  if (typeof fn !== 'function') throw new TypeError('the source sent to the worker thread is not a function');
+  compiled.set(source, fn);
+  return fn;
+}
+
+async function load(spec) {
+  if (spec.source !== undefined) return compile(spec.source);
+  const mod = await import(spec.module);
+  const fn = mod[spec.exportName] ?? (spec.exportName !== 'default' && mod.default ? mod.default[spec.exportName] : undefined);
+  if (typeof fn !== 'function') throw new TypeError('export ' + JSON.stringify(spec.exportName) + ' of ' + spec.module + ' is not a function');
+  return fn;
+}
+
+function describe(err) {
+  if (!(err instanceof Error)) return { thrown: err };
+  const props = {};
+  for (const key of Object.keys(err)) {
+    const v = err[key];
+    if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') props[key] = v;
+  }
+  return { error: { name: err.name, message: err.message, stack: err.stack, props } };
+}
+
+function reply(port, message) {
+  try {
+    port.postMessage(message);
+  } catch (err) {
+    // The result (or a thrown value) cannot be cloned: report why.
+    try { port.postMessage({ ok: false, ...describe(err) }); } catch {}
+  }
+}
+
+async function runJob(job) {
+  let message;
+  try {
+    const fn = await load(job.fn);
+    message = { ok: true, value: await fn(...job.args) };
+  } catch (err) {
+    message = { ok: false, ...describe(err) };
+  }
+  reply(job.port, message);
+  job.port.close();
+  try { native.write(job.wakeFd, wakeBytes, 0, 8); } catch {}
+  try { native.close(job.wakeFd); } catch {}
+}
+
+parentPort.on('message', (msg) => {
+  if (msg.kind === 'exit') parentPort.close(); // the thread ends once its jobs are done
+  else void runJob(msg);
+});
+`;
+
+interface JobMessage {
+  kind: 'job';
+  fn: FunctionSpec;
+  args: unknown[];
+  port: MessagePort;
+  wakeFd: number;
+}
+
+type Reply = { ok: true; value: unknown } | { ok: false; error?: SerializedError; thrown?: unknown };
+
+interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  props: Record<string, unknown>;
+}
+
+const STANDARD_ERRORS: Record<string, new (message: string) => Error> = {
+  Error,
+  TypeError,
+  RangeError,
+  SyntaxError,
+  ReferenceError,
+  EvalError,
+  URIError,
+};
+
+function rebuildError(e: SerializedError): Error {
+  const Ctor = Object.prototype.hasOwnProperty.call(STANDARD_ERRORS, e.name) ? STANDARD_ERRORS[e.name]! : Error;
+  const err = new Ctor(e.message);
+  if (err.name !== e.name) Object.defineProperty(err, 'name', { value: e.name, writable: true, configurable: true });
+  if (e.stack !== undefined) err.stack = e.stack;
+  Object.assign(err, e.props);
+  return err;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  /** Jobs posted and not answered yet (to pick the least busy worker). */
+  outstanding: number;
+  exited: Promise<void>;
+}
+
+export interface ThreadPoolExecutorOptions {
+  /** At most this many worker threads (default: min(32, CPUs + 4), as Python). */
+  maxWorkers?: number;
+}
+
+/**
+ * A pool of worker threads for blocking functions (Python's
+ * ThreadPoolExecutor). Threads start on demand and never keep the process
+ * alive; each runs its jobs one after another (an async function's awaits
+ * let the next one start). Pass it to loop.runInExecutor; null there means
+ * the loop's default executor.
+ */
+export class ThreadPoolExecutor {
+  readonly maxWorkers: number;
+  private readonly slots: WorkerSlot[] = [];
+  private isShutdown = false;
+  /** @internal Futures of jobs not answered yet, for shutdownDefaultExecutor. */
+  readonly _pending = new Set<Future<unknown>>();
+
+  constructor(options: ThreadPoolExecutorOptions = {}) {
+    const max = options.maxWorkers ?? Math.min(32, availableParallelism() + 4);
+    if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxWorkers must be a positive integer, got ${String(max)}`);
+    this.maxWorkers = max;
+  }
+
+  /**
+   * Accept no more work; each thread ends once the jobs it has are done.
+   * Resolves when every thread has exited: that is reported by Node's own
+   * event loop, so await it outside coio's loop (in a coroutine, wait for
+   * the jobs' Futures instead, as loop.shutdownDefaultExecutor() does).
+   */
+  shutdown(): Promise<void> {
+    if (!this.isShutdown) {
+      this.isShutdown = true;
+      for (const slot of this.slots) slot.worker.postMessage({ kind: 'exit' });
+    }
+    return Promise.all(this.slots.map((s) => s.exited)).then(() => undefined);
+  }
+
+  /** Worker threads started so far (they end at shutdown). */
+  get threads(): number {
+    return this.slots.length;
+  }
+
+  /** @internal Post a job to the least busy thread (starting one if all are busy); returns the slot. */
+  _post(job: JobMessage, transfer: TransferListItem[]): WorkerSlot {
+    if (this.isShutdown) throw new RuntimeError('cannot schedule new futures after shutdown');
+    let slot = this.slots.reduce<WorkerSlot | undefined>((best, s) => (best === undefined || s.outstanding < best.outstanding ? s : best), undefined);
+    if (slot === undefined || (slot.outstanding > 0 && this.slots.length < this.maxWorkers)) slot = this.startWorker();
+    slot.worker.postMessage(job, transfer);
+    slot.outstanding++;
+    return slot;
+  }
+
+  private startWorker(): WorkerSlot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
+    worker.unref();
+    const exited = new Promise<void>((resolve) => {
+      worker.once('exit', () => resolve());
+    });
+    // A worker that fails to start reports it on Node's loop only: do not let it crash the process.
+    worker.on('error', () => {});
+    const slot: WorkerSlot = { worker, outstanding: 0, exited };
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+/**
+ * Run fn(...args) in a thread of `executor` and return a Future of its
+ * result (asyncio's loop.run_in_executor). See the top of this file for
+ * what fn may be. TypeError at once for a function that cannot be sent or
+ * arguments that cannot be cloned; RuntimeError after shutdown.
+ */
+export function runInExecutor<A extends unknown[], R>(loop: IoLoop, executor: ThreadPoolExecutor, fn: ThreadFunction<A, R>, args: A): Future<Awaited<R>> {
+  if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
+  const spec = functionSpec(fn, 'runInExecutor');
+  const fut = loop.createFuture<Awaited<R>>();
+  const bridge = threadBridge(loop);
+  const { port1, port2 } = new MessageChannel();
+  let slot: WorkerSlot | undefined;
+  const unwatch = bridge.watch(port1, (message) => {
+    unwatch();
+    executor._pending.delete(fut as Future<unknown>);
+    if (slot !== undefined) slot.outstanding--;
+    settle(fut, message as Reply);
+  });
+  let wakeFd = -1;
+  try {
+    wakeFd = bridge.remoteWakeFd();
+    slot = executor._post({ kind: 'job', fn: spec, args, port: port2, wakeFd }, [port2]);
+  } catch (err) {
+    unwatch();
+    port2.close();
+    if (wakeFd >= 0) native.close(wakeFd);
+    if (err instanceof Error && err.name === 'DataCloneError') throw new TypeError(`runInExecutor: an argument cannot be sent to a worker thread: ${err.message}`);
+    throw err;
+  }
+  executor._pending.add(fut as Future<unknown>);
+  return fut;
+}
+
+function settle<T>(fut: Future<T>, reply: Reply): void {
+  if (fut.done()) return; // cancelled meanwhile: the result is dropped
+  if (reply.ok) fut.setResult(reply.value as T);
+  else if (reply.error !== undefined) fut.setException(rebuildError(reply.error));
+  else fut.setException(reply.thrown);
+}
+
+/**
+ * Run fn(...args) in a worker thread of the running loop's default executor
+ * and return its result (asyncio.to_thread):
+ *
+ *     const digest = yield* toThread((data) => require('node:crypto').createHash('sha256').update(data).digest('hex'), bytes);
+ */
+export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Co<Awaited<R>> {
+  const loop = getRunningLoop();
+  return yield* loop.runInExecutor(null, fn, ...args);
+}
+
+// ---- messages from other threads to a loop --------------------------------------
+
+/** What another thread needs to post to an Inbox: transfer `port` with it (see Inbox.sender). */
+export interface InboxSenderData {
+  port: MessagePort;
+  wakeFd: number;
+}
+
+/**
+ * Messages from other threads, handed to `onMessage` from the loop (made by
+ * loop.createInbox). Each other thread gets its own sender:
+ *
+ *     const inbox = loop.createInbox((msg) => console.log('from a worker:', msg));
+ *     const sender = inbox.sender();
+ *     new Worker(file, { workerData: { sender }, transferList: [sender.port] });
+ *     // in the worker (which imports coio):
+ *     const out = new LoopSender(workerData.sender);
+ *     out.send({ progress: 0.5 });
+ *     out.close();
+ *
+ * While an inbox is open the loop waits for it (it does not report "would
+ * wait forever"); close() it when done.
+ */
+export class Inbox<T = unknown> {
+  private readonly unwatchers: Array<() => void> = [];
+  private closed = false;
+
+  constructor(
+    private readonly loop: IoLoop,
+    private readonly onMessage: (message: T) => void,
+  ) {
+    if (typeof onMessage !== 'function') throw new TypeError('createInbox: onMessage must be a function');
+  }
+
+  /** A sender for one other thread; it owns `wakeFd` (LoopSender.close closes it). */
+  sender(): InboxSenderData {
+    if (this.closed) throw new RuntimeError('Inbox is closed');
+    const bridge = threadBridge(this.loop);
+    const { port1, port2 } = new MessageChannel();
+    this.unwatchers.push(bridge.watch(port1, (message) => this.onMessage(message as T)));
+    return { port: port2, wakeFd: bridge.remoteWakeFd() };
+  }
+
+  /** Stop receiving (later messages are dropped). Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const unwatch of this.unwatchers.splice(0)) unwatch();
+  }
+}
+
+/** The other thread's end of an Inbox (any thread that imports coio). */
+export class LoopSender {
+  private port: MessagePort | null;
+  private readonly wakeFd: number;
+
+  constructor(data: InboxSenderData) {
+    if (typeof data !== 'object' || data === null || typeof data.wakeFd !== 'number' || typeof data.port?.postMessage !== 'function') {
+      throw new TypeError('LoopSender: pass the object Inbox.sender() returned (with its port transferred)');
+    }
+    this.port = data.port;
+    this.wakeFd = data.wakeFd;
+  }
+
+  /** Post message (structured-cloned; `transfer` as postMessage) and wake the loop. */
+  send(message: unknown, transfer?: TransferListItem[]): void {
+    if (this.port === null) throw new RuntimeError('LoopSender is closed');
+    this.port.postMessage(message, transfer);
+    wakeRemote(this.wakeFd);
+  }
+
+  /** Close the port and the wake fd. Idempotent. */
+  close(): void {
+    if (this.port === null) return;
+    this.port.close();
+    this.port = null;
+    closeRemoteWakeFd(this.wakeFd);
+  }
+}

@@ -1,0 +1,149 @@
+// The Unix-specific methods of the event loop (asyncio's unix_events.py and
+// the executor methods of base_events.py), as a class layer between
+// NetworkEventLoop and the public EventLoop (loop.ts): signals, threads,
+// pipes and subprocesses. Each method delegates to the module that
+// implements it, as network_events.ts does.
+
+import { closeChildWatcher } from './child_watcher.js';
+import { RuntimeError } from './errors.js';
+import type { Handle } from './events.js';
+import type { Future } from './futures.js';
+import { NetworkEventLoop } from './network_events.js';
+import { connectReadPipe, connectWritePipe } from './pipe_transport.js';
+import type { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
+import type { BaseProtocol, Protocol } from './protocols.js';
+import { addSignalHandler, closeSignals, removeSignalHandler } from './signals.js';
+import type { Signal } from './signals.js';
+import { subprocessExec, subprocessShell } from './subprocess.js';
+import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from './subprocess.js';
+import { closeThreadBridge, existingThreadBridge } from './thread_bridge.js';
+import { Inbox, runInExecutor, ThreadPoolExecutor } from './threads.js';
+import type { ThreadFunction } from './threads.js';
+
+type Co<T> = Generator<unknown, T, unknown>;
+
+export class UnixEventLoop extends NetworkEventLoop {
+  private _defaultExecutor: ThreadPoolExecutor | null = null;
+  private _executorShutdownCalled = false;
+
+  // --- signals -----------------------------------------------------------------
+
+  /**
+   * Call callback(...args) from the loop whenever signal `sig` ('SIGINT' or a
+   * number) arrives; replaces this loop's previous handler for it. Main
+   * thread only. TypeError for a generator function, RangeError for an
+   * unknown signal, RuntimeError for SIGKILL / SIGSTOP.
+   */
+  addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void {
+    addSignalHandler(this, sig, callback as (...a: unknown[]) => unknown, args);
+  }
+
+  /** Remove the handler for `sig`; the disposition it replaced is restored. False if there was none. */
+  removeSignalHandler(sig: Signal): boolean {
+    return removeSignalHandler(this, sig);
+  }
+
+  // --- threads -----------------------------------------------------------------
+
+  /**
+   * callSoon that also wakes the poller. A JavaScript function cannot cross
+   * threads, so in Node this is for callbacks scheduled from native code or
+   * signal-driven paths; another JS thread posts to the loop through an
+   * Inbox (createInbox) instead.
+   */
+  callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+    const handle = this.callSoon(callback, ...args);
+    existingThreadBridge(this)?.wake();
+    return handle;
+  }
+
+  /** Messages from other threads, handed to onMessage from this loop (see Inbox). */
+  createInbox<T = unknown>(onMessage: (message: T) => void): Inbox<T> {
+    this._checkClosed();
+    return new Inbox<T>(this, onMessage);
+  }
+
+  /**
+   * Run fn(...args) in a worker thread of `executor` (null: the loop's
+   * default ThreadPoolExecutor) and return a Future of the result. fn is a
+   * self-contained function (sent as source) or a workerFunction(module, name);
+   * see threads.ts.
+   */
+  runInExecutor<A extends unknown[], R>(executor: ThreadPoolExecutor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>> {
+    this._checkClosed();
+    if (executor === null) {
+      if (this._executorShutdownCalled) throw new RuntimeError('Executor shutdown has been called');
+      executor = this._defaultExecutor ??= new ThreadPoolExecutor();
+    } else if (!(executor instanceof ThreadPoolExecutor)) {
+      throw new TypeError('executor must be a ThreadPoolExecutor or null');
+    }
+    return runInExecutor(this, executor, fn, args);
+  }
+
+  /** Use `executor` for runInExecutor(null, ...). */
+  setDefaultExecutor(executor: ThreadPoolExecutor): void {
+    if (!(executor instanceof ThreadPoolExecutor)) throw new TypeError('executor must be a ThreadPoolExecutor');
+    this._defaultExecutor = executor;
+  }
+
+  /**
+   * Wait for the default executor's jobs started from this loop, then shut it
+   * down (its threads end; they never keep the process alive).
+   */
+  *shutdownDefaultExecutor(): Co<void> {
+    this._executorShutdownCalled = true;
+    const executor = this._defaultExecutor;
+    if (executor === null) return;
+    for (const fut of [...executor._pending]) {
+      if (fut._loop !== this) continue;
+      try {
+        yield* fut;
+      } catch {
+        // Its owner sees the error.
+      }
+    }
+    void executor.shutdown();
+  }
+
+  // --- pipes and subprocesses ----------------------------------------------------------
+
+  /** Connect protocolFactory() to the read end of a pipe (the transport owns fd). */
+  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
+    return connectReadPipe(this, protocolFactory, fd);
+  }
+
+  /** Connect protocolFactory() to the write end of a pipe (the transport owns fd). */
+  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
+    return connectWritePipe(this, protocolFactory, fd);
+  }
+
+  /** Spawn program with args; stdio defaults to PIPE here. [transport, protocol]. */
+  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
+    return subprocessExec(this, protocolFactory, program, args, options);
+  }
+
+  /** Run cmd with /bin/sh -c; stdio defaults to PIPE here. */
+  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
+    return subprocessShell(this, protocolFactory, cmd, options);
+  }
+
+  // --- closing -----------------------------------------------------------------------
+
+  /**
+   * Close the loop: its signal handlers are removed (the dispositions they
+   * replaced are back), its child watcher stops, its default executor shuts
+   * down without waiting.
+   */
+  override close(): void {
+    if (this.isRunning()) throw new RuntimeError('Cannot close a running event loop');
+    if (this.isClosed()) return;
+    closeSignals(this);
+    closeChildWatcher(this);
+    const executor = this._defaultExecutor;
+    this._defaultExecutor = null;
+    this._executorShutdownCalled = true;
+    if (executor !== null) void executor.shutdown();
+    super.close();
+    closeThreadBridge(this);
+  }
+}

@@ -1,0 +1,305 @@
+// Threads: blocking work in worker threads while the loop keeps serving
+// (runInExecutor, toThread), messages from other threads (Inbox,
+// callSoonThreadsafe), and one loop per worker thread (the documents'
+// program 7). Every loop-level test runs on every backend.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { afterAll, describe, expect, test } from 'vitest';
+import {
+  gather,
+  getRunningLoop,
+  RuntimeError,
+  sleep,
+  ThreadPoolExecutor,
+  TimeoutError,
+  toThread,
+  waitFor,
+  workerFunction,
+} from '../src/index.js';
+import type { InboxSenderData } from '../src/index.js';
+import { backends, useLoop } from './helpers.js';
+import type { Co } from './helpers.js';
+import { sanitizedChildEnv } from './leaks.js';
+import { buildFixtures } from './transpile.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const moduleFixture = join(here, 'fixtures', 'executor_module.mjs');
+const fixture = buildFixtures(['test/fixtures/loop_thread.ts', 'test/fixtures/inbox_sender.ts']);
+/** Under scripts/asan.sh, the fixtures' threads load the sanitized addon too. */
+const workerEnv = { ...process.env, ...sanitizedChildEnv() };
+
+/** Executors made by the tests: their threads must be gone before the fd check. */
+const executors: ThreadPoolExecutor[] = [];
+function executor(maxWorkers = 2): ThreadPoolExecutor {
+  const ex = new ThreadPoolExecutor({ maxWorkers });
+  executors.push(ex);
+  return ex;
+}
+afterAll(async () => {
+  await Promise.all(executors.map((ex) => ex.shutdown()));
+});
+
+/** Busy-wait for ms milliseconds in the calling thread; returns the spin count. Self-contained: it runs in a worker. */
+function spin(ms: number): number {
+  const end = Date.now() + ms;
+  let n = 0;
+  while (Date.now() < end) n++;
+  return n;
+}
+
+describe.each(backends)('runInExecutor and toThread (%s)', (backend) => {
+  const t = useLoop(backend);
+
+  test('a blocking computation runs in a worker while the loop keeps serving', () => {
+    const ex = executor();
+    const [spins, ticks] = t.run(
+      (function* (): Co<[number, number]> {
+        let ticks = 0;
+        const ticker = t.loop.createTask(
+          (function* () {
+            for (;;) {
+              yield* sleep(0.01);
+              ticks++;
+            }
+          })(),
+        );
+        const spins = yield* t.loop.runInExecutor(ex, spin, 300);
+        ticker.cancel();
+        return [spins, ticks];
+      })(),
+    );
+    expect(spins).toBeGreaterThan(0);
+    // 300 ms of blocking work in the worker, 10 ms ticks here: many ticks.
+    expect(ticks).toBeGreaterThanOrEqual(10);
+  });
+
+  test('toThread uses the default executor; async functions, arguments and results are cloned', () => {
+    const ex = executor();
+    t.loop.setDefaultExecutor(ex);
+    const results = t.run(
+      (function* (): Co<unknown[]> {
+        const sum = yield* toThread((a: number, b: number) => a + b, 2, 3);
+        const later = yield* toThread(async (x: { n: number[] }) => {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          return { doubled: x.n.map((v) => v * 2), when: new Date(0) };
+        }, { n: [1, 2, 3] });
+        const method = yield* toThread({ triple(x: number) { return 3 * x; } }.triple, 7);
+        const usesRequire = yield* toThread((s: string) => require('node:crypto').createHash('sha1').update(s).digest('hex').length, 'x');
+        return [sum, later, method, usesRequire];
+      })(),
+    );
+    expect(results).toEqual([5, { doubled: [2, 4, 6], when: new Date(0) }, 21, 40]);
+  });
+
+  test('jobs run in parallel on up to maxWorkers threads, results in order', () => {
+    const ex = executor(3);
+    const [results, elapsed] = t.run(
+      (function* (): Co<[number[], number]> {
+        const start = t.loop.time();
+        const jobs = [0, 1, 2, 3, 4, 5].map((i) => t.loop.runInExecutor(ex, (x: number, ms: number) => {
+          const end = Date.now() + ms;
+          while (Date.now() < end) {
+            // busy
+          }
+          return x * x;
+        }, i, 150));
+        const results = (yield* gather(...jobs)) as number[];
+        return [results, t.loop.time() - start];
+      })(),
+    );
+    expect(results).toEqual([0, 1, 4, 9, 16, 25]);
+    expect(ex.threads).toBeLessThanOrEqual(3);
+    // 6 jobs of 150 ms on 3 threads: about 300 ms, far from the 900 ms of one thread.
+    expect(elapsed).toBeLessThan(0.8);
+  });
+
+  test('workerFunction: a module export (ESM), its default export, and clear errors', () => {
+    const ex = executor();
+    const out = t.run(
+      (function* (): Co<unknown[]> {
+        const add = workerFunction<[number, number], number>(moduleFixture, 'add');
+        const slow = workerFunction<[number, number], Promise<number>>(moduleFixture);
+        const got: unknown[] = [yield* t.loop.runInExecutor(ex, add, 40, 2), yield* t.loop.runInExecutor(ex, slow, 21, 5)];
+        for (const bad of [workerFunction(moduleFixture, 'notAFunction'), workerFunction(join(here, 'fixtures', 'missing.mjs'), 'x')]) {
+          try {
+            yield* t.loop.runInExecutor(ex, bad);
+          } catch (err) {
+            got.push((err as Error).name);
+          }
+        }
+        return got;
+      })(),
+    );
+    expect(out.slice(0, 2)).toEqual([42, 42]);
+    expect(out[2]).toBe('TypeError');
+    expect(out[3]).toBe('Error'); // ERR_MODULE_NOT_FOUND
+    expect(() => workerFunction('relative/path.js')).toThrow(TypeError);
+  });
+
+  test('errors thrown in the worker keep their class, message and properties', () => {
+    const ex = executor();
+    const errs = t.run(
+      (function* (): Co<unknown[]> {
+        const errs: unknown[] = [];
+        const jobs: Array<() => unknown> = [
+          () => {
+            throw Object.assign(new RangeError('out of range'), { code: 'E_RANGE', detail: 7 });
+          },
+          () => {
+            class Custom extends Error {
+              override name = 'CustomError';
+            }
+            throw new Custom('custom');
+          },
+          () => {
+            throw 'a string';
+          },
+          // Not self-contained: `spin` is not defined in the worker.
+          () => spin(1),
+          // The result cannot be cloned.
+          () => () => 1,
+        ];
+        for (const job of jobs) {
+          try {
+            yield* t.loop.runInExecutor(ex, job);
+          } catch (err) {
+            errs.push(err);
+          }
+        }
+        return errs;
+      })(),
+    );
+    expect(errs[0]).toBeInstanceOf(RangeError);
+    expect(errs[0]).toMatchObject({ message: 'out of range', code: 'E_RANGE', detail: 7 });
+    expect(errs[1]).toMatchObject({ name: 'CustomError', message: 'custom' });
+    expect(errs[2]).toBe('a string');
+    expect(errs[3]).toBeInstanceOf(ReferenceError);
+    expect((errs[3] as Error).message).toMatch(/spin/);
+    expect((errs[4] as Error).name).toBe('DataCloneError');
+  });
+
+  test('what cannot be sent is refused at once', () => {
+    const ex = executor();
+    expect(() => t.loop.runInExecutor(ex, Math.max, 1, 2)).toThrow(/native or bound/);
+    expect(() => t.loop.runInExecutor(ex, spin.bind(null), 1)).toThrow(TypeError);
+    expect(() => t.loop.runInExecutor(ex, function* () {} as never)).toThrow(/coroutines cannot be used/);
+    expect(() => t.loop.runInExecutor(ex, 42 as never)).toThrow(TypeError);
+    expect(() => t.loop.runInExecutor(ex, (f: unknown) => f, () => 1)).toThrow(/cannot be sent/);
+    expect(() => t.loop.runInExecutor({} as never, spin, 1)).toThrow(TypeError);
+    expect(() => new ThreadPoolExecutor({ maxWorkers: 0 })).toThrow(RangeError);
+  });
+
+  test('a cancelled job\'s result is dropped; shutdown refuses new work', () => {
+    const ex = executor(1);
+    t.run(
+      (function* (): Co<void> {
+        let timedOut = false;
+        try {
+          yield* waitFor(t.loop.runInExecutor(ex, spin, 200), 0.02);
+        } catch (err) {
+          timedOut = err instanceof TimeoutError;
+        }
+        expect(timedOut).toBe(true);
+        // The thread finishes the first job, then runs this one.
+        expect(yield* t.loop.runInExecutor(ex, (x: number) => x + 1, 1)).toBe(2);
+      })(),
+    );
+    void ex.shutdown();
+    expect(() => t.loop.runInExecutor(ex, spin, 1)).toThrow(RuntimeError);
+  });
+
+  test('shutdownDefaultExecutor waits for the jobs, then refuses new ones', () => {
+    const ex = executor();
+    t.loop.setDefaultExecutor(ex);
+    const done: string[] = [];
+    t.run(
+      (function* (): Co<void> {
+        const job = t.loop.runInExecutor(null, spin, 50);
+        job.addDoneCallback(() => done.push('job'));
+        yield* t.loop.shutdownDefaultExecutor();
+        done.push('shutdown');
+      })(),
+    );
+    expect(done).toEqual(['job', 'shutdown']);
+    expect(() => t.loop.runInExecutor(null, spin, 1)).toThrow(RuntimeError);
+  });
+});
+
+describe.each(backends)('messages from other threads (%s)', (backend) => {
+  const t = useLoop(backend);
+
+  test('an Inbox wakes the blocked loop for each message from a worker', async () => {
+    const received: number[] = [];
+    const fromLoop: boolean[] = [];
+    const all = t.loop.createFuture<void>();
+    const inbox = t.loop.createInbox<{ i: number }>((msg) => {
+      received.push(msg.i);
+      fromLoop.push(getRunningLoop() === t.loop);
+      if (received.length === 5) all.setResult(undefined);
+    });
+    const sender: InboxSenderData = inbox.sender();
+    const worker = new Worker(fixture('test/fixtures/inbox_sender.ts'), { workerData: { sender, count: 5, gapMs: 20 }, transferList: [sender.port], env: workerEnv });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    try {
+      // No timer and nothing ready: only the worker's wakeups move the loop
+      // (Node's own event loop does not run while it waits).
+      t.run(
+        (function* (): Co<void> {
+          yield* all;
+        })(),
+      );
+    } finally {
+      inbox.close();
+    }
+    expect(received).toEqual([0, 1, 2, 3, 4]);
+    expect(fromLoop).toEqual([true, true, true, true, true]);
+    expect(() => inbox.sender()).toThrow(RuntimeError);
+    await exited;
+  });
+
+  test('callSoonThreadsafe schedules like callSoon and returns a Handle', () => {
+    const calls: string[] = [];
+    t.run(
+      (function* (): Co<void> {
+        const h = t.loop.callSoonThreadsafe((x: string) => calls.push(x), 'a');
+        t.loop.callSoonThreadsafe((x: string) => calls.push(x), 'b').cancel();
+        expect(h.cancelled()).toBe(false);
+        yield* sleep(0);
+      })(),
+    );
+    expect(calls).toEqual(['a']);
+  });
+});
+
+describe('one loop per thread (program 7)', () => {
+  test('two worker threads each run their own loop; the main thread has none', async () => {
+    const delays = [0.1 + Math.random() * 0.4, 0.1 + Math.random() * 0.4];
+    const workers = delays.map((delay) => new Worker(fixture('test/fixtures/loop_thread.ts'), { workerData: { delay }, env: workerEnv }));
+    const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
+    expect(() => getRunningLoop()).toThrow(RuntimeError);
+    const results = (await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    )) as Array<{ threadId: number; start: number; end: number; running: boolean; sameLoop: boolean; closed: boolean; childExit: number; signalError: string }>;
+    await Promise.all(exited);
+    expect(() => getRunningLoop()).toThrow(RuntimeError);
+    expect(new Set(results.map((r) => r.threadId)).size).toBe(2);
+    for (const [i, r] of results.entries()) {
+      expect(r.running).toBe(true);
+      expect(r.sameLoop).toBe(true);
+      expect(r.closed).toBe(true);
+      expect(r.childExit).toBe(7);
+      expect(r.signalError).toBe('RuntimeError');
+      expect(r.end - r.start).toBeGreaterThanOrEqual(delays[i]! * 1000 - 5);
+    }
+    // They ran at the same time: the two intervals overlap.
+    const [a, b] = results as [(typeof results)[0], (typeof results)[0]];
+    expect(Math.max(a.start, b.start)).toBeLessThan(Math.min(a.end, b.end));
+  });
+});
