@@ -1,0 +1,112 @@
+// Echo server and client with streams — asyncio's start_server /
+// open_connection. Each connection is a coroutine holding a StreamReader and
+// a StreamWriter; writer.drain() is the back-pressure point (it waits only
+// when the write buffer is over its high-water mark).
+//
+//   node examples/echo_streams.mjs                          demo: server + client in one process, then exit
+//   node examples/echo_streams.mjs server [port] [host]     serve on 127.0.0.1:port (default 8888) until Ctrl-C / SIGTERM
+//   node examples/echo_streams.mjs client HOST PORT MSG     send MSG, print the echo
+//
+// Stopping the server: Ctrl-C or SIGTERM shut it down cleanly (stop
+// listening, close the connections, exit 0); the handlers are coio's
+// loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
+// while coio's loop waits in epoll. A second Ctrl-C kills it.
+import { gather, getRunningLoop, openConnection, run, startServer } from 'coio';
+
+/** One connection: echo until EOF. startServer runs it as a task. */
+function* handleClient(reader, writer) {
+  const peer = writer.getExtraInfo('peername');
+  try {
+    for (;;) {
+      const data = yield* reader.read(256 * 1024); // whatever is there, up to 256 KiB; empty at EOF
+      if (data.length === 0) break;
+      writer.write(data);
+      yield* writer.drain(); // waits only if the client reads slower than it sends
+    }
+  } catch (err) {
+    console.error(`connection from ${peer?.address}:${peer?.port} failed: ${err.code ?? err.message}`);
+  } finally {
+    writer.close();
+  }
+}
+
+function* echoClient(host, port, msg) {
+  const [reader, writer] = yield* openConnection(host, port);
+  try {
+    // Send and receive at once (a big message would otherwise fill both
+    // directions' kernel buffers while nobody reads).
+    const [, reply] = yield* gather(send(writer, msg), reader.read()); // read(): everything until EOF
+    return reply.toString();
+  } finally {
+    writer.close();
+    yield* writer.waitClosed();
+  }
+}
+
+function* send(writer, msg) {
+  writer.write(msg);
+  yield* writer.drain();
+  writer.writeEof(); // half-close: the server sees EOF, echoes the rest and closes
+}
+
+function* demo() {
+  const server = yield* startServer(handleClient, '127.0.0.1', 0);
+  const { port } = server.sockets[0].getsockname();
+  console.log(`server: listening on 127.0.0.1:${port}`);
+  for (const msg of ['hello', 'coio streams', 'z'.repeat(1_000_000)]) {
+    const reply = yield* echoClient('127.0.0.1', port, msg);
+    const shown = (s) => (s.length > 40 ? `${s.slice(0, 12)}... (${s.length} bytes)` : JSON.stringify(s));
+    console.log(`client: sent ${shown(msg)}, got ${shown(reply)}`);
+    if (reply !== msg) throw new Error('echo mismatch');
+  }
+  server.close();
+  yield* server.waitClosed();
+  console.log('demo done');
+}
+
+function* serverMain(port, host) {
+  const server = yield* startServer(handleClient, host, port);
+  const addrs = server.addresses().map((a) => `${a.address}:${a.port}`);
+  console.log(`echo server (streams) listening on ${addrs.join(', ')}`);
+  const sig = yield* untilSignal(); // the server accepts connections meanwhile
+  console.log(`${sig}: shutting down`);
+  server.close(); // stop listening
+  server.closeClients(); // close every connection once its pending output is sent
+  yield* server.waitClosed();
+}
+
+/**
+ * Wait for the first SIGINT (Ctrl-C) or SIGTERM; returns its name. The
+ * handlers run from coio's loop (loop.addSignalHandler): a process.on()
+ * listener would not fire while the loop waits in epoll. Once one arrived
+ * they are removed, so a second Ctrl-C kills a shutdown that hangs.
+ */
+function* untilSignal() {
+  const loop = getRunningLoop();
+  const got = loop.createFuture();
+  const signals = ['SIGINT', 'SIGTERM'];
+  for (const sig of signals) loop.addSignalHandler(sig, () => got.done() || got.setResult(sig));
+  try {
+    return yield* got;
+  } finally {
+    for (const sig of signals) loop.removeSignalHandler(sig);
+  }
+}
+
+function* clientMain(host, port, msg) {
+  try {
+    console.log(yield* echoClient(host, port, msg));
+  } catch (err) {
+    console.error(`echo client: ${err.message}`); // e.g. connect ECONNREFUSED 127.0.0.1:8888
+    process.exitCode = 1;
+  }
+}
+
+const [mode, ...args] = process.argv.slice(2);
+if (mode === undefined || mode === 'demo') run(demo);
+else if (mode === 'server') run(serverMain(Number(args[0] ?? 8888), args[1] ?? '127.0.0.1'));
+else if (mode === 'client' && args.length === 3) run(clientMain(args[0], Number(args[1]), args[2]));
+else {
+  console.error('usage: node examples/echo_streams.mjs [demo | server [port] [host] | client HOST PORT MSG]');
+  process.exit(2);
+}
