@@ -14,6 +14,7 @@ import type { Transport } from './transports.js';
 
 type Co<T> = Generator<unknown, T, unknown>;
 
+/** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
 export interface CreateServerOptions {
   /** listen() backlog, also the most connections accepted per readiness event. Default 100 (asyncio's). */
   backlog?: number;
@@ -27,7 +28,9 @@ export interface CreateServerOptions {
   family?: number;
 }
 
+/** Options of loop.createConnection and openConnection. */
 export interface CreateConnectionOptions {
+  /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
   family?: number;
   /** Local address to bind before connecting. */
   localAddr?: readonly [string, number];
@@ -35,9 +38,19 @@ export interface CreateConnectionOptions {
 
 /** A connected socket becomes a transport: wait for connectionMade, return both. */
 export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P): Co<[Transport, P]> {
-  const protocol = protocolFactory();
+  let protocol: P;
+  let transport: SocketTransport;
   const waiter = loop.createFuture<null>();
-  const transport = new SocketTransport(loop, sock, protocol, waiter);
+  try {
+    protocol = protocolFactory();
+    transport = new SocketTransport(loop, sock, protocol, waiter);
+  } catch (err) {
+    // The socket is ours until a transport owns it: a factory that throws (or
+    // a closed loop refusing the transport's first callback) must not leak it
+    // (found by test/bad_input.test.ts).
+    sock.close();
+    throw err;
+  }
   try {
     yield* waiter;
   } catch (err) {
@@ -157,7 +170,16 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, prot
 
 function serve(loop: IoLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {
   const server = new Server(loop, sockets, protocolFactory, { backlog, configure: enableNoDelay });
-  if (start) server.startServing();
+  if (start) {
+    try {
+      server.startServing();
+    } catch (err) {
+      // addReader refused (a closed loop, select's FD_SETSIZE): nobody gets
+      // the server, so close its listening sockets (found by test/bad_input.test.ts).
+      server.close();
+      throw err;
+    }
+  }
   return server;
 }
 

@@ -109,8 +109,13 @@ export class DatagramSocketTransport implements DatagramTransport {
   }
 
   private sendError(err: unknown): void {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== undefined && CONNECTION_ERRORS.has(code)) this.protocol.errorReceived?.(err as Error);
+    // Any error the OS gave (an errno error from the addon: it has a syscall)
+    // concerns this one datagram: errorReceived, the endpoint stays open, as
+    // asyncio's sendto does for every OSError. Only a bug (a TypeError, a
+    // RangeError for a bad port) is fatal. Before, a destination that did not
+    // parse (EINVAL) closed the endpoint (found by test/bad_input.test.ts).
+    const e = err as NodeJS.ErrnoException;
+    if ((e.code !== undefined && CONNECTION_ERRORS.has(e.code)) || e.syscall !== undefined) this.protocol.errorReceived?.(err as Error);
     else this.fatalError(err, 'Fatal write error on datagram transport');
   }
 
@@ -202,18 +207,27 @@ export class DatagramSocketTransport implements DatagramTransport {
   }
 }
 
+/** Options of loop.createDatagramEndpoint: at least one of localAddr, remoteAddr, family. */
 export interface DatagramEndpointOptions {
   /** [host, port] to bind (or a path for family AF_UNIX). */
   localAddr?: readonly [string, number] | string;
   /** [host, port] to connect to: sendto() then takes no address. */
   remoteAddr?: readonly [string, number] | string;
+  /** AF_INET, AF_INET6 or AF_UNIX; default: from the addresses (AF_INET if neither says). */
   family?: number;
+  /** SO_REUSEADDR (default false). */
   reuseAddress?: boolean;
+  /** SO_REUSEPORT: several sockets share the port (default false). */
   reusePort?: boolean;
+  /** SO_BROADCAST: allow sending to broadcast addresses (default false). */
   allowBroadcast?: boolean;
 }
 
-/** Make a UDP (or Unix datagram) endpoint: [transport, protocol]. */
+/**
+ * Make a UDP (or Unix datagram) endpoint: [transport, protocol].
+ * @throws an Error if none of localAddr, remoteAddr, family is given; the
+ *   errno Errors of socket / bind / connect; getaddrinfo's errors.
+ */
 export function* createDatagramEndpoint<P extends DatagramProtocol>(
   loop: IoLoop,
   protocolFactory: () => P,
@@ -257,9 +271,17 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
     sock.close();
     throw err;
   }
-  const protocol = protocolFactory();
+  let protocol: P;
+  let transport: DatagramSocketTransport;
   const waiter = loop.createFuture<null>();
-  const transport = new DatagramSocketTransport(loop, sock, protocol, remote, waiter);
+  try {
+    protocol = protocolFactory();
+    transport = new DatagramSocketTransport(loop, sock, protocol, remote, waiter);
+  } catch (err) {
+    // Not owned by a transport yet: close it (found by test/bad_input.test.ts).
+    sock.close();
+    throw err;
+  }
   try {
     yield* waiter;
   } catch (err) {

@@ -29,6 +29,7 @@ export const POLL_HUP = 8;
 /** Returned by non-blocking calls that would block (EAGAIN, EINPROGRESS). */
 export const WOULD_BLOCK = -1;
 
+/** The name of a poller backend (a selector, a loop's `selector` option). */
 export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
 
 /**
@@ -84,19 +85,25 @@ export interface NativeWakerConstructor {
 
 /** A socket address as returned by getsockname / getpeername / accept / recvfrom. */
 export interface InetAddress {
+  /** 'IPv4' or 'IPv6' (Node's spelling). */
   family: 'IPv4' | 'IPv6';
+  /** The numeric host, e.g. '127.0.0.1' or '::1'. */
   address: string;
+  /** The port, 0-65535. */
   port: number;
   /** IPv6 only. */
   flowinfo?: number;
   /** IPv6 only. */
   scopeid?: number;
 }
+/** A Unix socket address as returned by getsockname / getpeername / accept / recvfrom. */
 export interface UnixAddress {
+  /** Always 'unix'. */
   family: 'unix';
   /** '' for an unnamed socket. Abstract names start with '\0'. */
   path: string;
 }
+/** An address coio returns: an InetAddress or a UnixAddress (tell them apart by `family`). */
 export type SockAddress = InetAddress | UnixAddress;
 
 export interface NativeAddon {

@@ -19,15 +19,21 @@ type Co<T> = Generator<unknown, T, unknown>;
 
 /** One resolved address: what socket(), bind() and connect() take. */
 export interface AddrInfo {
+  /** AF_INET or AF_INET6. */
   family: number;
+  /** SOCK_STREAM or SOCK_DGRAM. */
   type: number;
+  /** The numeric address, e.g. '93.184.215.14' or '2606:2800::1'. */
   host: string;
+  /** The port. */
   port: number;
 }
 
+/** Options of loop.getaddrinfo. */
 export interface GetaddrinfoOptions {
   /** AF_INET, AF_INET6 or 0 (both). */
   family?: number;
+  /** SOCK_STREAM (the default) or SOCK_DGRAM. */
   type?: number;
 }
 

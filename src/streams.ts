@@ -31,6 +31,13 @@ type Co<T> = Generator<unknown, T, unknown>;
 /** Default buffer limit: readLine / readUntil fail past it, reading pauses at twice it (asyncio's 64 KiB). */
 export const DEFAULT_LIMIT = 64 * 1024;
 
+/**
+ * The reading end of a stream (asyncio.StreamReader): a buffer the
+ * transport feeds, read by coroutines with `yield* reader.read(n)`,
+ * readExactly, readLine and readUntil. A read that finds data buffered
+ * returns without suspending. Only one coroutine may wait for data at a
+ * time. Made by openConnection / startServer (and Process for pipes).
+ */
 export class StreamReader {
   private readonly buffer = new ChunkQueue();
   private eof = false;
@@ -41,11 +48,13 @@ export class StreamReader {
 
   constructor(
     private readonly loop: IoLoop,
+    /** The buffer limit, bytes: readLine / readUntil fail past it; reading pauses at twice it. */
     readonly limit: number = DEFAULT_LIMIT,
   ) {
     if (!(limit > 0)) throw new RangeError(`limit must be > 0, got ${limit}`);
   }
 
+  /** The error the stream failed with (setException), or null. Never throws. */
   exception(): Error | null {
     return this.exc;
   }
@@ -67,6 +76,7 @@ export class StreamReader {
     return this.eof && this.buffer.size === 0;
   }
 
+  /** The peer closed its side: reads return what is buffered, then EOF (an empty Buffer). Called by the protocol. */
   feedEof(): void {
     this.eof = true;
     this.wakeup(null);
@@ -126,6 +136,10 @@ export class StreamReader {
   /**
    * Up to n bytes (n = -1: everything until EOF). Waits only when nothing is
    * buffered; an empty Buffer means EOF.
+   * @throws the error the connection was lost with (e.g. code ECONNRESET);
+   *   TypeError if n is not an integer; an Error if another coroutine is
+   *   already waiting on this reader; CancelledError if cancelled while
+   *   waiting (the buffered data stays).
    */
   *read(n = -1): Co<Buffer> {
     if (this.exc !== null) throw this.exc;
@@ -146,7 +160,11 @@ export class StreamReader {
     return data;
   }
 
-  /** Exactly n bytes; IncompleteReadError (with the partial bytes) if EOF comes first. */
+  /**
+   * Exactly n bytes.
+   * @throws IncompleteReadError (with the partial bytes) if EOF comes first;
+   *   RangeError if n is not a non-negative integer; otherwise as read().
+   */
   *readExactly(n: number): Co<Buffer> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly size must be a non-negative integer, got ${String(n)}`);
     if (this.exc !== null) throw this.exc;
@@ -167,6 +185,7 @@ export class StreamReader {
    * One line, '\n' included. At EOF returns what is left (maybe without
    * '\n'; empty at EOF). A line longer than the limit is discarded and an
    * Error (asyncio's ValueError) is thrown; the next readLine goes on after it.
+   * @throws an Error for a line over the limit; otherwise as read().
    */
   *readLine(): Co<Buffer> {
     try {
@@ -188,6 +207,8 @@ export class StreamReader {
    * them: the first that matches ends the read). EOF first: IncompleteReadError
    * with what was buffered. Separator not found within `limit` bytes:
    * LimitOverrunError, and the data stays in the buffer.
+   * @throws IncompleteReadError, LimitOverrunError as above; RangeError for an
+   *   empty separator; otherwise as read().
    */
   *readUntil(separator: string | Uint8Array | ReadonlyArray<string | Uint8Array> = '\n'): Co<Buffer> {
     const seps = (Array.isArray(separator) ? separator : [separator]).map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s as Uint8Array)));
@@ -231,6 +252,7 @@ export class StreamReader {
     }
   }
 
+  /** `<StreamReader N bytes eof exception>`. */
   toString(): string {
     return `<StreamReader ${this.buffer.size} bytes${this.eof ? ' eof' : ''}${this.exc ? ' exception' : ''}>`;
   }
@@ -331,6 +353,7 @@ export class StreamReaderProtocol implements Protocol {
     }
   }
 
+  /** A Future done when the connection is lost (with its error, if any): what StreamWriter.waitClosed awaits. */
   closedFuture(): Future<void> {
     return this.closedFut;
   }
@@ -339,32 +362,43 @@ export class StreamReaderProtocol implements Protocol {
 /** Writes to a stream transport; T is any WriteTransport (a subprocess's stdin pipe, for one). */
 export class StreamWriter<T extends WriteTransport = Transport> {
   constructor(
+    /** The transport it writes to. */
     readonly transport: T,
     private readonly protocol: StreamReaderProtocol,
     private readonly reader: StreamReader | null,
     private readonly loop: IoLoop,
   ) {}
 
+  /**
+   * Write data: sent now as far as the kernel takes it, the rest buffered
+   * (never blocks; `yield* writer.drain()` waits while the buffer is too full).
+   * @throws TypeError for data that is not a Uint8Array or string; an Error after writeEof().
+   */
   write(data: Uint8Array | string): void {
     this.transport.write(data);
   }
 
+  /** write() each buffer in turn. Throws as write(). */
   writelines(list: Iterable<Uint8Array | string>): void {
     this.transport.writelines(list);
   }
 
+  /** Close the write side once the buffer is sent (the peer reads EOF); reading goes on. */
   writeEof(): void {
     this.transport.writeEof();
   }
 
+  /** True if writeEof() is supported (it is on coio's socket and pipe transports). */
   canWriteEof(): boolean {
     return this.transport.canWriteEof();
   }
 
+  /** Close the stream once the buffer is sent; `yield* writer.waitClosed()` waits until it is. */
   close(): void {
     this.transport.close();
   }
 
+  /** True once close() was called or the connection is lost. */
   isClosing(): boolean {
     return this.transport.isClosing();
   }
@@ -374,6 +408,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
     yield* this.protocol.closedFuture();
   }
 
+  /** The transport's 'peername', 'sockname' or 'socket' (see ExtraInfo); `fallback` when unknown. */
   getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
     return this.transport.getExtraInfo(name, fallback);
   }
@@ -393,21 +428,30 @@ export class StreamWriter<T extends WriteTransport = Transport> {
     yield* this.protocol.drainHelper();
   }
 
+  /** The loop the stream runs on. */
   getLoop(): IoLoop {
     return this.loop;
   }
 
+  /** `<StreamWriter transport=...>`. */
   toString(): string {
     return `<StreamWriter transport=${String(this.transport)}>`;
   }
 }
 
+/** Options of the stream functions (openConnection, startServer, ...). */
 export interface StreamOptions {
   /** The StreamReader buffer limit. */
   limit?: number;
 }
 
-/** Connect to host:port on the running loop; returns [reader, writer]. */
+/**
+ * Connect to host:port on the running loop; returns [reader, writer].
+ * @throws the connect error (an Error with code, e.g. ECONNREFUSED; when
+ *   several addresses all failed, an AggregateError of them whose code is
+ *   the first one's); getaddrinfo's errors (e.g. ENOTFOUND); RuntimeError if
+ *   no loop is running.
+ */
 export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Co<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
@@ -416,7 +460,10 @@ export function* openConnection(host: string, port: number, options: StreamOptio
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
-/** Connect to a Unix socket path on the running loop; returns [reader, writer]. */
+/**
+ * Connect to a Unix socket path on the running loop; returns [reader, writer].
+ * @throws the connect error (e.g. ENOENT, ECONNREFUSED); RuntimeError if no loop is running.
+ */
 export function* openUnixConnection(path: string, options: StreamOptions = {}): Co<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
@@ -434,7 +481,12 @@ function streamProtocolFactory(clientConnected: ClientConnected, limit: number |
   return () => new StreamReaderProtocol(loop, new StreamReader(loop, limit), clientConnected, spawn);
 }
 
-/** Serve host:port on the running loop; clientConnected(reader, writer) runs per connection. */
+/**
+ * Serve host:port on the running loop; clientConnected(reader, writer) runs
+ * per connection (a generator function's coroutine runs as a task).
+ * @throws the bind / listen errors (e.g. EADDRINUSE); getaddrinfo's errors;
+ *   RuntimeError if no loop is running.
+ */
 export function* startServer(
   clientConnected: ClientConnected,
   host: string | null | undefined,
@@ -444,7 +496,10 @@ export function* startServer(
   return yield* createServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), host, port, options);
 }
 
-/** Serve a Unix socket path on the running loop, as startServer. */
+/**
+ * Serve a Unix socket path on the running loop, as startServer.
+ * @throws the bind / listen errors (e.g. EADDRINUSE); RuntimeError if no loop is running.
+ */
 export function* startUnixServer(
   clientConnected: ClientConnected,
   path: string,

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 import { availableBackends, newEventLoop } from '../src/index.js';
 import type { EventLoop } from '../src/index.js';
 import { AF_INET6, Socket } from '../src/socket.js';
+import { trackLoop } from './leaks.js';
 
 export const backends = availableBackends();
 
@@ -32,12 +33,14 @@ export const loopbackHosts: string[] = hasIPv6 ? ['127.0.0.1', '::1'] : ['127.0.
 
 /**
  * A fresh loop on `backend` for each test; afterwards nothing may stay
- * registered in its selector and it is closed. Use inside describe().
+ * registered in its selector, no timer may be pending and no task left
+ * unfinished, and it is closed (test/setup.ts checks at the end of the file
+ * that every such loop was). Use inside describe().
  */
 export function useLoop(backend: string): { readonly loop: EventLoop; run<T>(coro: Co<T>): T } {
   let loop: EventLoop | undefined;
   beforeEach(() => {
-    loop = newEventLoop({ selector: backend as 'epoll' });
+    loop = trackLoop(newEventLoop({ selector: backend as 'epoll' }));
   });
   afterEach(() => {
     const l = loop!;
@@ -47,6 +50,8 @@ export function useLoop(backend: string): { readonly loop: EventLoop; run<T>(cor
         // Let connectionLost callbacks and closing transports finish.
         l.runUntilComplete(settle());
         expect([...l._selector.getMap().keys()], 'fds still registered with the loop').toEqual([]);
+        expect(l._scheduled.toArray().filter((t) => !t.cancelled()).map(String), 'timers still pending on the loop').toEqual([]);
+        expect([...l._tasks].map(String), 'tasks still pending on the loop').toEqual([]);
       }
     } finally {
       if (!l.isClosed()) l.close();
@@ -72,4 +77,26 @@ export function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'coio-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * loop.runUntilComplete(coro), but a hang fails the test instead of blocking
+ * the worker forever: a loop blocked in its poller cannot be interrupted by
+ * vitest's timeout. After `seconds` a watchdog timer stops the loop and this
+ * throws.
+ */
+export function runGuarded<T>(loop: EventLoop, coro: Co<T>, seconds = 60): T {
+  let fired = false;
+  const dog = loop.callLater(seconds, () => {
+    fired = true;
+    loop.stop();
+  });
+  try {
+    return loop.runUntilComplete(coro) as T;
+  } catch (err) {
+    if (fired) throw new Error(`watchdog: the loop was still waiting after ${seconds} s (a hang)`, { cause: err });
+    throw err;
+  } finally {
+    dog.cancel();
+  }
 }
