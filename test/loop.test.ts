@@ -467,12 +467,14 @@ describe.each(availableBackends())('fd readiness (%s)', (backend) => {
   test('a reader runs when data arrives, until removed', () => {
     const [a, b] = sockets();
     const got: string[] = [];
+    // The second send waits for the first read: two sends in flight could
+    // arrive in one recv, and the loop would then wait forever for a second.
     core.loop.addReader(a, (tag: string) => {
       got.push(`${tag}:${a.recv(100)!.toString()}`);
+      if (got.length === 1) core.loop.callLater(0.005, () => b.send('two'));
       if (got.length === 2) core.loop.stop();
     }, 'r');
     core.loop.callLater(0.005, () => b.send('one'));
-    core.loop.callLater(0.01, () => b.send('two'));
     core.loop.runForever();
     expect(got).toEqual(['r:one', 'r:two']);
     expect(core.loop.removeReader(a)).toBe(true);
