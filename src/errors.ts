@@ -11,16 +11,19 @@
  * `catch (e) { if (e instanceof CancelledError) throw e; ... }`.
  */
 export class CancelledError extends Error {
+  /** Always 'CancelledError'. */
   override name = 'CancelledError';
 }
 
 /** An operation exceeded its deadline (timeout(), waitFor(), asCompleted()). */
 export class TimeoutError extends Error {
+  /** Always 'TimeoutError'. */
   override name = 'TimeoutError';
 }
 
 /** A Future or Task was used in a state that does not allow the call (result() before done, setResult() twice). */
 export class InvalidStateError extends Error {
+  /** Always 'InvalidStateError'. */
   override name = 'InvalidStateError';
 }
 
@@ -30,6 +33,7 @@ export class InvalidStateError extends Error {
  * TaskGroup twice, ...
  */
 export class RuntimeError extends Error {
+  /** Always 'RuntimeError'. */
   override name = 'RuntimeError';
 }
 
@@ -39,9 +43,12 @@ export class RuntimeError extends Error {
  * `.exceptions` is the asyncio spelling.
  */
 export class ExceptionGroup extends AggregateError {
+  /** Always 'ExceptionGroup'. */
   override name = 'ExceptionGroup';
+  /** The errors, in the order they happened (the same ones as `errors`). */
   readonly exceptions: readonly unknown[];
 
+  /** @throws TypeError if exceptions is empty. */
   constructor(message: string, exceptions: readonly unknown[]) {
     if (exceptions.length === 0) throw new TypeError('ExceptionGroup needs at least one exception');
     super(exceptions, message);

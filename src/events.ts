@@ -14,6 +14,7 @@ export interface Runnable {
   _run(): void;
 }
 
+/** A callback for callSoon / callLater / callAt / addReader: called with the arguments given there. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Callback = (...args: any[]) => unknown;
 
@@ -44,6 +45,7 @@ export class Handle implements Runnable {
     this._args = null;
   }
 
+  /** True once cancel() was called. Never throws. */
   cancelled(): boolean {
     return this._cancelled;
   }
@@ -128,7 +130,10 @@ export function describeValue(v: unknown): string {
 let runningLoop: BaseEventLoop | null = null;
 let currentLoop: BaseEventLoop | null = null;
 
-/** The loop running in this thread; a RuntimeError if none is. */
+/**
+ * The loop running in this thread (inside run(), runUntilComplete, runForever or runGuest).
+ * @throws RuntimeError if no loop is running.
+ */
 export function getRunningLoop(): EventLoop {
   if (runningLoop === null) throw new RuntimeError('no running event loop');
   // Every loop that can run is an EventLoop; BaseEventLoop is its layer, not a peer.

@@ -282,7 +282,10 @@ export class Condition extends LoopBound {
   /** @internal */
   readonly _waiters = new Deque<Future<boolean>>();
 
-  /** lock: the Lock to use (shared with other code); a new one by default. */
+  /**
+   * lock: the Lock to use (shared with other code); a new one by default.
+   * @throws TypeError if lock is not a Lock.
+   */
   constructor(lock?: Lock) {
     super();
     if (lock !== undefined && !(lock instanceof Lock)) throw new TypeError('Condition(lock): lock must be a Lock');
@@ -598,6 +601,7 @@ export class BoundedSemaphore extends Semaphore {
 
 /** Thrown by Barrier.wait() when the barrier is aborted, or reset while waiting. (Python: a RuntimeError subclass.) */
 export class BrokenBarrierError extends RuntimeError {
+  /** Always 'BrokenBarrierError'. */
   override name = 'BrokenBarrierError';
 }
 
@@ -712,6 +716,7 @@ export class Barrier {
     return this._state;
   }
 
+  /** `<Barrier [filling, waiters:N/P]>`: its state, and how many of its parties wait. */
   toString(): string {
     const waiting = this.broken ? '' : `, waiters:${this.nWaiting}/${this._parties}`;
     return `<Barrier [${this._state}${waiting}]>`;

@@ -20,68 +20,118 @@ import type { DatagramTransport, Transport } from './transports.js';
 
 type Co<T> = Generator<unknown, T, unknown>;
 
+/**
+ * The networking layer of the event loop: socket coroutines (sockRecv, ...),
+ * getaddrinfo, servers, connections and datagram endpoints. A layer of
+ * {@link EventLoop}; make loops with newEventLoop().
+ */
 export class NetworkEventLoop extends BaseSelectorEventLoop {
-  /** Up to n bytes from sock (empty at EOF); waits only if nothing is there. */
+  /**
+   * Up to n bytes from sock (empty at EOF); waits only if nothing is there.
+   * @throws the socket's errno Error (ECONNRESET, ...); CancelledError if
+   *   cancelled while waiting (nothing is consumed then).
+   */
   sockRecv(sock: Socket, n: number): Co<Buffer> {
     return sockRecv(this, sock, n);
   }
 
-  /** Read into buf; the count (0 at EOF). */
+  /**
+   * Read into buf; the count (0 at EOF).
+   * @throws as sockRecv.
+   */
   sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number> {
     return sockRecvInto(this, sock, buf, nbytes);
   }
 
-  /** Send all of data, waiting for the socket to drain as needed. */
+  /**
+   * Send all of data, waiting for the socket to drain as needed.
+   * @throws the socket's errno Error (EPIPE, ECONNRESET, ...); CancelledError
+   *   (part of the data may have been sent).
+   */
   sockSendall(sock: Socket, data: Uint8Array | string): Co<void> {
     return sockSendall(this, sock, data);
   }
 
-  /** Accept one connection: [socket, peer address]. */
+  /**
+   * Accept one connection: [socket, peer address].
+   * @throws the socket's errno Error (EMFILE, ...); CancelledError.
+   */
   sockAccept(sock: Socket): Co<[Socket, SockAddress]> {
     return sockAccept(this, sock);
   }
 
-  /** Connect sock to a numeric address, or a path for a Unix socket. */
+  /**
+   * Connect sock to a numeric address, or a path for a Unix socket.
+   * @throws the connect error (ECONNREFUSED, ETIMEDOUT, ENOENT for a Unix path, ...);
+   *   TypeError / RangeError for a malformed address; CancelledError.
+   */
   sockConnect(sock: Socket, address: AddressLike): Co<void> {
     return sockConnect(this, sock, address);
   }
 
-  /** One datagram and its sender. */
+  /**
+   * One datagram and its sender.
+   * @throws the socket's errno Error; CancelledError.
+   */
   sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]> {
     return sockRecvfrom(this, sock, n);
   }
 
-  /** Send one datagram to address. */
+  /**
+   * Send one datagram to address.
+   * @throws the socket's errno Error (EMSGSIZE, ...); CancelledError.
+   */
   sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
     return sockSendto(this, sock, data, address);
   }
 
-  /** Resolve host:port without blocking the loop (numeric hosts answer at once). */
+  /**
+   * Resolve host:port without blocking the loop (numeric hosts answer at once;
+   * names are resolved in a worker thread).
+   * @throws an Error with code (ENOTFOUND, EAI_AGAIN, ...) when the name does not resolve.
+   */
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
     return getaddrinfo(this, host, port, options);
   }
 
-  /** Listen on host:port ('' or null: every interface); each connection gets protocolFactory(). */
+  /**
+   * Listen on host:port ('' or null: every interface); each connection gets protocolFactory().
+   * @throws the bind / listen errors (EADDRINUSE, EACCES, ...); getaddrinfo's errors.
+   */
   createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<Server> {
     return createServer(this, protocolFactory, host, port, options);
   }
 
-  /** Connect to host:port; resolves to [transport, protocol] once connectionMade has run. */
+  /**
+   * Connect to host:port; resolves to [transport, protocol] once connectionMade has run.
+   * @throws the connect error (an AggregateError when several addresses all
+   *   failed); getaddrinfo's errors; whatever protocolFactory or connectionMade throws.
+   */
   createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]> {
     return createConnection(this, protocolFactory, host, port, options);
   }
 
-  /** Listen on a Unix socket path. */
+  /**
+   * Listen on a Unix socket path (a stale socket file there is replaced).
+   * @throws the bind / listen errors (EADDRINUSE, EACCES, ...).
+   */
   createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: Pick<CreateServerOptions, 'backlog' | 'startServing'>): Co<Server> {
     return createUnixServer(this, protocolFactory, path, options);
   }
 
-  /** Connect to a Unix socket path. */
+  /**
+   * Connect to a Unix socket path.
+   * @throws the connect error (ENOENT, ECONNREFUSED, ...).
+   */
   createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string): Co<[Transport, P]> {
     return createUnixConnection(this, protocolFactory, path);
   }
 
-  /** A UDP (or Unix datagram) endpoint: [transport, protocol]. */
+  /**
+   * A UDP (or Unix datagram) endpoint: [transport, protocol].
+   * @throws an Error if none of localAddr, remoteAddr, family is given; the
+   *   socket / bind / connect errors; getaddrinfo's errors.
+   */
   createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]> {
     return createDatagramEndpoint(this, protocolFactory, options);
   }

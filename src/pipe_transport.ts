@@ -57,14 +57,17 @@ abstract class PipeTransportBase {
     return fallback;
   }
 
+  /** True once close(), writeEof() or abort() was called, or the pipe was lost. */
   isClosing(): boolean {
     return this.closing;
   }
 
+  /** Send the callbacks to another protocol from now on. */
   setProtocol(protocol: BaseProtocol): void {
     this.protocol = protocol;
   }
 
+  /** The protocol the callbacks go to. */
   getProtocol(): BaseProtocol {
     return this.protocol;
   }
@@ -93,7 +96,11 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
   private paused = false;
   private readerAdded = false;
 
-  /** Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration. */
+  /**
+   * Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration.
+   * Prefer loop.connectReadPipe / connectWritePipe.
+   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   */
   constructor(loop: IoLoop, fd: number, protocol: Protocol, waiter: Waiter = null) {
     checkFd(fd, 'ReadPipeTransport');
     if (fileKind(fd) === 'other') throw new TypeError('Pipe transport is for pipes/sockets only.');
@@ -159,16 +166,19 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
     }
   };
 
+  /** True unless reading is paused or the transport is closing. */
   isReading(): boolean {
     return !this.paused && !this.closing;
   }
 
+  /** Stop calling dataReceived until resumeReading(). No-op when paused or closing. */
   pauseReading(): void {
     if (!this.isReading()) return;
     this.paused = true;
     this.removeReader();
   }
 
+  /** Call dataReceived again after pauseReading(). No-op when reading or closing. */
   resumeReading(): void {
     if (this.closing || !this.paused) return;
     this.paused = false;
@@ -216,7 +226,11 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   private low = DEFAULT_HIGH_WATER / 4;
   private protocolPaused = false;
 
-  /** Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration. */
+  /**
+   * Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration.
+   * Prefer loop.connectReadPipe / connectWritePipe.
+   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   */
   constructor(loop: IoLoop, fd: number, protocol: BaseProtocol, waiter: Waiter = null) {
     checkFd(fd, 'WritePipeTransport');
     const kind = fileKind(fd);
@@ -274,6 +288,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
     this.maybePauseProtocol();
   }
 
+  /** write() each buffer in turn. Throws as write(). */
   writelines(list: Iterable<Uint8Array | string>): void {
     for (const data of list) this.write(data);
   }
@@ -316,6 +331,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
     }
   };
 
+  /** Always true: closing the pipe is its EOF. */
   canWriteEof(): boolean {
     return true;
   }
@@ -345,6 +361,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
     return this.wSize;
   }
 
+  /** The [low, high] water marks of the write buffer, bytes. */
   getWriteBufferLimits(): [number, number] {
     return [this.low, this.high];
   }

@@ -7,6 +7,10 @@
 import type { DatagramTransport, Transport } from './transports.js';
 import type { SockAddress } from './native.js';
 
+/**
+ * The callbacks every protocol may have (asyncio.BaseProtocol). Each is
+ * called from the event loop, never inline from a user call; all are optional.
+ */
 export interface BaseProtocol {
   /** The connection is up; `transport` is how to write to it. */
   connectionMade?(transport: Transport): void;
@@ -18,6 +22,11 @@ export interface BaseProtocol {
   resumeWriting?(): void;
 }
 
+/**
+ * A stream protocol (asyncio.Protocol): what loop.createServer /
+ * createConnection connect to a socket transport. Implement the interface, or
+ * extend ProtocolBase and override what you need.
+ */
 export interface Protocol extends BaseProtocol {
   /**
    * Data arrived. By default `data` is the protocol's own Buffer. With
@@ -45,9 +54,11 @@ export interface BufferedProtocol extends BaseProtocol {
   getBuffer(sizeHint: number): Uint8Array;
   /** nbytes were written at the start of the last buffer getBuffer() returned. */
   bufferUpdated(nbytes: number): void;
+  /** The peer closed its side (FIN): return true to keep the transport open for writing (as Protocol.eofReceived). */
   eofReceived?(): boolean | void;
 }
 
+/** A datagram protocol (asyncio.DatagramProtocol), for loop.createDatagramEndpoint. */
 export interface DatagramProtocol extends BaseProtocol {
   connectionMade?(transport: DatagramTransport | Transport): void;
   /** One datagram arrived from addr. `data` is the protocol's own Buffer. */

@@ -20,24 +20,29 @@ type Coro<T> = Generator<unknown, T, unknown>;
 
 /** Thrown by getNowait() on an empty queue. */
 export class QueueEmpty extends Error {
+  /** Always 'QueueEmpty'. */
   override name = 'QueueEmpty';
 }
 
 /** Thrown by putNowait() on a full queue. */
 export class QueueFull extends Error {
+  /** Always 'QueueFull'. */
   override name = 'QueueFull';
 }
 
 /** Thrown by puts, and by gets once the queue is empty, after shutdown(). */
 export class QueueShutDown extends Error {
+  /** Always 'QueueShutDown'. */
   override name = 'QueueShutDown';
 }
 
+/** Options of new Queue / LifoQueue (a number is accepted too: the maxsize). */
 export interface QueueOptions {
   /** The most items the queue holds; 0 or less (the default) is unbounded. */
   maxsize?: number;
 }
 
+/** Options of new PriorityQueue. */
 export interface PriorityQueueOptions<T> extends QueueOptions {
   /**
    * The order of the items: negative if a comes out before b. Default:

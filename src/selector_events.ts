@@ -22,14 +22,25 @@ interface IoHandles {
   writer: Handle | null;
 }
 
+/** Options of a loop's constructor (newEventLoop): which selector it waits in. */
 export interface SelectorLoopOptions {
   /** A backend name ('epoll', 'kqueue', 'poll', 'select') or a selector instance (the loop closes it). Default: the platform's best. */
   selector?: BackendName | BaseSelector;
 }
 
+/**
+ * The readiness layer of the event loop (asyncio's BaseSelectorEventLoop):
+ * waits in a selector (epoll, kqueue, poll or select) and calls the callbacks
+ * registered with addReader / addWriter. A layer of {@link EventLoop}; make
+ * loops with newEventLoop().
+ */
 export class BaseSelectorEventLoop extends BaseEventLoop {
   /** @internal */ readonly _selector: BaseSelector;
 
+  /**
+   * A loop waiting in options.selector (a backend name or a selector; default: the platform's best).
+   * @throws RangeError for an unknown or unavailable backend; an errno Error if the poller cannot be made.
+   */
   constructor(options: SelectorLoopOptions = {}) {
     super();
     const sel = options.selector;
@@ -41,7 +52,11 @@ export class BaseSelectorEventLoop extends BaseEventLoop {
     return this._selector.backend;
   }
 
-  /** Call callback(...args) each time fd is readable, until removeReader. Replaces a previous reader. */
+  /**
+   * Call callback(...args) each time fd is readable, until removeReader. Replaces a previous reader.
+   * @throws RuntimeError if the loop is closed; TypeError for a bad fd or callback;
+   *   RangeError for a negative fd, or (select backend) an fd at or above FD_SETSIZE.
+   */
   addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
     return this._addIo(fd, EVENT_READ, new Handle(callback as Callback, args, this));
   }
@@ -51,7 +66,10 @@ export class BaseSelectorEventLoop extends BaseEventLoop {
     return this._removeIo(fd, EVENT_READ);
   }
 
-  /** Call callback(...args) each time fd is writable, until removeWriter. Replaces a previous writer. */
+  /**
+   * Call callback(...args) each time fd is writable, until removeWriter. Replaces a previous writer.
+   * @throws as addReader.
+   */
   addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
     return this._addIo(fd, EVENT_WRITE, new Handle(callback as Callback, args, this));
   }

@@ -13,17 +13,24 @@
 import { native, POLL_ERROR, POLL_HUP, POLL_READ, POLL_WRITE } from './native.js';
 import type { BackendName, NativePoller } from './native.js';
 
+/** Interest and readiness bit: the fd is readable (or at EOF, or in error). */
 export const EVENT_READ = 1;
+/** Interest and readiness bit: the fd is writable (or in error). */
 export const EVENT_WRITE = 2;
 const EVENT_MASK = EVENT_READ | EVENT_WRITE;
 
 /** An fd, or an object with a fileno() method (a Socket). */
 export type FileObj = number | { fileno(): number };
 
+/** A registration of a selector (Python's SelectorKey): returned by register(), getKey() and select(). */
 export interface SelectorKey<T = unknown> {
+  /** What was registered: an fd or an object with fileno(). */
   readonly fileobj: FileObj;
+  /** Its fd. */
   readonly fd: number;
+  /** The events watched: EVENT_READ, EVENT_WRITE or both. */
   events: number;
+  /** The data given to register() / modify(). */
   data: T;
 }
 
@@ -57,7 +64,16 @@ function keyError(message: string, code: string): Error {
   return err;
 }
 
+/**
+ * A selector over one of the native pollers (Python's selectors.BaseSelector):
+ * register fds with the events to watch, then wait for readiness with
+ * select() (or the allocation-free wait()). Each instance owns its own kernel
+ * object; close() it when done. Make one with `new DefaultSelector()`, a
+ * backend's class, or createSelector(name).
+ * @throws (constructor) an Error with code (e.g. EMFILE) if the kernel object cannot be created.
+ */
 export abstract class BaseSelector {
+  /** The poller behind it: 'epoll', 'kqueue', 'poll' or 'select'. */
   abstract readonly backend: BackendName;
   private readonly map = new Map<number, SelectorKey>();
   private readonly poller: NativePoller;
@@ -71,7 +87,14 @@ export abstract class BaseSelector {
     this.poller = new native.Poller(backend, this.ready);
   }
 
-  /** Start watching fileobj for events; data is kept on the key. */
+  /**
+   * Start watching fileobj for events; data is kept on the key.
+   * @throws TypeError for a fileobj that is neither an fd nor has fileno();
+   *   RangeError for a negative fd, bad events, or (select) an fd at or above
+   *   FD_SETSIZE; a KeyError (code EEXIST) if it is already registered; an
+   *   Error with code EBADF if the selector is closed, or the poller's errno
+   *   error (e.g. EBADF for a closed fd, EPERM for a regular file with epoll).
+   */
   register<T>(fileobj: FileObj, events: number, data?: T): SelectorKey<T> {
     this.checkOpen();
     checkEvents(events);
@@ -83,7 +106,10 @@ export abstract class BaseSelector {
     return key;
   }
 
-  /** Stop watching fileobj. Works after the fd was closed (the key is dropped). */
+  /**
+   * Stop watching fileobj. Works after the fd was closed (the key is dropped).
+   * @throws a KeyError (code ENOENT) if it is not registered; EBADF if the selector is closed.
+   */
   unregister(fileobj: FileObj): SelectorKey {
     this.checkOpen();
     const key = this.getKey(fileobj);
@@ -92,7 +118,10 @@ export abstract class BaseSelector {
     return key;
   }
 
-  /** Change the events and data of a registered fileobj; the kernel is only told when events change. */
+  /**
+   * Change the events and data of a registered fileobj; the kernel is only told when events change.
+   * @throws a KeyError (code ENOENT) if it is not registered; RangeError for bad events; EBADF if closed.
+   */
   modify<T>(fileobj: FileObj, events: number, data?: T): SelectorKey<T> {
     this.checkOpen();
     checkEvents(events);
@@ -109,6 +138,7 @@ export abstract class BaseSelector {
    * Wait until some registered fileobj is ready, or the timeout elapses.
    * timeout in seconds: null / undefined waits forever, <= 0 polls.
    * Returns [key, events] pairs.
+   * @throws TypeError if timeout is not a number or null; an Error with code EBADF if the selector is closed.
    */
   select(timeout?: number | null): Array<[SelectorKey, number]> {
     const n = this.wait(timeout ?? null);
@@ -120,6 +150,7 @@ export abstract class BaseSelector {
   /**
    * The allocation-free form of select(): returns how many keys are ready;
    * read them with readyKey(i) and readyEvents(i) before the next wait.
+   * @throws as select().
    */
   wait(timeout: number | null): number {
     this.checkOpen();
@@ -145,10 +176,12 @@ export abstract class BaseSelector {
     return n;
   }
 
+  /** After wait() returned n: the key of the i-th ready fd (0 <= i < n). Valid until the next wait(). */
   readyKey(i: number): SelectorKey {
     return this.readyKeys[i]!;
   }
 
+  /** After wait() returned n: the ready events (EVENT_READ / EVENT_WRITE bits) of the i-th ready fd. */
   readyEvents(i: number): number {
     return this.readyBits[i]!;
   }
@@ -161,6 +194,7 @@ export abstract class BaseSelector {
     return key;
   }
 
+  /** The registrations by fd (a live, read-only view). Never throws. */
   getMap(): ReadonlyMap<number, SelectorKey> {
     return this.map;
   }
@@ -171,6 +205,7 @@ export abstract class BaseSelector {
     return this.poller.fileno();
   }
 
+  /** True once close() was called. */
   get isClosed(): boolean {
     return this.closed;
   }
@@ -205,21 +240,27 @@ function toMillis(timeout: number | null): number {
   return Math.min(timeout * 1000, 2 ** 31 - 1);
 }
 
+/** epoll(7) (Linux): the interest set lives in the kernel; a wait costs in proportion to the ready fds. */
 export class EpollSelector extends BaseSelector {
+  /** Always 'epoll'. */
   readonly backend = 'epoll' as const;
   constructor() {
     super('epoll');
   }
 }
 
+/** kqueue(2) (macOS, *BSD): the interest set lives in the kernel; a wait costs in proportion to the ready fds. */
 export class KqueueSelector extends BaseSelector {
+  /** Always 'kqueue'. */
   readonly backend = 'kqueue' as const;
   constructor() {
     super('kqueue');
   }
 }
 
+/** poll(2) (POSIX): every watched fd is passed to the kernel on each wait; no limit on fd numbers. */
 export class PollSelector extends BaseSelector {
+  /** Always 'poll'. */
   readonly backend = 'poll' as const;
   constructor() {
     super('poll');
@@ -228,6 +269,7 @@ export class PollSelector extends BaseSelector {
 
 /** select(2): fds must stay below FD_SETSIZE (registering one above raises a RangeError). */
 export class SelectSelector extends BaseSelector {
+  /** Always 'select'. */
   readonly backend = 'select' as const;
   constructor() {
     super('select');
@@ -262,7 +304,10 @@ export function availableBackends(): BackendName[] {
   return available.slice();
 }
 
-/** A new selector for `backend` (default: the first of availableBackends()). */
+/**
+ * A new selector for `backend` (default: the first of availableBackends()).
+ * @throws RangeError for an unknown or unavailable backend; as the selector's constructor.
+ */
 export function createSelector(backend?: BackendName | string): BaseSelector {
   const name = (backend ?? availableBackends()[0]) as BackendName;
   const Cls = SELECTOR_CLASSES[name];

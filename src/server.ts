@@ -25,6 +25,13 @@ export interface ServerOptions {
   configure?: (sock: Socket) => void;
 }
 
+/**
+ * Listening sockets that accept connections into transports (asyncio.Server).
+ * Made by loop.createServer / createUnixServer and startServer /
+ * startUnixServer; each accepted connection gets a protocol from the factory
+ * and a transport. close() stops listening (open connections stay);
+ * waitClosed() waits until they are gone too.
+ */
 export class Server implements TransportOwner {
   private sockets_: Socket[] | null;
   private serving = false;
@@ -33,6 +40,7 @@ export class Server implements TransportOwner {
   private serveForeverFut: Future<void> | null = null;
   private readonly retryHandles = new Map<number, Cancellable>();
 
+  /** @internal Made by loop.createServer and the stream servers. */
   constructor(
     private readonly loop: IoLoop,
     sockets: Socket[],
@@ -47,10 +55,12 @@ export class Server implements TransportOwner {
     return this.sockets_ ?? [];
   }
 
+  /** The loop the server runs on. */
   getLoop(): IoLoop {
     return this.loop;
   }
 
+  /** True while it accepts connections (after startServing, before close). */
   isServing(): boolean {
     return this.serving;
   }
@@ -60,7 +70,10 @@ export class Server implements TransportOwner {
     return this.sockets.map((s) => s.getsockname());
   }
 
-  /** Start accepting connections. Idempotent. */
+  /**
+   * Start accepting connections. Idempotent.
+   * @throws an Error if the server is closed.
+   */
   startServing(): void {
     if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
     if (this.serving) return;
@@ -68,7 +81,11 @@ export class Server implements TransportOwner {
     for (const sock of this.sockets_) this.loop.addReader(sock.fileno(), this.acceptReady, sock);
   }
 
-  /** Start serving (if not yet) and wait until the server is closed or this wait is cancelled (which closes it). */
+  /**
+   * Start serving (if not yet) and wait until the server is closed or this wait is cancelled (which closes it).
+   * @throws CancelledError when the wait is cancelled (after closing the
+   *   server); an Error if the server is closed or serveForever already runs.
+   */
   *serveForever(): Co<void> {
     if (this.serveForeverFut !== null) throw new Error(`serveForever is already running on ${String(this)}`);
     if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
@@ -111,7 +128,7 @@ export class Server implements TransportOwner {
     for (const t of [...this.transports]) t.abort();
   }
 
-  /** Wait until the server is closed and every connection it accepted is gone. */
+  /** Wait until the server is closed and every connection it accepted is gone. Throws only CancelledError. */
   *waitClosed(): Co<void> {
     if (this.sockets_ === null && this.transports.size === 0) return;
     const fut = this.loop.createFuture<void>();
@@ -119,10 +136,12 @@ export class Server implements TransportOwner {
     yield* fut;
   }
 
+  /** @internal A transport it accepted is open (TransportOwner). */
   attach(transport: SocketTransport): void {
     this.transports.add(transport);
   }
 
+  /** @internal A transport it accepted is closed (TransportOwner). */
   detach(transport: SocketTransport): void {
     this.transports.delete(transport);
     this.wakeupIfDone();

@@ -21,6 +21,7 @@ import { native } from './native.js';
 
 /** What run() throws when Ctrl-C cancelled its main task (Python's KeyboardInterrupt). */
 export class KeyboardInterrupt extends Error {
+  /** Always 'KeyboardInterrupt'. */
   override name = 'KeyboardInterrupt';
 
   constructor(message = 'interrupted by SIGINT') {

@@ -14,31 +14,52 @@
 import { native, WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 
+/** Address family: IPv4. */
 export const AF_INET = native.AF_INET;
+/** Address family: IPv6. */
 export const AF_INET6 = native.AF_INET6;
+/** Address family: Unix domain sockets (a path, or an abstract name starting with '\0' on Linux). */
 export const AF_UNIX = native.AF_UNIX;
+/** Socket type: a byte stream (TCP, or a Unix stream socket). */
 export const SOCK_STREAM = native.SOCK_STREAM;
+/** Socket type: datagrams (UDP, or a Unix datagram socket). */
 export const SOCK_DGRAM = native.SOCK_DGRAM;
+/** shutdown(): no more receiving. */
 export const SHUT_RD = native.SHUT_RD;
+/** shutdown(): no more sending (the peer reads EOF). */
 export const SHUT_WR = native.SHUT_WR;
+/** shutdown(): both directions. */
 export const SHUT_RDWR = native.SHUT_RDWR;
 
 /** Socket options by name; the addon maps each to its (level, optname). */
 export const SocketOption = {
+  /** Bind a port still in TIME_WAIT (servers set it). */
   SO_REUSEADDR: native.SO_REUSEADDR,
+  /** Several sockets (processes) listen on the same port; the kernel spreads connections. */
   SO_REUSEPORT: native.SO_REUSEPORT,
+  /** Send small segments at once (no Nagle delay). */
   TCP_NODELAY: native.TCP_NODELAY,
+  /** TCP keep-alive probes on idle connections. */
   SO_KEEPALIVE: native.SO_KEEPALIVE,
+  /** The kernel's receive buffer size, bytes. */
   SO_RCVBUF: native.SO_RCVBUF,
+  /** The kernel's send buffer size, bytes. */
   SO_SNDBUF: native.SO_SNDBUF,
+  /** Allow sending datagrams to a broadcast address. */
   SO_BROADCAST: native.SO_BROADCAST,
+  /** An AF_INET6 socket accepts IPv6 only (no IPv4-mapped addresses). */
   IPV6_V6ONLY: native.IPV6_V6ONLY,
 } as const;
+/** The name of a socket option setsockopt / getsockopt know (a key of SocketOption). */
 export type SocketOptionName = keyof typeof SocketOption;
 
 export type { InetAddress, SockAddress, UnixAddress } from './native.js';
 
-/** What an address argument may be: [host, port], { host, port }, or a Unix path. */
+/**
+ * What an address argument may be: [host, port], { host, port } (or
+ * { address, port }, the shape of a returned InetAddress), or a Unix path.
+ * Hosts are numeric ('127.0.0.1', '::1', '' for any); ports 0-65535.
+ */
 export type AddressLike = readonly [string, number] | { host?: string; address?: string; port: number } | string;
 
 /** A reusable out-parameter for recvfrom, so the hot path allocates one object less. */
@@ -46,14 +67,25 @@ interface RecvfromOut {
   address?: SockAddress;
 }
 
+/**
+ * A non-blocking socket (Python's socket.socket in non-blocking mode), over
+ * the addon's syscalls. Every call that could block returns null instead
+ * ("would block" is flow, not an error); real failures throw an Error with
+ * `code` (e.g. 'ECONNREFUSED'), `errno` and `syscall`, as Node's own do, and
+ * calls on a closed socket throw one with code 'EBADF'. The event loop's
+ * sock* coroutines, transports and servers are built on it.
+ */
 export class Socket {
+  /** AF_INET, AF_INET6 or AF_UNIX. */
   readonly family: number;
+  /** SOCK_STREAM or SOCK_DGRAM. */
   readonly type: number;
   private fd: number;
 
   /**
    * A new non-blocking socket, or (with `fd`) a Socket taking ownership of an
    * fd the caller got from accept, socketpair or elsewhere.
+   * @throws RangeError for a bad fd; an errno Error from socket(2) (EAFNOSUPPORT, EMFILE, ...).
    */
   constructor(family: number = AF_INET, type: number = SOCK_STREAM, fd?: number) {
     if (fd !== undefined && (!Number.isInteger(fd) || fd < 0)) {
@@ -69,21 +101,33 @@ export class Socket {
     return this.fd;
   }
 
+  /** True once close() was called. */
   get closed(): boolean {
     return this.fd < 0;
   }
 
+  /**
+   * Bind to a local address ([host, port] with a numeric host, { host, port }, or a path for AF_UNIX).
+   * @throws TypeError / RangeError for a malformed address; an errno Error (EADDRINUSE, EACCES, EADDRNOTAVAIL, ...).
+   */
   bind(address: AddressLike): void {
     const [host, port] = this.splitAddress(address);
     native.bind(this.open('bind'), this.family, host, port);
   }
 
+  /**
+   * Start accepting connections, with up to `backlog` waiting in the kernel's queue.
+   * @throws TypeError if backlog is not an integer; an errno Error.
+   */
   listen(backlog = 511): void {
     if (!Number.isInteger(backlog)) throw new TypeError(`backlog must be an integer, got ${String(backlog)}`);
     native.listen(this.open('listen'), Math.max(0, backlog));
   }
 
-  /** Accept one connection: [socket, peer address], or null if none is pending. */
+  /**
+   * Accept one connection: [socket, peer address], or null if none is pending.
+   * @throws an errno Error (EMFILE when out of fds, ECONNABORTED, EINVAL if not listening, EBADF once closed).
+   */
   accept(): [Socket, SockAddress] | null {
     const fd = native.accept(this.open('accept'));
     if (fd === WOULD_BLOCK) return null;
@@ -102,6 +146,8 @@ export class Socket {
   /**
    * Start connecting. Returns true when connected at once, false when the
    * connection is in progress: wait for writability, then checkConnect().
+   * @throws TypeError / RangeError for a malformed address; an errno Error
+   *   for an immediate failure (ECONNREFUSED for a local port, ENETUNREACH, ...).
    */
   connect(address: AddressLike): boolean {
     const [host, port] = this.splitAddress(address);
@@ -116,7 +162,10 @@ export class Socket {
     throw native.errorFromErrno(err, 'connect', host, this.family === AF_UNIX ? undefined : port);
   }
 
-  /** Up to n bytes as a new Buffer (empty at EOF), or null if nothing is there yet. */
+  /**
+   * Up to n bytes as a new Buffer (empty at EOF), or null if nothing is there yet.
+   * @throws TypeError / RangeError for a bad n; an errno Error (ECONNRESET, EBADF once closed, ...).
+   */
   recv(n: number): Buffer | null {
     checkSize(n, 'n');
     const buf = Buffer.allocUnsafe(n);
@@ -125,20 +174,29 @@ export class Socket {
     return got === n ? buf : buf.subarray(0, got);
   }
 
-  /** Read into buf[offset, offset+nbytes): the count (0 at EOF), or null if nothing is there yet. */
+  /**
+   * Read into buf[offset, offset+nbytes): the count (0 at EOF), or null if nothing is there yet.
+   * @throws RangeError for a range outside buf; an errno Error (ECONNRESET, EBADF once closed, ...).
+   */
   recvInto(buf: Uint8Array, nbytes?: number, offset = 0): number | null {
     const got = native.recv(this.open('recv'), buf, offset, nbytes ?? buf.length - offset);
     return got === WOULD_BLOCK ? null : got;
   }
 
-  /** Send what the kernel takes now: the count, or null if the buffer is full. */
+  /**
+   * Send what the kernel takes now: the count, or null if the buffer is full.
+   * @throws RangeError for a range outside data; an errno Error (EPIPE, ECONNRESET, EBADF once closed, ...).
+   */
   send(data: Uint8Array | string, offset = 0, length?: number): number | null {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const sent = native.send(this.open('send'), buf, offset, length ?? buf.length - offset);
     return sent === WOULD_BLOCK ? null : sent;
   }
 
-  /** Send several buffers with one vectored call: the count, or null if the buffer is full. */
+  /**
+   * Send several buffers with one vectored call: the count, or null if the buffer is full.
+   * @throws as send().
+   */
   sendv(bufs: Uint8Array[], firstOffset = 0): number | null {
     const sent = native.sendv(this.open('sendmsg'), bufs, firstOffset);
     return sent === WOULD_BLOCK ? null : sent;
@@ -146,7 +204,10 @@ export class Socket {
 
   private readonly fromOut: RecvfromOut = {};
 
-  /** One datagram of up to n bytes and its sender, or null if none is there yet. */
+  /**
+   * One datagram of up to n bytes and its sender, or null if none is there yet.
+   * @throws TypeError / RangeError for a bad n; an errno Error (e.g. ECONNREFUSED after an ICMP error).
+   */
   recvfrom(n: number): [Buffer, SockAddress] | null {
     checkSize(n, 'n');
     const buf = Buffer.allocUnsafe(n);
@@ -155,13 +216,19 @@ export class Socket {
     return [got === n ? buf : buf.subarray(0, got), this.fromOut.address!];
   }
 
-  /** Read one datagram into buf: [count, sender], or null if none is there yet. */
+  /**
+   * Read one datagram into buf: [count, sender], or null if none is there yet.
+   * @throws as recvfrom().
+   */
   recvfromInto(buf: Uint8Array, nbytes?: number, offset = 0): [number, SockAddress] | null {
     const got = native.recvfrom(this.open('recvfrom'), buf, offset, nbytes ?? buf.length - offset, this.fromOut);
     return got === WOULD_BLOCK ? null : [got, this.fromOut.address!];
   }
 
-  /** Send one datagram to address: the count, or null if the buffer is full. */
+  /**
+   * Send one datagram to address: the count, or null if the buffer is full.
+   * @throws TypeError / RangeError for a malformed address; an errno Error (EMSGSIZE, EACCES for broadcast, ...).
+   */
   sendto(data: Uint8Array | string, address: AddressLike): number | null {
     const buf = typeof data === 'string' ? Buffer.from(data) : data;
     const [host, port] = this.splitAddress(address);
@@ -169,22 +236,42 @@ export class Socket {
     return sent === WOULD_BLOCK ? null : sent;
   }
 
+  /**
+   * Close one direction (SHUT_WR: the peer reads EOF) or both; the fd stays open.
+   * @throws an errno Error (ENOTCONN if not connected).
+   */
   shutdown(how: number): void {
     native.shutdown(this.open('shutdown'), how);
   }
 
+  /**
+   * Set a socket option by name (`sock.setsockopt('TCP_NODELAY', true)`).
+   * @throws RangeError for an unknown option name; an errno Error (e.g. ENOPROTOOPT where the platform lacks it).
+   */
   setsockopt(option: SocketOptionName, value: number | boolean): void {
     native.setsockopt(this.open('setsockopt'), optionId(option), value);
   }
 
+  /**
+   * Read a socket option by name (booleans come back as 0 / 1).
+   * @throws RangeError for an unknown option name; an errno Error.
+   */
   getsockopt(option: SocketOptionName): number {
     return native.getsockopt(this.open('getsockopt'), optionId(option));
   }
 
+  /**
+   * The local address ({ family, address, port }, or { family: 'unix', path }).
+   * @throws an errno Error.
+   */
   getsockname(): SockAddress {
     return native.getsockname(this.open('getsockname'));
   }
 
+  /**
+   * The peer's address.
+   * @throws an errno Error (ENOTCONN if not connected).
+   */
   getpeername(): SockAddress {
     return native.getpeername(this.open('getpeername'));
   }
@@ -200,13 +287,14 @@ export class Socket {
     native.close(fd);
   }
 
-  /** Give up ownership of the fd without closing it; the Socket acts closed afterwards. */
+  /** Give up ownership of the fd without closing it; the Socket acts closed afterwards. Never throws. */
   detach(): number {
     const fd = this.fd;
     this.fd = -1;
     return fd;
   }
 
+  /** `<Socket fd=N family=AF_INET type=SOCK_STREAM>` or similar. */
   toString(): string {
     return `<Socket fd=${this.fd} family=${familyName(this.family)} type=${this.type === SOCK_DGRAM ? 'SOCK_DGRAM' : 'SOCK_STREAM'}>`;
   }
@@ -246,7 +334,10 @@ export function splitInetAddress(address: AddressLike): [string, number] {
   return [host, port];
 }
 
-/** A connected pair of sockets (AF_UNIX by default), as Python's socket.socketpair(). */
+/**
+ * A connected pair of sockets (AF_UNIX by default), as Python's socket.socketpair().
+ * @throws an errno Error from socketpair(2) (EMFILE, EAFNOSUPPORT, ...).
+ */
 export function socketpair(family: number = AF_UNIX, type: number = SOCK_STREAM): [Socket, Socket] {
   const [a, b] = native.socketpair(family, type);
   return [new Socket(family, type, a), new Socket(family, type, b)];

@@ -46,6 +46,10 @@ export class StreamReader {
   private transport: ReadTransport | null = null;
   private paused = false;
 
+  /**
+   * A reader fed by a transport (through StreamReaderProtocol); openConnection and startServer make them.
+   * @throws RangeError if limit is not > 0.
+   */
   constructor(
     private readonly loop: IoLoop,
     /** The buffer limit, bytes: readLine / readUntil fail past it; reading pauses at twice it. */
@@ -65,7 +69,10 @@ export class StreamReader {
     this.wakeup(exc);
   }
 
-  /** The transport to pause and resume (any ReadTransport: a socket's, a pipe's). */
+  /**
+   * The transport to pause and resume (any ReadTransport: a socket's, a pipe's).
+   * @throws an Error if a transport is already set.
+   */
   setTransport(transport: ReadTransport): void {
     if (this.transport !== null) throw new Error('Transport already set');
     this.transport = transport;
@@ -82,7 +89,10 @@ export class StreamReader {
     this.wakeup(null);
   }
 
-  /** Take ownership of data (the transport's own copy) and wake a pending read. */
+  /**
+   * Take ownership of data (the transport's own copy) and wake a pending read.
+   * @throws an Error after feedEof().
+   */
   feedData(data: Buffer): void {
     if (this.eof) throw new Error('feedData after feedEof');
     if (data.length === 0) return;

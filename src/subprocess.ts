@@ -43,9 +43,13 @@ export const DEVNULL = -3;
  */
 export type StdioOption = typeof PIPE | typeof STDOUT | typeof DEVNULL | 'inherit' | null | undefined | number;
 
+/** Options of loop.subprocessExec / subprocessShell: the child's stdio, directory and environment. */
 export interface SubprocessOptions {
+  /** Where the child's stdin comes from (see StdioOption). */
   stdin?: StdioOption;
+  /** Where the child's stdout goes. */
   stdout?: StdioOption;
+  /** Where the child's stderr goes (STDOUT: with stdout). */
   stderr?: StdioOption;
   /** The child's working directory (default: ours). */
   cwd?: string;
@@ -53,6 +57,7 @@ export interface SubprocessOptions {
   env?: Record<string, string | undefined>;
 }
 
+/** Options of createSubprocessExec / createSubprocessShell (stdio defaults to 'inherit' there; PIPE makes a stream). */
 export interface ProcessOptions extends SubprocessOptions {
   /** The StreamReader buffer limit for stdout and stderr (default 64 KiB). */
   limit?: number;
@@ -72,6 +77,7 @@ export interface SubprocessProtocol {
   connectionLost?(exc: Error | null): void;
   /** stdin's write buffer is over its high-water mark / back below the low one. */
   pauseWriting?(): void;
+  /** stdin's write buffer drained below its low-water mark: writing may go on. */
   resumeWriting?(): void;
 }
 
@@ -217,6 +223,7 @@ export class SubprocessTransport {
     private readonly pid: number,
   ) {}
 
+  /** The child's process id. */
   getPid(): number {
     return this.pid;
   }
@@ -231,14 +238,17 @@ export class SubprocessTransport {
     return this.pipes.get(fd)?.pipe ?? null;
   }
 
+  /** The protocol the callbacks go to. */
   getProtocol(): SubprocessProtocol {
     return this.protocol;
   }
 
+  /** Send the callbacks to another protocol from now on. */
   setProtocol(protocol: SubprocessProtocol): void {
     this.protocol = protocol;
   }
 
+  /** True once close() was called. */
   isClosing(): boolean {
     return this.closed;
   }
@@ -253,10 +263,12 @@ export class SubprocessTransport {
     native.kill(this.pid, signum);
   }
 
+  /** sendSignal('SIGTERM'); throws as sendSignal. */
   terminate(): void {
     this.sendSignal('SIGTERM');
   }
 
+  /** sendSignal('SIGKILL'); throws as sendSignal. */
   kill(): void {
     this.sendSignal('SIGKILL');
   }
@@ -349,6 +361,7 @@ export class SubprocessTransport {
     this.call(() => this.protocol.connectionLost?.(null));
   }
 
+  /** `<SubprocessTransport pid=N running>` or `... returncode=N>`. */
   toString(): string {
     return `<SubprocessTransport pid=${this.pid} ${this.returncode === null ? 'running' : `returncode=${this.returncode}`}>`;
   }
@@ -477,6 +490,7 @@ export class Process {
   readonly stdout: StreamReader | null;
   /** The child's stderr, when it is PIPE. */
   readonly stderr: StreamReader | null;
+  /** The child's process id. */
   readonly pid: number;
 
   /** @internal Use createSubprocessExec / createSubprocessShell. */
@@ -495,7 +509,7 @@ export class Process {
     return this.transport.getReturncode();
   }
 
-  /** Wait until the child exits; its returncode. */
+  /** Wait until the child exits; its returncode. Throws only CancelledError (the child keeps running). */
   *wait(): Co<number> {
     return yield* this.transport._wait();
   }
@@ -505,12 +519,12 @@ export class Process {
     this.transport.sendSignal(sig);
   }
 
-  /** SIGTERM. */
+  /** SIGTERM; an ESRCH error once the child has exited (as sendSignal). */
   terminate(): void {
     this.transport.terminate();
   }
 
-  /** SIGKILL. */
+  /** SIGKILL; an ESRCH error once the child has exited (as sendSignal). */
   kill(): void {
     this.transport.kill();
   }
@@ -519,6 +533,8 @@ export class Process {
    * Write input (if any) to stdin and close it, read stdout and stderr to
    * EOF, wait for the child to exit: [stdout, stderr] (null for those not
    * piped). A child that stops reading its stdin early is not an error.
+   * @throws TypeError if input is given but stdin is not a pipe; CancelledError
+   *   (the child keeps running: kill it if it must stop).
    */
   *communicate(input?: Uint8Array | string | null): Co<[Buffer | null, Buffer | null]> {
     if (input !== undefined && input !== null && this.stdin === null) throw new TypeError('communicate(input): stdin is not a pipe (use stdin: PIPE)');
@@ -549,6 +565,7 @@ export class Process {
     return output;
   }
 
+  /** `<Process pid>`. */
   toString(): string {
     return `<Process ${this.pid}>`;
   }
@@ -570,12 +587,18 @@ function* createProcess(argv0: string, args: readonly string[], shell: boolean, 
  *
  *     const proc = yield* createSubprocessExec('cat', [], { stdin: PIPE, stdout: PIPE });
  *     const [out] = yield* proc.communicate('hello');
+ *
+ * @throws an Error with code (ENOENT, EACCES, ...) if the program cannot be
+ *   started; TypeError for bad options; RuntimeError if no loop is running.
  */
 export function createSubprocessExec(program: string, args: readonly string[] = [], options: ProcessOptions = {}): Co<Process> {
   return createProcess(program, args, false, options);
 }
 
-/** Run `cmd` with /bin/sh -c on the running loop (asyncio's create_subprocess_shell). */
+/**
+ * Run `cmd` with /bin/sh -c on the running loop (asyncio's create_subprocess_shell).
+ * @throws as createSubprocessExec.
+ */
 export function createSubprocessShell(cmd: string, options: ProcessOptions = {}): Co<Process> {
   return createProcess(cmd, [], true, options);
 }

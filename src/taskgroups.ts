@@ -19,9 +19,26 @@ import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import { FAILED } from './futures.js';
 import type { Future } from './futures.js';
-import { currentTask } from './tasks.js';
-import type { Coroutine, Task } from './tasks.js';
+import { currentTask, isCoroutine } from './tasks.js';
+import type { Coroutine, Task, TaskInput } from './tasks.js';
+import { _callBody } from './async_tasks.js';
 
+/**
+ * Structured concurrency (asyncio.TaskGroup): tasks started in the group's
+ * body with tg.createTask are all done when run() returns. If one fails, the
+ * others and the body are cancelled, and once everything has finished the
+ * failures are thrown together as an ExceptionGroup. asyncio's
+ * `async with TaskGroup() as tg:` is `yield* TaskGroup.run(function* (tg) { ... })`.
+ *
+ * @example
+ * ```ts
+ * const tasks = yield* TaskGroup.run(function* (tg) {
+ *   return [tg.createTask(fetch(1)), tg.createTask(fetch(2))];
+ * });
+ * // every task of the group is done here
+ * const [a, b] = tasks!.map((t) => t.result());
+ * ```
+ */
 export class TaskGroup {
   private _entered = false;
   private _exiting = false;
@@ -35,8 +52,13 @@ export class TaskGroup {
   private _onCompleted: Future<boolean> | null = null;
   private _cancelOnEnter = false;
 
-  /** `yield* TaskGroup.run(function* (tg) { ... })`: a new group around body. */
-  static run<T>(body: (tg: TaskGroup) => Coroutine<T>): Coroutine<T | undefined> {
+  /**
+   * `yield* TaskGroup.run(function* (tg) { ... })`: a new group around body.
+   * The body may be an async function (`await TaskGroup.run(async (tg) => ...)`);
+   * its tasks may be async functions too.
+   * @throws as {@link TaskGroup.run}.
+   */
+  static run<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> {
     return new TaskGroup().run(body);
   }
 
@@ -44,12 +66,15 @@ export class TaskGroup {
    * Run body(this) in the current Task, then wait for every task of the group.
    * Returns the body's result; undefined if the group was stopped by cancel().
    * A group runs once.
+   * @throws ExceptionGroup of the failures when tasks (or the body) failed;
+   *   CancelledError if the enclosing task is cancelled from outside;
+   *   RuntimeError if the group was already entered or there is no current task.
    */
-  *run<T>(body: (tg: TaskGroup) => Coroutine<T>): Coroutine<T | undefined> {
+  *run<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> {
     this._enter();
     let result: T;
     try {
-      result = yield* body(this);
+      result = yield* _callBody<T>(body, [this]);
     } catch (exc) {
       yield* this._exit(true, exc); // throws, unless the group itself caused (and absorbs) the error
       return undefined;
@@ -58,8 +83,11 @@ export class TaskGroup {
     return result;
   }
 
-  /** Start coro as a Task of the group. A RuntimeError outside run() or once the group is shutting down. */
-  createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+  /**
+   * Start coro as a Task of the group.
+   * @throws RuntimeError outside run(), or once the group is finished or shutting down (coro is then closed unstarted).
+   */
+  createTask<T>(coro: TaskInput<T>, options: TaskOptions = {}): Task<T> {
     if (!this._entered) return refuse(coro, 'TaskGroup has not been entered');
     if (this._exiting && this._tasks.size === 0) return refuse(coro, 'TaskGroup is finished');
     if (this._aborting) return refuse(coro, 'TaskGroup is shutting down');
@@ -88,6 +116,7 @@ export class TaskGroup {
     }
   }
 
+  /** `<TaskGroup tasks=N errors=N entered|cancelling>`. */
   toString(): string {
     const info = [];
     if (this._tasks.size > 0) info.push(`tasks=${this._tasks.size}`);
@@ -180,7 +209,7 @@ export class TaskGroup {
   };
 }
 
-function refuse(coro: Coroutine<unknown>, message: string): never {
-  coro.return(undefined); // never started: nothing runs, but it is marked finished
+function refuse(coro: TaskInput<unknown>, message: string): never {
+  if (isCoroutine(coro)) coro.return(undefined); // never started: nothing runs, but it is marked finished
   throw new RuntimeError(message);
 }

@@ -37,6 +37,7 @@ const WORKER_FUNCTION = Symbol('coio.workerFunction');
 
 /** A function a worker imports: made by workerFunction(). */
 export interface WorkerFunction<A extends unknown[] = unknown[], R = unknown> {
+  /** @internal The brand that tells a WorkerFunction from a plain function. */
   readonly [WORKER_FUNCTION]: true;
   /** The module's URL (file: URLs for paths). */
   readonly module: string;
@@ -50,6 +51,7 @@ export interface WorkerFunction<A extends unknown[] = unknown[], R = unknown> {
  * Name a function exported by a module, for runInExecutor / toThread: the
  * worker thread imports `module` (an absolute path or a URL, e.g.
  * `new URL('./work.js', import.meta.url)`) and calls its export `exportName`.
+ * @throws TypeError for a relative path or an empty exportName.
  */
 export function workerFunction<A extends unknown[] = unknown[], R = unknown>(module: string | URL, exportName = 'default'): WorkerFunction<A, R> {
   let url: string;
@@ -208,6 +210,7 @@ interface WorkerSlot {
   exited: Promise<void>;
 }
 
+/** Options of new ThreadPoolExecutor. */
 export interface ThreadPoolExecutorOptions {
   /** At most this many worker threads (default: min(32, CPUs + 4), as Python). */
   maxWorkers?: number;
@@ -221,12 +224,17 @@ export interface ThreadPoolExecutorOptions {
  * the loop's default executor.
  */
 export class ThreadPoolExecutor {
+  /** The most worker threads it starts. */
   readonly maxWorkers: number;
   private readonly slots: WorkerSlot[] = [];
   private isShutdown = false;
   /** @internal Futures of jobs not answered yet, for shutdownDefaultExecutor. */
   readonly _pending = new Set<Future<unknown>>();
 
+  /**
+   * A pool of at most `options.maxWorkers` threads (none started yet).
+   * @throws RangeError if maxWorkers is not a positive integer.
+   */
   constructor(options: ThreadPoolExecutorOptions = {}) {
     const max = options.maxWorkers ?? Math.min(32, availableParallelism() + 4);
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxWorkers must be a positive integer, got ${String(max)}`);
@@ -322,6 +330,11 @@ function settle<T>(fut: Future<T>, reply: Reply): void {
  * and return its result (asyncio.to_thread):
  *
  *     const digest = yield* toThread((data) => require('node:crypto').createHash('sha256').update(data).digest('hex'), bytes);
+ *
+ * @throws fn's error (rebuilt with its name, message, stack and code);
+ *   TypeError for a function or arguments that cannot be sent to a worker;
+ *   RuntimeError if no loop is running; CancelledError if cancelled (the
+ *   job still runs to its end: threads cannot be interrupted).
  */
 export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Co<Awaited<R>> {
   const loop = getRunningLoop();
@@ -332,7 +345,9 @@ export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...a
 
 /** What another thread needs to post to an Inbox: transfer `port` with it (see Inbox.sender). */
 export interface InboxSenderData {
+  /** The MessagePort messages travel on (list it in the transferList). */
   port: MessagePort;
+  /** The fd that wakes the loop's poller (owned by the LoopSender made from this). */
   wakeFd: number;
 }
 
@@ -362,7 +377,10 @@ export class Inbox<T = unknown> {
     if (typeof onMessage !== 'function') throw new TypeError('createInbox: onMessage must be a function');
   }
 
-  /** A sender for one other thread; it owns `wakeFd` (LoopSender.close closes it). */
+  /**
+   * A sender for one other thread; it owns `wakeFd` (LoopSender.close closes it).
+   * @throws RuntimeError if the inbox is closed.
+   */
   sender(): InboxSenderData {
     if (this.closed) throw new RuntimeError('Inbox is closed');
     const bridge = threadBridge(this.loop);
@@ -384,6 +402,10 @@ export class LoopSender {
   private port: MessagePort | null;
   private readonly wakeFd: number;
 
+  /**
+   * In the other thread: wrap what Inbox.sender() returned (its port transferred).
+   * @throws TypeError for anything else.
+   */
   constructor(data: InboxSenderData) {
     if (typeof data !== 'object' || data === null || typeof data.wakeFd !== 'number' || typeof data.port?.postMessage !== 'function') {
       throw new TypeError('LoopSender: pass the object Inbox.sender() returned (with its port transferred)');
@@ -392,7 +414,10 @@ export class LoopSender {
     this.wakeFd = data.wakeFd;
   }
 
-  /** Post message (structured-cloned; `transfer` as postMessage) and wake the loop. */
+  /**
+   * Post message (structured-cloned; `transfer` as postMessage) and wake the loop.
+   * @throws RuntimeError once closed; DataCloneError for a message that cannot be cloned.
+   */
   send(message: unknown, transfer?: TransferListItem[]): void {
     if (this.port === null) throw new RuntimeError('LoopSender is closed');
     this.port.postMessage(message, transfer);

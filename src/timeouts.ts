@@ -17,7 +17,8 @@ import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Handle } from './events.js';
 import { currentTask } from './tasks.js';
-import type { Awaitable, Coroutine, Task } from './tasks.js';
+import type { AnyAwaitable, Coroutine, Task } from './tasks.js';
+import { _callBody, _toAwaitable } from './async_tasks.js';
 
 const CREATED = 0;
 const ENTERED = 1;
@@ -26,8 +27,12 @@ const EXPIRED = 3;
 const EXITED = 4;
 const STATE_NAMES = ['created', 'active', 'expiring', 'expired', 'finished'] as const;
 
-/** The body of a timeout: a generator function given the Timeout, or an awaitable. */
-export type TimeoutBody<T> = ((timeout: Timeout) => Coroutine<T>) | Awaitable<T>;
+/**
+ * The body of a timeout: a generator function given the Timeout, or an
+ * awaitable; or an async function given the Timeout (cancelled at its
+ * awaits at the deadline, see async_tasks.ts).
+ */
+export type TimeoutBody<T> = ((timeout: Timeout) => Coroutine<T> | PromiseLike<T>) | AnyAwaitable<T>;
 
 /** A running deadline, handed to the body of timeout() / timeoutAt(). */
 export class Timeout {
@@ -48,7 +53,10 @@ export class Timeout {
     return this._when;
   }
 
-  /** Move the deadline (loop time, seconds; null: no deadline). Only while the body runs. */
+  /**
+   * Move the deadline (loop time, seconds; null: no deadline). Only while the body runs.
+   * @throws RuntimeError before the body runs or after it finished.
+   */
   reschedule(when: number | null): void {
     if (this._state !== ENTERED) {
       if (this._state === CREATED) throw new RuntimeError('Timeout has not been entered');
@@ -67,6 +75,7 @@ export class Timeout {
     return this._state === EXPIRING || this._state === EXPIRED;
   }
 
+  /** `<Timeout [active] when=...>`: its state (created, active, expiring, expired, finished) and deadline. */
   toString(): string {
     const when = this._state === ENTERED ? ` when=${String(this._when)}` : '';
     return `<Timeout [${STATE_NAMES[this._state]}]${when}>`;
@@ -77,7 +86,7 @@ export class Timeout {
     this._enter();
     let result: T;
     try {
-      result = yield* (typeof body === 'function' ? body(this) : body);
+      result = yield* (typeof body === 'function' ? _callBody<T>(body, [this]) : _toAwaitable<T>(body));
     } catch (exc) {
       this._exit(exc); // a TimeoutError instead, if this deadline caused it
       throw exc;
@@ -122,13 +131,19 @@ export class Timeout {
 /**
  * Run `body` in the current Task with a deadline `delay` seconds from now
  * (null: none); a TimeoutError if it is reached. Returns the body's result.
+ * @throws TimeoutError at the deadline (its cause is the CancelledError that
+ *   unwound the body); whatever the body throws; CancelledError if the task
+ *   is cancelled from elsewhere; RuntimeError outside a Task.
  */
 export function* timeout<T>(delay: number | null, body: TimeoutBody<T>): Coroutine<T> {
   const when = delay === null ? null : getRunningLoop().time() + delay;
   return yield* new Timeout(when)._run(body);
 }
 
-/** timeout() with an absolute deadline in loop time (loop.time() seconds; null: none). */
+/**
+ * timeout() with an absolute deadline in loop time (loop.time() seconds; null: none).
+ * @throws as timeout().
+ */
 export function* timeoutAt<T>(when: number | null, body: TimeoutBody<T>): Coroutine<T> {
   return yield* new Timeout(when)._run(body);
 }

@@ -8,49 +8,77 @@ import type { BaseProtocol } from './protocols.js';
 
 /** Keys of getExtraInfo(). */
 export interface ExtraInfo {
+  /** The remote address (undefined if unknown, e.g. the peer already reset). */
   peername: SockAddress | undefined;
+  /** The local address. */
   sockname: SockAddress | undefined;
+  /** The transport's Socket (use it for options; reading or writing it directly confuses the transport). */
   socket: Socket;
 }
 
+/** What every transport has (asyncio.BaseTransport). */
 export interface BaseTransport {
   /** 'peername', 'sockname' or 'socket'; `fallback` when unknown. */
   getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined;
+  /** True once close() or abort() was called, or the connection was lost. */
   isClosing(): boolean;
   /** Close after the buffered data is sent; the protocol's connectionLost(null) follows. */
   close(): void;
+  /** Send the callbacks to another protocol from now on. */
   setProtocol(protocol: BaseProtocol): void;
+  /** The protocol the callbacks go to. */
   getProtocol(): BaseProtocol;
 }
 
+/** The reading side of a transport (asyncio.ReadTransport). */
 export interface ReadTransport extends BaseTransport {
+  /** True unless reading is paused (or the transport is closing). */
   isReading(): boolean;
   /** Stop calling dataReceived until resumeReading(). No-op when paused or closing. */
   pauseReading(): void;
+  /** Call dataReceived again after pauseReading(). No-op when reading or closing. */
   resumeReading(): void;
 }
 
+/** The writing side of a transport (asyncio.WriteTransport). */
 export interface WriteTransport extends BaseTransport {
-  /** Send now what the kernel takes; buffer (a copy of) the rest. Never blocks. */
+  /**
+   * Send now what the kernel takes; buffer (a copy of) the rest. Never blocks.
+   * After close(), or once the connection is lost, the data is dropped.
+   * @throws TypeError for data that is not a Uint8Array or string; an Error after writeEof().
+   */
   write(data: Uint8Array | string): void;
+  /** write() each buffer in turn. Throws as write(). */
   writelines(list: Iterable<Uint8Array | string>): void;
   /** Close the write side once the buffer is flushed (shutdown SHUT_WR). */
   writeEof(): void;
+  /** True if writeEof() is supported (it is on coio's socket and pipe transports). */
   canWriteEof(): boolean;
   /** Close at once, dropping buffered data; connectionLost(null) follows. */
   abort(): void;
   /** Bytes buffered and not yet sent. */
   getWriteBufferSize(): number;
+  /** The [low, high] water marks of the write buffer, bytes. */
   getWriteBufferLimits(): [low: number, high: number];
-  /** pauseWriting() fires above high, resumeWriting() at or below low. Default high 64 KiB, low high/4. */
+  /**
+   * pauseWriting() fires above high, resumeWriting() at or below low. Default high 64 KiB, low high/4.
+   * @throws RangeError unless high >= low >= 0.
+   */
   setWriteBufferLimits(high?: number, low?: number): void;
 }
 
+/** A bidirectional stream transport (asyncio.Transport): what a Protocol's connectionMade receives. */
 export interface Transport extends ReadTransport, WriteTransport {}
 
+/** A datagram endpoint's transport (asyncio.DatagramTransport). */
 export interface DatagramTransport extends BaseTransport {
-  /** Send one datagram, to addr or (when connected) to the remote address. */
+  /**
+   * Send one datagram, to addr or (when connected) to the remote address.
+   * @throws an Error for a missing address on an unconnected endpoint, or another address on a connected one.
+   */
   sendto(data: Uint8Array | string, addr?: SockAddress | readonly [string, number] | string): void;
+  /** Close at once, dropping buffered datagrams; connectionLost(null) follows. */
   abort(): void;
+  /** Bytes of datagrams buffered and not yet sent. */
   getWriteBufferSize(): number;
 }

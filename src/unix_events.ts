@@ -22,6 +22,11 @@ import type { ThreadFunction } from './threads.js';
 
 type Co<T> = Generator<unknown, T, unknown>;
 
+/**
+ * The Unix layer of the event loop: signal handlers, worker threads
+ * (runInExecutor, inboxes), pipes and subprocesses. A layer of
+ * {@link EventLoop}; make loops with newEventLoop().
+ */
 export class UnixEventLoop extends NetworkEventLoop {
   private _defaultExecutor: ThreadPoolExecutor | null = null;
   private _executorShutdownCalled = false;
@@ -38,7 +43,10 @@ export class UnixEventLoop extends NetworkEventLoop {
     addSignalHandler(this, sig, callback as (...a: unknown[]) => unknown, args);
   }
 
-  /** Remove the handler for `sig`; the disposition it replaced is restored. False if there was none. */
+  /**
+   * Remove the handler for `sig`; the disposition it replaced is restored. False if there was none.
+   * @throws TypeError / RangeError for a bad signal.
+   */
   removeSignalHandler(sig: Signal): boolean {
     return removeSignalHandler(this, sig);
   }
@@ -50,6 +58,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * threads, so in Node this is for callbacks scheduled from native code or
    * signal-driven paths; another JS thread posts to the loop through an
    * Inbox (createInbox) instead.
+   * @throws as callSoon.
    */
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     const handle = this.callSoon(callback, ...args);
@@ -57,7 +66,10 @@ export class UnixEventLoop extends NetworkEventLoop {
     return handle;
   }
 
-  /** Messages from other threads, handed to onMessage from this loop (see Inbox). */
+  /**
+   * Messages from other threads, handed to onMessage from this loop (see Inbox).
+   * @throws RuntimeError if the loop is closed; TypeError if onMessage is not a function.
+   */
   createInbox<T = unknown>(onMessage: (message: T) => void): Inbox<T> {
     this._checkClosed();
     return new Inbox<T>(this, onMessage);
@@ -68,6 +80,9 @@ export class UnixEventLoop extends NetworkEventLoop {
    * default ThreadPoolExecutor) and return a Future of the result. fn is a
    * self-contained function (sent as source) or a workerFunction(module, name);
    * see threads.ts.
+   * @throws (at the call) RuntimeError if the loop is closed or the executor
+   *   shut down; TypeError for a function or arguments that cannot be sent to
+   *   a worker. The Future fails with fn's error, rebuilt here.
    */
   runInExecutor<A extends unknown[], R>(executor: ThreadPoolExecutor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>> {
     this._checkClosed();
@@ -80,7 +95,10 @@ export class UnixEventLoop extends NetworkEventLoop {
     return runInExecutor(this, executor, fn, args);
   }
 
-  /** Use `executor` for runInExecutor(null, ...). */
+  /**
+   * Use `executor` for runInExecutor(null, ...).
+   * @throws TypeError if it is not a ThreadPoolExecutor.
+   */
   setDefaultExecutor(executor: ThreadPoolExecutor): void {
     if (!(executor instanceof ThreadPoolExecutor)) throw new TypeError('executor must be a ThreadPoolExecutor');
     this._defaultExecutor = executor;
@@ -107,22 +125,35 @@ export class UnixEventLoop extends NetworkEventLoop {
 
   // --- pipes and subprocesses ----------------------------------------------------------
 
-  /** Connect protocolFactory() to the read end of a pipe (the transport owns fd). */
+  /**
+   * Connect protocolFactory() to the read end of a pipe (the transport owns fd).
+   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   */
   connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
     return connectReadPipe(this, protocolFactory, fd);
   }
 
-  /** Connect protocolFactory() to the write end of a pipe (the transport owns fd). */
+  /**
+   * Connect protocolFactory() to the write end of a pipe (the transport owns fd).
+   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   */
   connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
     return connectWritePipe(this, protocolFactory, fd);
   }
 
-  /** Spawn program with args; stdio defaults to PIPE here. [transport, protocol]. */
+  /**
+   * Spawn program with args; stdio defaults to PIPE here. [transport, protocol].
+   * @throws an Error with code (ENOENT: program not found, EACCES, ...) if it
+   *   cannot be started; TypeError for bad options.
+   */
   subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
     return subprocessExec(this, protocolFactory, program, args, options);
   }
 
-  /** Run cmd with /bin/sh -c; stdio defaults to PIPE here. */
+  /**
+   * Run cmd with /bin/sh -c; stdio defaults to PIPE here.
+   * @throws as subprocessExec.
+   */
   subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
     return subprocessShell(this, protocolFactory, cmd, options);
   }

@@ -1,0 +1,248 @@
+// Every code snippet of README.md works: each ```js / ```ts block is marked
+// `<!-- test: NAME -->` and runs here as a child `node` process importing
+// the package (dist/), the way a reader would run it; its output is checked
+// against the ```text block the README shows after it (or, for servers, a
+// client talks to it). A block without a marker, or a marker without a
+// check here, fails the test.
+import { existsSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import ts from 'typescript';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { availableBackends } from '../src/selectors.js';
+import { runNode, startNode, stopNode } from './children.js';
+import type { Child, NodeResult } from './children.js';
+import { ensureDist, root } from './dist.js';
+
+beforeAll(ensureDist, 240_000);
+
+interface Snippet {
+  name: string;
+  lang: 'js' | 'ts';
+  code: string;
+  /** The first ```text block after the snippet (before the next code block), if any. */
+  output: string | undefined;
+}
+
+interface Fence {
+  lang: string;
+  code: string;
+  /** The marker on the line before the fence (blank lines allowed between), if any. */
+  marker: string | undefined;
+}
+
+function fences(markdown: string): Fence[] {
+  const lines = markdown.split('\n');
+  const out: Fence[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^```(\w*)/.exec(lines[i]!);
+    if (open === null) continue;
+    let j = i + 1;
+    while (j < lines.length && lines[j] !== '```') j++;
+    let k = i - 1;
+    while (k >= 0 && lines[k]!.trim() === '') k--;
+    const marker = k >= 0 ? /^<!-- test: ([\w-]+) -->$/.exec(lines[k]!)?.[1] : undefined;
+    out.push({ lang: open[1]!, code: lines.slice(i + 1, j).join('\n') + '\n', marker });
+    i = j;
+  }
+  return out;
+}
+
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+const allFences = fences(readme);
+const snippets = new Map<string, Snippet>();
+allFences.forEach((f, i) => {
+  if (f.marker === undefined || (f.lang !== 'js' && f.lang !== 'ts')) return;
+  const next = allFences.slice(i + 1).find((g) => g.lang !== 'sh');
+  snippets.set(f.marker, { name: f.marker, lang: f.lang, code: f.code, output: next?.lang === 'text' ? next.code : undefined });
+});
+
+function snippet(name: string): Snippet {
+  const s = snippets.get(name);
+  if (s === undefined) throw new Error(`README.md has no snippet marked <!-- test: ${name} -->`);
+  return s;
+}
+
+/** How node must read the snippet: CommonJS if it uses require(), else an ES module. */
+function inputType(s: Snippet): string {
+  return /\brequire\(/.test(s.code) ? '--input-type=commonjs' : '--input-type=module';
+}
+
+/** The snippet as a program for `node --input-type=... -e` (TypeScript: types stripped). */
+function program(s: Snippet, replace: (code: string) => string = (c) => c): string {
+  const code = replace(s.code);
+  if (s.lang === 'js') return code;
+  return ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 } }).outputText;
+}
+
+function runSnippet(name: string): Promise<NodeResult> {
+  return runNode([inputType(snippet(name)), '-e', program(snippet(name))]);
+}
+
+/** Run a snippet that must exit 0 and print exactly the README's output block. */
+async function expectPrintsItsOutput(name: string): Promise<void> {
+  const s = snippet(name);
+  expect(s.output, `the README shows no output after ${name}`).toBeDefined();
+  const r = await runSnippet(name);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe(s.output);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Connect to the port, retrying while the server starts (failing if it exits). */
+async function connectWhenUp(server: Child, port: number): Promise<net.Socket> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      return await new Promise<net.Socket>((resolve, reject) => {
+        const sock = net.connect(port, '127.0.0.1', () => resolve(sock));
+        sock.once('error', (err) => {
+          sock.destroy();
+          reject(err);
+        });
+      });
+    } catch (err) {
+      if (server.child.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`the server did not accept connections (${String(err)}); stderr: ${server.stderr()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+/** Send data and read until as many bytes came back; then close. */
+async function echoThrough(sock: net.Socket, data: Buffer): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    sock.on('data', (d: Buffer) => {
+      chunks.push(d);
+      got += d.length;
+      if (got >= data.length) resolve();
+    });
+    sock.once('error', reject);
+    sock.once('close', () => resolve());
+  });
+  sock.write(data);
+  await done;
+  await new Promise<void>((resolve) => {
+    sock.once('close', () => resolve());
+    sock.end();
+    sock.destroySoon();
+  });
+  return Buffer.concat(chunks);
+}
+
+/** Start a README server snippet on a free port (its literal 8888 replaced) and echo through it. */
+async function checkEchoServer(name: string): Promise<void> {
+  const port = await freePort();
+  const server = startNode([inputType(snippet(name)), '-e', program(snippet(name), (c) => c.replaceAll('8888', String(port)))]);
+  try {
+    for (const size of [6, 300_000]) {
+      const sock = await connectWhenUp(server, port);
+      const data = Buffer.alloc(size, 'coio! ');
+      expect((await echoThrough(sock, data)).equals(data)).toBe(true);
+    }
+    expect(server.stderr()).toBe('');
+  } finally {
+    await stopNode(server);
+  }
+}
+
+/** Normalize what changes from run to run: file locations, timings. */
+function normalized(text: string): string {
+  return text
+    .replace(/\((?:file|node):[^)]*\)/g, '(…)')
+    .replace(/took \d+\.\d+ seconds/g, 'took N seconds')
+    .replace(/due in \d+\.\d+ s/g, 'due in N s');
+}
+
+const checks: Record<string, () => Promise<void>> = {
+  'ten-line-server': () => checkEchoServer('ten-line-server'),
+  selectors: () => checkEchoServer('selectors'),
+  coroutines: () => expectPrintsItsOutput('coroutines'),
+  'future-iterator': () => expectPrintsItsOutput('future-iterator'),
+  'toy-task': () => expectPrintsItsOutput('toy-task'),
+  'protocol-echo': () => expectPrintsItsOutput('protocol-echo'),
+  'timeouts-taskgroup': () => expectPrintsItsOutput('timeouts-taskgroup'),
+  'locks-queues': () => expectPrintsItsOutput('locks-queues'),
+  'async-functions': () => expectPrintsItsOutput('async-functions'),
+  'guest-mode': () => expectPrintsItsOutput('guest-mode'),
+  backends: async () => {
+    const r = await runSnippet('backends');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    // The first line is this machine's list; the comment shows Linux's.
+    expect(r.lines).toEqual([inspect(availableBackends()), 'poll', 'select']);
+    expect(snippet('backends').code).toContain("[ 'epoll', 'poll', 'select' ] on Linux");
+  },
+  'debug-mode': async () => {
+    const r = await runSnippet('debug-mode');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    const shown = snippet('debug-mode').output!.split('\n');
+    const got = r.stderr.split('\n');
+    // The README shows the report up to the first stack frame, then "at ...".
+    const stackAt = shown.findIndex((l) => l.trim() === 'at ...');
+    expect(normalized(got.slice(0, stackAt).join('\n'))).toBe(normalized(shown.slice(0, stackAt).join('\n')));
+    expect(got[stackAt]).toMatch(/^ {4}at /);
+  },
+  'format-tasks': async () => {
+    const r = await runSnippet('format-tasks');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(normalized(r.stdout)).toBe(normalized(snippet('format-tasks').output!));
+  },
+};
+
+describe('README.md', () => {
+  test('every js / ts block is marked as a test, and every marked block has a check here', () => {
+    const unmarked = allFences.filter((f) => (f.lang === 'js' || f.lang === 'ts') && f.marker === undefined);
+    expect(unmarked.map((f) => f.code.split('\n')[0])).toEqual([]);
+    expect([...snippets.keys()].sort()).toEqual(Object.keys(checks).sort());
+  });
+
+  test('keeps the two set-up commands in its first lines', () => {
+    const head = readme.split('\n').slice(0, 8).join('\n');
+    expect(head).toContain('npm install');
+    expect(head).toContain('npm test');
+  });
+
+  test('names every public export of the package (the asyncio table)', () => {
+    const index = readFileSync(join(root, 'src/index.ts'), 'utf8');
+    const names = [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap((m) =>
+      m[1]!
+        .split(',')
+        .map((n) => n.trim().split(/\s+as\s+/).pop()!)
+        .filter((n) => n !== ''),
+    );
+    expect(names.length).toBeGreaterThan(100);
+    expect(names.filter((n) => !new RegExp(`\\b${n}\\b`).test(readme))).toEqual([]);
+  });
+
+  test('the benchmark results placeholder is there (or its table)', () => {
+    expect(readme).toMatch(/<!-- bench-results -->/);
+  });
+
+  test('every relative link points to a file that exists', () => {
+    const links = [...readme.matchAll(/\]\(([^)#][^)]*)\)/g)].map((m) => m[1]!).filter((l) => !/^[a-z]+:/.test(l));
+    expect(links.length).toBeGreaterThan(10);
+    for (const link of links) expect(existsSync(join(root, link.split('#')[0]!)), link).toBe(true);
+  });
+
+  for (const name of Object.keys(checks)) {
+    test(`snippet "${name}" works`, () => checks[name]!(), 30_000);
+  }
+});
