@@ -79,9 +79,9 @@ export class DatagramSocketTransport implements DatagramTransport {
     let dest: AddressLike | undefined;
     if (addr !== undefined && addr !== null) {
       dest = toAddressLike(addr);
-      if (this.remote !== undefined) throw new Error(`Invalid address: must be undefined or the connected address ${String(this.remote)}`);
+      if (this.remote !== undefined) throw new RangeError(`Invalid address: must be undefined or the connected address ${String(this.remote)}`);
     } else if (this.remote === undefined) {
-      throw new Error('sendto() needs an address on an unconnected endpoint');
+      throw new RangeError('sendto() needs an address on an unconnected endpoint');
     }
     if (this.queue.length === 0) {
       try {
@@ -235,7 +235,7 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
 ): Co<[DatagramTransport, P]> {
   const { localAddr, remoteAddr } = options;
   if (localAddr === undefined && remoteAddr === undefined && options.family === undefined) {
-    throw new Error('createDatagramEndpoint needs localAddr, remoteAddr or family');
+    throw new RangeError('createDatagramEndpoint needs localAddr, remoteAddr or family');
   }
   let family = options.family ?? 0;
   let local: AddressLike | undefined;

@@ -1,6 +1,7 @@
 // Server: listening sockets that accept connections into transports
 // (asyncio's base_events.Server plus selector_events' accept loop).
 
+import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Cancellable, IoLoop } from './io_loop.js';
 import type { SockAddress } from './native.js';
@@ -75,7 +76,7 @@ export class Server implements TransportOwner {
    * @throws an Error if the server is closed.
    */
   startServing(): void {
-    if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
+    if (this.sockets_ === null) throw new RuntimeError(`Server ${String(this)} is closed`);
     if (this.serving) return;
     this.serving = true;
     for (const sock of this.sockets_) this.loop.addReader(sock.fileno(), this.acceptReady, sock);
@@ -87,8 +88,8 @@ export class Server implements TransportOwner {
    *   server); an Error if the server is closed or serveForever already runs.
    */
   *serveForever(): Co<void> {
-    if (this.serveForeverFut !== null) throw new Error(`serveForever is already running on ${String(this)}`);
-    if (this.sockets_ === null) throw new Error(`Server ${String(this)} is closed`);
+    if (this.serveForeverFut !== null) throw new RuntimeError(`serveForever is already running on ${String(this)}`);
+    if (this.sockets_ === null) throw new RuntimeError(`Server ${String(this)} is closed`);
     this.startServing();
     this.serveForeverFut = this.loop.createFuture<void>();
     try {

@@ -11,6 +11,7 @@
 //   only what the kernel did not take; the buffer goes out with one
 //   vectored send when the fd becomes writable.
 
+import { RuntimeError } from './errors.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 import { isBufferedProtocol } from './protocols.js';
@@ -200,7 +201,7 @@ export class SocketTransport implements Transport {
 
   write(data: Uint8Array | string): void {
     const bytes = toBytes(data);
-    if (this.eofWritten) throw new Error('Cannot call write() after writeEof()');
+    if (this.eofWritten) throw new RuntimeError('Cannot call write() after writeEof()');
     if (bytes.length === 0) return;
     if (this.connLost !== 0) {
       if (this.connLost++ === CONNLOST_WRITE_WARNING) console.warn('coio: socket.send() raised exception.');

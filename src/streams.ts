@@ -74,7 +74,7 @@ export class StreamReader {
    * @throws an Error if a transport is already set.
    */
   setTransport(transport: ReadTransport): void {
-    if (this.transport !== null) throw new Error('Transport already set');
+    if (this.transport !== null) throw new RuntimeError('Transport already set');
     this.transport = transport;
   }
 
@@ -94,7 +94,7 @@ export class StreamReader {
    * @throws an Error after feedEof().
    */
   feedData(data: Buffer): void {
-    if (this.eof) throw new Error('feedData after feedEof');
+    if (this.eof) throw new RuntimeError('feedData after feedEof');
     if (data.length === 0) return;
     this.buffer.push(data);
     this.wakeup(null);
@@ -128,7 +128,7 @@ export class StreamReader {
   private *waitForData(func: string): Co<void> {
     // RuntimeError, as asyncio raises (it was a plain Error; found by test/bad_input.test.ts).
     if (this.waiter !== null) throw new RuntimeError(`${func}() called while another coroutine is already waiting for incoming data`);
-    if (this.eof) throw new Error('waitForData after EOF');
+    if (this.eof) throw new RuntimeError('waitForData after EOF');
     // A paused transport with an empty buffer would never resume: resume it.
     if (this.paused) {
       this.paused = false;
@@ -194,7 +194,7 @@ export class StreamReader {
   /**
    * One line, '\n' included. At EOF returns what is left (maybe without
    * '\n'; empty at EOF). A line longer than the limit is discarded and an
-   * Error (asyncio's ValueError) is thrown; the next readLine goes on after it.
+   * RangeError (asyncio's ValueError) is thrown; the next readLine goes on after it.
    * @throws an Error for a line over the limit; otherwise as read().
    */
   *readLine(): Co<Buffer> {
@@ -206,7 +206,7 @@ export class StreamReader {
         if (this.buffer.startsWith(Buffer.from('\n'), err.consumed)) this.buffer.discard(err.consumed + 1);
         else this.buffer.discard(this.buffer.size);
         this.maybeResumeTransport();
-        throw new Error(err.message);
+        throw new RangeError(err.message);
       }
       throw err;
     }

@@ -543,7 +543,7 @@ const rows: Row[] = [
       ),
     want: throws(TypeError, { message: /factory failed/ }),
   },
-  { name: 'createDatagramEndpoint with no address and no family', call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop })), want: throws(Error, { message: /needs localAddr/ }) },
+  { name: 'createDatagramEndpoint with no address and no family', call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop })), want: throws(RangeError, { message: /needs localAddr/ }) },
   { name: 'createDatagramEndpoint binding port 70000', call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop }), { localAddr: ['127.0.0.1', 70_000] }), want: throws(RangeError) },
   {
     name: 'datagram sendto an address that does not parse: errorReceived(EINVAL), the endpoint stays open',
