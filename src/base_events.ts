@@ -11,9 +11,10 @@ import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop } from './events.js';
 import type { Callback, Runnable } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { Task, ensureFuture } from './tasks.js';
+import { Task, ensureFuture, isCoroutine } from './tasks.js';
 import { TimerHeap } from './timer_heap.js';
-import type { Awaitable, Coroutine } from './tasks.js';
+import type { Awaitable, Coroutine, TaskInput } from './tasks.js';
+import { _taskCoroutine } from './async_tasks.js';
 
 /** Rebuild the timer heap when more than this fraction of it is cancelled timers... */
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
@@ -24,23 +25,38 @@ const MAXIMUM_SELECT_TIMEOUT = 24 * 3600;
 
 /** What the exception handler receives: a message and whatever objects explain it. */
 export interface ExceptionContext {
+  /** What happened, in a sentence (e.g. 'Exception in callback cb()'). */
   message: string;
+  /** The error, if the report is about one. */
   exception?: unknown;
+  /** The Future whose exception was never retrieved, if any. */
   future?: Future<unknown>;
+  /** The Task concerned (a failed step, a task destroyed while pending), if any. */
   task?: Task<unknown>;
+  /** The callback's Handle, for an exception thrown by a callback. */
   handle?: Handle;
   [key: string]: unknown;
 }
 
+/** What setExceptionHandler takes: called with the loop and the report; it should not throw (if it does, both its error and the report go to defaultExceptionHandler). */
 export type ExceptionHandler = (loop: BaseEventLoop, context: ExceptionContext) => void;
 
+/** Options of createTask / loop.createTask / TaskGroup.createTask. */
 export interface TaskOptions {
   /** The task's name (default 'Task-N'). */
   name?: string;
 }
 
+/** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
 export type TaskFactory = (loop: BaseEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
 
+/**
+ * The OS-agnostic part of the event loop (asyncio's BaseEventLoop): the ready
+ * queue, the timer heap, running and stopping, the exception handler, debug
+ * mode, Futures and Tasks. Waiting for I/O is the one step a subclass
+ * provides; use {@link EventLoop} (from newEventLoop()), which adds readiness
+ * I/O, networking, signals, threads and subprocesses.
+ */
 export abstract class BaseEventLoop {
   /** Callbacks slower than this many seconds are logged in debug mode. */
   slowCallbackDuration = 0.1;
@@ -55,6 +71,18 @@ export abstract class BaseEventLoop {
   /** @internal */ _debug = false;
   /** @internal The Task whose step is running, or null (currentTask()). */
   _currentTask: Task<unknown> | null = null;
+  /**
+   * @internal Called after each batch of callbacks while set: microtasks.ts
+   * sets it while the loop has promise work (it drains V8's microtasks);
+   * null otherwise, so pure generator code pays one field check.
+   */
+  _afterBatch: (() => void) | null = null;
+  /**
+   * @internal microtasks.ts: promise reactions may be queued that no drain
+   * has run yet (a promise wrapped before the loop started, one settled
+   * meanwhile): the next poll must not block, so the drain comes first.
+   */
+  _microtasksDue = false;
   /**
    * @internal Pending Tasks of this loop (allTasks()); a Task leaves when done.
    * An array with swap-remove (each Task knows its index): cheaper than a Set's hashing, per task.
@@ -86,7 +114,11 @@ export abstract class BaseEventLoop {
     return performance.now() / 1000;
   }
 
-  /** Run callback(...args) on the next loop iteration, in FIFO order. */
+  /**
+   * Run callback(...args) on the next loop iteration, in FIFO order.
+   * Returns a Handle whose cancel() prevents the call.
+   * @throws RuntimeError if the loop is closed; TypeError if callback is not a function.
+   */
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
     this._checkClosed();
     if (typeof callback !== 'function') throw new TypeError('callSoon: a function is required');
@@ -95,13 +127,20 @@ export abstract class BaseEventLoop {
     return handle;
   }
 
-  /** Run callback(...args) after `delay` seconds (never earlier). */
+  /**
+   * Run callback(...args) after `delay` seconds (never earlier). Returns a
+   * TimerHandle whose cancel() prevents the call.
+   * @throws RuntimeError if the loop is closed; TypeError if delay is not a number or callback not a function.
+   */
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
     if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`callLater: delay must be a number of seconds, got ${String(delay)}`);
     return this.callAt(this.time() + delay, callback, ...args);
   }
 
-  /** Run callback(...args) at loop time `when` (seconds, the clock of time()). */
+  /**
+   * Run callback(...args) at loop time `when` (seconds, the clock of time()).
+   * @throws RuntimeError if the loop is closed; TypeError if when is not a number or callback not a function.
+   */
   callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
     this._checkClosed();
     if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`callAt: when must be a number, got ${String(when)}`);
@@ -125,30 +164,45 @@ export abstract class BaseEventLoop {
 
   // --- futures and tasks ---------------------------------------------------
 
+  /** A new pending Future bound to this loop (prefer it to `new Future(loop)`: a loop subclass may return its own kind). */
   createFuture<T = unknown>(): Future<T> {
     return new Future<T>(this);
   }
 
-  /** Wrap a coroutine in a Task that starts on the next iteration. */
-  createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+  /**
+   * Wrap a coroutine in a Task that starts on the next iteration. Also an
+   * async function (called on the Task's first step) or a promise
+   * (async_tasks.ts).
+   * @throws RuntimeError if the loop is closed; TypeError if input is none of those.
+   */
+  createTask<T>(input: TaskInput<T>, options: TaskOptions = {}): Task<T> {
     this._checkClosed();
+    const coro = isCoroutine(input) ? input : _taskCoroutine<T>(input, this);
     if (this._taskFactory !== null) return this._taskFactory(this, coro, options) as Task<T>;
     return new Task<T>(coro, { loop: this, name: options.name });
   }
 
-  /** A factory used by createTask instead of `new Task` (null: the default). */
+  /**
+   * A factory used by createTask instead of `new Task` (null: the default).
+   * @throws TypeError if factory is neither a function nor null.
+   */
   setTaskFactory(factory: TaskFactory | null): void {
     if (factory !== null && typeof factory !== 'function') throw new TypeError('task factory must be a function or null');
     this._taskFactory = factory;
   }
 
+  /** The factory set with setTaskFactory, or null. */
   getTaskFactory(): TaskFactory | null {
     return this._taskFactory;
   }
 
   // --- running -------------------------------------------------------------
 
-  /** Run until stop() is called. */
+  /**
+   * Run until stop() is called. An error thrown out of a callback's
+   * handling (e.g. by the poller) ends the run and propagates.
+   * @throws RuntimeError if the loop is closed, already running, or another loop runs in this thread.
+   */
   runForever(): void {
     this._checkClosed();
     this._checkRunning();
@@ -169,10 +223,14 @@ export abstract class BaseEventLoop {
   /**
    * Run until the Future (or a Task made of the coroutine) is done; return
    * its result or throw its exception.
+   * @throws whatever the awaitable throws (CancelledError if it was cancelled);
+   *   RuntimeError if the loop is closed or already running, or if stop()
+   *   ended the run before the Future was done.
    */
   runUntilComplete<T>(future: Future<T>): T;
   runUntilComplete<T>(coro: Coroutine<T>): T;
-  runUntilComplete<T>(future: Awaitable<T>): T {
+  runUntilComplete<T>(future: TaskInput<T>): T;
+  runUntilComplete<T>(future: Awaitable<T> | TaskInput<T>): T {
     this._checkClosed();
     this._checkRunning();
     const newTask = !isFuture(future);
@@ -201,10 +259,12 @@ export abstract class BaseEventLoop {
     this._stopping = true;
   }
 
+  /** True while runForever / runUntilComplete runs this loop. */
   isRunning(): boolean {
     return this._running;
   }
 
+  /** True once close() was called. */
   isClosed(): boolean {
     return this._closed;
   }
@@ -226,11 +286,18 @@ export abstract class BaseEventLoop {
 
   // --- errors and debugging --------------------------------------------------
 
+  /**
+   * Send what the loop cannot raise anywhere (errors in callbacks, exceptions
+   * never retrieved, tasks destroyed while pending) to `handler` instead of
+   * defaultExceptionHandler; null restores the default.
+   * @throws TypeError if handler is neither a function nor null.
+   */
   setExceptionHandler(handler: ExceptionHandler | null): void {
     if (handler !== null && typeof handler !== 'function') throw new TypeError('exception handler must be a function or null');
     this._exceptionHandler = handler;
   }
 
+  /** The handler set with setExceptionHandler, or null (the default one is in use). */
   getExceptionHandler(): ExceptionHandler | null {
     return this._exceptionHandler;
   }
@@ -270,15 +337,21 @@ export abstract class BaseEventLoop {
     }
   }
 
-  /** Debug mode: log slow callbacks and keep where each handle was scheduled. */
+  /**
+   * Debug mode: log callbacks slower than slowCallbackDuration (console.warn)
+   * and keep where each Future, Task and Handle was created, for the
+   * exception handler's reports and formatTasks({ stacks: true }).
+   */
   setDebug(enabled: boolean): void {
     this._debug = Boolean(enabled);
   }
 
+  /** True in debug mode (setDebug, `run(main, { debug: true })`). */
   getDebug(): boolean {
     return this._debug;
   }
 
+  /** `<EventLoop running=... closed=... debug=...>`. */
   toString(): string {
     return `<${this.constructor.name} running=${this._running} closed=${this._closed} debug=${this._debug}>`;
   }
@@ -334,6 +407,17 @@ export abstract class BaseEventLoop {
    * iteration). This is the only place callbacks are called.
    */
   protected _runOnce(): void {
+    this._runStep(this._nextTimeout());
+  }
+
+  // --- one iteration in two halves (guest.ts drives them from Node's loop) -----
+
+  /**
+   * @internal The poll timeout of the next iteration, seconds: 0 when
+   * callbacks are ready (or stop() was called), the time until the next
+   * timer, null when there is none. Drops cancelled timers first.
+   */
+  _nextTimeout(): number | null {
     const heap = this._scheduled;
     if (heap.length > MIN_SCHEDULED_TIMER_HANDLES && this._timerCancelledCount > heap.length * MIN_CANCELLED_TIMER_HANDLES_FRACTION) {
       heap.removeCancelled();
@@ -345,10 +429,19 @@ export abstract class BaseEventLoop {
       }
     }
 
+    if (this._ready.length > 0 || this._stopping || this._microtasksDue) return 0;
+    if (heap.length > 0) return Math.min(Math.max(0, heap.peekWhen() - this.time()), MAXIMUM_SELECT_TIMEOUT);
+    return null;
+  }
+
+  /**
+   * @internal The rest of an iteration: wait for I/O for at most `timeout`
+   * (guest mode passes 0: Node's loop did the waiting), move due timers to
+   * the ready queue, run the batch, then the _afterBatch hook.
+   */
+  _runStep(timeout: number | null): void {
+    const heap = this._scheduled;
     const ready = this._ready;
-    let timeout: number | null = null;
-    if (ready.length > 0 || this._stopping) timeout = 0;
-    else if (heap.length > 0) timeout = Math.min(Math.max(0, heap.peekWhen() - this.time()), MAXIMUM_SELECT_TIMEOUT);
     this._poll(timeout);
 
     if (heap.length > 0) {
@@ -368,6 +461,28 @@ export abstract class BaseEventLoop {
     } else {
       for (let i = 0; i < ntodo; i++) ready.shift()!._run();
     }
+    const after = this._afterBatch;
+    if (after !== null) after();
+  }
+
+  /** @internal guest.ts: mark the loop running without blocking; Node's loop then calls _runStep. */
+  _startGuest(): void {
+    this._checkClosed();
+    this._checkRunning();
+    this._running = true;
+    _setRunningLoop(this);
+  }
+
+  /** @internal guest.ts: leave the running state entered by _startGuest. */
+  _stopGuest(): void {
+    this._stopping = false;
+    this._running = false;
+    if (_getRunningLoop() === this) _setRunningLoop(null);
+  }
+
+  /** @internal guest.ts: whether stop() was called. */
+  _stopRequested(): boolean {
+    return this._stopping;
   }
 
   private _runDebug(r: Runnable): void {

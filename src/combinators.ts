@@ -7,11 +7,12 @@ import { _getRunningLoop, _getSetLoop, getRunningLoop } from './events.js';
 import { CANCELLED, FINISHED, Future } from './futures.js';
 import type { BaseEventLoop } from './base_events.js';
 import { Task, ensureFuture, isCoroutine } from './tasks.js';
-import type { Awaitable, AwaitedResult, Coroutine } from './tasks.js';
+import type { AnyAwaitable, AwaitedResult, Coroutine } from './tasks.js';
 import { timeout } from './timeouts.js';
 
 // --- gather -----------------------------------------------------------------
 
+/** The options object gather() accepts as its last argument. */
 export interface GatherOptions {
   /** Put exceptions (and CancelledErrors) in the results instead of failing on the first one. */
   returnExceptions?: boolean;
@@ -51,15 +52,20 @@ class GatheringFuture<T> extends Future<T> {
  *
  *     const [a, b] = yield* gather(fetch(1), fetch(2));
  *     const settled = yield* gather(...tasks, { returnExceptions: true });
+ *
+ * @throws TypeError (at the call) for an argument that is not awaitable;
+ *   RuntimeError if no loop is running or set; awaiting the gather throws
+ *   the first child's exception, or CancelledError if a child (or the
+ *   gather) was cancelled.
  */
-export function gather<const A extends readonly Awaitable<unknown>[]>(...aws: A): Future<GatherResults<A>>;
-export function gather<const A extends readonly Awaitable<unknown>[]>(...args: [...A, GatherOptions]): Future<GatherSettled<A>>;
+export function gather<const A extends readonly AnyAwaitable<unknown>[]>(...aws: A): Future<GatherResults<A>>;
+export function gather<const A extends readonly AnyAwaitable<unknown>[]>(...args: [...A, GatherOptions]): Future<GatherSettled<A>>;
 export function gather(...args: unknown[]): Future<unknown[]> {
   let returnExceptions = false;
   if (args.length > 0 && isPlainObject(args[args.length - 1])) {
     returnExceptions = Boolean((args.pop() as GatherOptions).returnExceptions);
   }
-  const aws = args as Awaitable<unknown>[];
+  const aws = args as AnyAwaitable<unknown>[];
   if (aws.length === 0) {
     const outer = new Future<unknown[]>(defaultLoop());
     outer.setResult([]);
@@ -67,7 +73,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   }
 
   const children: Future<unknown>[] = [];
-  const argToFut = new Map<Awaitable<unknown>, Future<unknown>>();
+  const argToFut = new Map<AnyAwaitable<unknown>, Future<unknown>>();
   let loop: BaseEventLoop | undefined;
   let nfuts = 0;
   let nfinished = 0;
@@ -134,8 +140,9 @@ function defaultLoop(): BaseEventLoop {
  * Await `aw` but do not let a cancellation of the awaiting Task reach it:
  * the awaiting Task still gets CancelledError, while the inner Task goes on.
  * (If the inner one is cancelled by other means, the shield is cancelled too.)
+ * @throws TypeError if aw is not awaitable; RuntimeError if no loop is running or set.
  */
-export function shield<T>(aw: Awaitable<T>): Future<T> {
+export function shield<T>(aw: AnyAwaitable<T>): Future<T> {
   const inner = ensureFuture(aw);
   if (inner.done()) return inner;
   const outer = inner._loop.createFuture<T>();
@@ -158,11 +165,16 @@ export function shield<T>(aw: Awaitable<T>): Future<T> {
 
 // --- wait -------------------------------------------------------------------
 
+/** wait(): return as soon as any Future is done (or cancelled). */
 export const FIRST_COMPLETED = 'FIRST_COMPLETED';
+/** wait(): return when any Future fails with an exception, or when all are done. */
 export const FIRST_EXCEPTION = 'FIRST_EXCEPTION';
+/** wait(): return when every Future is done (the default). */
 export const ALL_COMPLETED = 'ALL_COMPLETED';
+/** When wait() returns: FIRST_COMPLETED, FIRST_EXCEPTION or ALL_COMPLETED. */
 export type ReturnWhen = typeof FIRST_COMPLETED | typeof FIRST_EXCEPTION | typeof ALL_COMPLETED;
 
+/** Options of wait(). */
 export interface WaitOptions {
   /** Seconds; when it passes, return what is done so far (no TimeoutError). */
   timeout?: number | null;
@@ -175,6 +187,9 @@ export interface WaitOptions {
  * Futures' exceptions, and does not cancel what is pending at a timeout.
  * Coroutines must be made Tasks first (as in asyncio 3.11+), so that the
  * caller can recognise them in the Sets.
+ * @throws TypeError for a single Future or coroutine instead of an iterable,
+ *   or for an element that is not a Future; RangeError for an empty
+ *   iterable or an unknown returnWhen; RuntimeError if no loop is running.
  */
 export function* wait<F extends Future<unknown>>(fs: Iterable<F>, options: WaitOptions = {}): Coroutine<[Set<F>, Set<F>]> {
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
@@ -237,8 +252,10 @@ function* cancelAndWait(fut: Future<unknown>): Coroutine<void> {
  * cancelled (and waited for) and a TimeoutError is thrown. If the caller is
  * cancelled, `aw` is cancelled too. A coroutine is awaited in the caller's
  * Task (as in asyncio 3.12): wrap it with shield() to keep it running.
+ * @throws TimeoutError at the timeout (its cause is the CancelledError);
+ *   whatever `aw` throws; CancelledError if the caller is cancelled.
  */
-export function* waitFor<T>(aw: Awaitable<T>, seconds: number | null): Coroutine<T> {
+export function* waitFor<T>(aw: AnyAwaitable<T>, seconds: number | null): Coroutine<T> {
   if (seconds !== null && seconds <= 0) {
     const fut = ensureFuture(aw);
     if (fut.done()) return fut.result();
@@ -255,6 +272,7 @@ export function* waitFor<T>(aw: Awaitable<T>, seconds: number | null): Coroutine
 
 // --- asCompleted ------------------------------------------------------------
 
+/** Options of asCompleted(). */
 export interface AsCompletedOptions {
   /** Seconds; once passed, the awaitables not yet done throw TimeoutError when awaited. */
   timeout?: number | null;
@@ -267,8 +285,13 @@ export interface AsCompletedOptions {
  *     for (const next of asCompleted(tasks)) {
  *       const result = yield* next;
  *     }
+ *
+ * @throws TypeError (at the call) for a single awaitable instead of an
+ *   iterable; RuntimeError if no loop is running or set. Awaiting a returned
+ *   coroutine throws that awaitable's exception, or TimeoutError once the
+ *   timeout has passed.
  */
-export function asCompleted<T>(aws: Iterable<Awaitable<T>>, options: AsCompletedOptions = {}): Coroutine<T>[] {
+export function asCompleted<T>(aws: Iterable<AnyAwaitable<T>>, options: AsCompletedOptions = {}): Coroutine<T>[] {
   if (aws instanceof Future || isCoroutine(aws)) throw new TypeError('asCompleted: expected an iterable of awaitables, not a single one');
   const loop = defaultLoop();
   const todo = new Set<Future<T>>();

@@ -24,6 +24,7 @@ import type { BaseEventLoop } from './base_events.js';
 /** @internal Done with an exception (reported as FINISHED, as asyncio does). */ export const FAILED = 3;
 const STATE_NAMES = ['PENDING', 'CANCELLED', 'FINISHED', 'FINISHED'] as const;
 
+/** What addDoneCallback takes: called from the loop with the Future, once it is done. */
 export type DoneCallback<T> = (fut: Future<T>) => void;
 /**
  * A done-callback, or a Task to wake (scheduled without a Handle: the await
@@ -32,6 +33,21 @@ export type DoneCallback<T> = (fut: Future<T>) => void;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Waiter = ((fut: any) => void) | Runnable;
 
+/**
+ * A result that will exist later (asyncio.Future): pending, then done with a
+ * result, an exception, or cancelled. Coroutines await it with `yield* fut`
+ * (it is its own iterator: pending, it yields itself to the Task driving the
+ * coroutine; done, it returns the result or throws); async functions await it
+ * with `await fut` (it is a thenable). Callbacks added with addDoneCallback
+ * always run from the loop, never inline.
+ *
+ * @example
+ * ```ts
+ * const fut = loop.createFuture<number>();
+ * loop.callLater(0.1, () => fut.setResult(42));
+ * const answer = yield* fut; // 42
+ * ```
+ */
 export class Future<T = unknown> implements Iterator<unknown, T, unknown>, PromiseLike<T> {
   /** @internal */ _state: number = PENDING;
   /** @internal */ _result: T | undefined = undefined;
@@ -56,20 +72,26 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
   /** @internal Where it was created, kept in debug mode for the exception handler. */
   _sourceTraceback: string | undefined = undefined;
 
-  /** loop: defaults to the running loop, else the one set with setEventLoop. */
+  /**
+   * A pending Future. loop: defaults to the running loop, else the one set with setEventLoop.
+   * @throws RuntimeError if no loop is given, running or set.
+   */
   constructor(loop?: BaseEventLoop) {
     this._loop = loop ?? _loopForNewFuture();
     if (this._loop._debug) this._sourceTraceback = new Error('created here').stack;
   }
 
+  /** The loop this Future belongs to (its callbacks run there). Never throws. */
   getLoop(): BaseEventLoop {
     return this._loop;
   }
 
+  /** True once the Future has a result or an exception, or was cancelled. Never throws. */
   done(): boolean {
     return this._state !== PENDING;
   }
 
+  /** True if the Future was cancelled. Never throws. */
   cancelled(): boolean {
     return this._state === CANCELLED;
   }
@@ -99,7 +121,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
     return this._exception;
   }
 
-  /** Cancel a pending Future: false if it is already done. Schedules the callbacks. */
+  /** Cancel a pending Future: false if it is already done. Schedules the callbacks. Never throws. */
   cancel(msg?: unknown): boolean {
     this._markRetrieved();
     if (this._state !== PENDING) return false;
@@ -109,25 +131,35 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
     return true;
   }
 
-  /** InvalidStateError if already done. Schedules the callbacks. */
+  /**
+   * Complete the Future with a result; schedules the callbacks (awaiting Tasks resume).
+   * @throws InvalidStateError if it is already done (cancelled included).
+   */
   setResult(result: T): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${String(this)}`);
     this._setResult(result);
   }
 
-  /** InvalidStateError if already done. Schedules the callbacks. */
+  /**
+   * Complete the Future with an exception (thrown where it is awaited); schedules the callbacks.
+   * If nobody retrieves it, the loop reports it when it closes.
+   * @throws InvalidStateError if it is already done (cancelled included).
+   */
   setException(exception: unknown): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${String(this)}`);
     this._setException(exception);
   }
 
-  /** Call fn(this) once the Future is done, from the loop (never inline, even if already done). */
+  /**
+   * Call fn(this) once the Future is done, from the loop (never inline, even if already done).
+   * @throws TypeError if fn is not a function.
+   */
   addDoneCallback(fn: DoneCallback<T>): void {
     if (typeof fn !== 'function') throw new TypeError('addDoneCallback: a function is required');
     this._addWaiter(fn);
   }
 
-  /** Remove every registration of fn; returns how many were removed. */
+  /** Remove every registration of fn; returns how many were removed. Never throws. */
   removeDoneCallback(fn: DoneCallback<T>): number {
     const all: Waiter[] = [];
     if (this._cb0 !== null) all.push(this._cb0);
@@ -140,6 +172,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
 
   // --- the await protocol -------------------------------------------------
 
+  /** The await protocol: `yield* fut` iterates the Future itself (see next()). */
   [Symbol.iterator](): Iterator<unknown, T, unknown> {
     return this;
   }
@@ -180,6 +213,9 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
     onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    // async_tasks.ts: an async function run for a Task records what it awaits.
+    const hooks = _promiseHooks;
+    if (hooks.onThen !== null) hooks.onThen(this);
     const settled = new Promise<T>((resolve, reject) => {
       const settle = (fut: Future<T>): void => {
         if (fut._state === FINISHED) resolve(fut._result as T);
@@ -187,6 +223,8 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
           fut._markRetrieved();
           reject(fut._state === CANCELLED ? fut._makeCancelledError() : fut._exception);
         }
+        // microtasks.ts: the blocking loop drains the reactions just queued.
+        if (hooks.onSettle !== null) hooks.onSettle(fut._loop);
       };
       // A done Future settles at once: promise reactions are asynchronous anyway.
       if (this._state !== PENDING) settle(this);
@@ -274,6 +312,16 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
     else this._loop._pushReady(w);
   }
 }
+
+/**
+ * @internal Set by async_tasks.ts (this module cannot import it: it builds on
+ * Future). onThen(fut): then() was called on fut (an async function may be
+ * awaiting it). onSettle(loop): a then() settled its promise.
+ */
+export const _promiseHooks: {
+  onThen: ((fut: Future<unknown>) => void) | null;
+  onSettle: ((loop: BaseEventLoop) => void) | null;
+} = { onThen: null, onSettle: null };
 
 /** True for a Future (Tasks included). */
 export function isFuture(x: unknown): x is Future {

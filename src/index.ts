@@ -6,7 +6,7 @@ export type { Callback } from './events.js';
 export { Future, isFuture } from './futures.js';
 export type { DoneCallback } from './futures.js';
 export { Task, createTask, ensureFuture, currentTask, allTasks, isCoroutine, sleep } from './tasks.js';
-export type { Coroutine, Awaitable, AwaitedResult } from './tasks.js';
+export type { Coroutine, Awaitable, AnyAwaitable, AwaitedResult, TaskInput } from './tasks.js';
 export {
   gather,
   shield,
@@ -29,6 +29,13 @@ export { EventLoop, newEventLoop, getEventLoop, setEventLoop } from './loop.js';
 export type { EventLoopOptions } from './loop.js';
 export { run, Runner } from './runners.js';
 export type { RunnerOptions, Main } from './runners.js';
+
+// Living inside Node (issue 7): async functions as coroutines (promises in
+// Futures, coio coroutines awaitable), and guest mode on Node's own loop.
+export { coroutine } from './awaitables.js';
+export { PromiseFuture, isThenable } from './async_tasks.js';
+export { runGuest } from './guest.js';
+export type { GuestOptions } from './guest.js';
 
 // Selectors and sockets (the ground floor).
 export {
@@ -89,3 +96,7 @@ export type { ThreadPoolExecutorOptions, ThreadFunction, WorkerFunction, InboxSe
 export { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
 export { Process, SubprocessTransport, createSubprocessExec, createSubprocessShell, PIPE, STDOUT, DEVNULL } from './subprocess.js';
 export type { StdioOption, SubprocessOptions, ProcessOptions, SubprocessProtocol } from './subprocess.js';
+
+// Debugging: the live tasks and what each waits on.
+export { formatTasks } from './debug.js';
+export type { FormatTasksOptions } from './debug.js';

@@ -6,6 +6,7 @@ import { _getRunningLoop, _getSetLoop, _setSetLoop } from './events.js';
 import { UnixEventLoop } from './unix_events.js';
 import type { SelectorLoopOptions } from './selector_events.js';
 
+/** Options of newEventLoop / new EventLoop (and of run(), through RunnerOptions). */
 export interface EventLoopOptions extends SelectorLoopOptions {
   /** Start in debug mode (setDebug). */
   debug?: boolean;
@@ -18,13 +19,21 @@ export interface EventLoopOptions extends SelectorLoopOptions {
  * (UnixEventLoop). One per thread at a time may run.
  */
 export class EventLoop extends UnixEventLoop {
+  /**
+   * Prefer newEventLoop(options).
+   * @throws as newEventLoop.
+   */
   constructor(options: EventLoopOptions = {}) {
     super(options);
     if (options.debug !== undefined) this.setDebug(options.debug);
   }
 }
 
-/** A new loop; `newEventLoop({ selector: 'poll' })` picks the backend. */
+/**
+ * A new loop; `newEventLoop({ selector: 'poll' })` picks the backend.
+ * @throws RangeError for an unknown or unavailable backend; an Error with
+ *   code (e.g. EMFILE) if the poller cannot be created.
+ */
 export function newEventLoop(options: EventLoopOptions = {}): EventLoop {
   return new EventLoop(options);
 }
@@ -32,6 +41,7 @@ export function newEventLoop(options: EventLoopOptions = {}): EventLoop {
 /**
  * The running loop; outside one, the loop set with setEventLoop; if none is
  * set, a new loop, which becomes the set loop (so later calls return it).
+ * Never throws, except as newEventLoop when it makes one.
  */
 export function getEventLoop(): EventLoop {
   const loop = _getRunningLoop() ?? _getSetLoop();
@@ -41,7 +51,10 @@ export function getEventLoop(): EventLoop {
   return created;
 }
 
-/** Make `loop` the current loop of this thread (null: none). */
+/**
+ * Make `loop` the current loop of this thread (null: none).
+ * @throws TypeError if loop is neither an event loop nor null.
+ */
 export function setEventLoop(loop: BaseEventLoop | null): void {
   if (loop !== null && !(loop instanceof BaseEventLoop)) throw new TypeError('setEventLoop: an event loop or null is required');
   _setSetLoop(loop);

@@ -14,6 +14,7 @@ import { _runMain } from './async_tasks.js';
 import type { Coroutine, Task } from './tasks.js';
 import { cancelOnSigint } from './sigint.js';
 
+/** Options of run() and new Runner(): the loop's (selector, debug), or a factory for it. */
 export interface RunnerOptions extends EventLoopOptions {
   /** Makes the loop instead of newEventLoop(options) (then it is not set as the current loop). */
   loopFactory?: () => EventLoop;
@@ -42,7 +43,12 @@ export class Runner {
 
   constructor(private readonly _options: RunnerOptions = {}) {}
 
-  /** Run main on the runner's loop until it completes; its result, or its exception thrown. */
+  /**
+   * Run main on the runner's loop until it completes; its result, or its exception thrown.
+   * @throws main's exception; KeyboardInterrupt if Ctrl-C cancelled it;
+   *   RuntimeError if called from a running loop or after close(); TypeError
+   *   if main is not a coroutine, a generator function, an async function or a promise.
+   */
   run<T>(main: Main<T>): T {
     if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
     // A generator function is called now; an async function or a promise is
@@ -62,7 +68,10 @@ export class Runner {
     }
   }
 
-  /** The loop (created on first use). A RuntimeError once closed. */
+  /**
+   * The loop (created on first use).
+   * @throws RuntimeError once the runner is closed; as newEventLoop when it makes the loop.
+   */
   getLoop(): EventLoop {
     this._lazyInit();
     return this._loop!;
@@ -106,6 +115,12 @@ export class Runner {
  * and a second Ctrl-C ends the program (sigint.ts).
  *
  *     run(function* () { yield* sleep(1); console.log('hello'); });
+ *
+ * @throws main's exception (CancelledError if it was cancelled);
+ *   KeyboardInterrupt after Ctrl-C; RuntimeError if a loop is already running
+ *   in this thread (or, for async functions, if run() is entered from inside
+ *   a microtask: use runGuest there); TypeError for a main of the wrong kind;
+ *   RangeError for an unknown selector.
  */
 export function run<T>(main: Main<T>, options: RunnerOptions = {}): T {
   if (_getRunningLoop() !== null) throw new RuntimeError('run() cannot be called from a running event loop');

@@ -13,16 +13,39 @@ import { _getRunningLoop, _getSetLoop, describeValue, getRunningLoop } from './e
 import type { Runnable } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import type { BaseEventLoop, TaskOptions } from './base_events.js';
+import { _currentAsyncTask, _ensureFutureAsync, isThenable } from './async_tasks.js';
 
 /** A coroutine: a generator object; `yield*` inside it is `await`. */
 export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
-/** What can be awaited with `yield*` and passed to the combinators. */
+/** What can be awaited with `yield*`: a coroutine or a Future (Task). */
 export type Awaitable<T = unknown> = Future<T> | Coroutine<T>;
+/**
+ * What the combinators (gather, shield, waitFor, asCompleted) and
+ * ensureFuture accept: an Awaitable or a promise (any thenable, such as an
+ * async function's promise; see async_tasks.ts). To `yield*` a promise
+ * inside a coroutine, wrap it: `yield* ensureFuture(promise)`.
+ */
+export type AnyAwaitable<T = unknown> = Awaitable<T> | PromiseLike<T>;
 /** The result type of an awaitable. */
-export type AwaitedResult<A> = A extends Future<infer R> ? R : A extends Generator<unknown, infer R, unknown> ? R : never;
+export type AwaitedResult<A> = A extends Future<infer R> ? R : A extends Generator<unknown, infer R, unknown> ? R : A extends PromiseLike<infer R> ? R : never;
+/**
+ * What createTask, ensureFuture and run accept: an awaitable, or a function
+ * returning one (an async function, a generator function), which the Task
+ * calls on its first step. A function is the form whose Task is cancellable
+ * at its awaits (async_tasks.ts).
+ */
+export type TaskInput<T = unknown> = AnyAwaitable<T> | (() => AnyAwaitable<T>);
 
 let taskNameCounter = 0;
 
+/**
+ * A Future that drives a coroutine (asyncio.Task): each step runs the
+ * coroutine up to its next `yield*` of a pending Future, then waits for that
+ * Future, then resumes it with its result. Done when the coroutine returns
+ * (its result) or throws (its exception); cancel() throws CancelledError into
+ * it at its suspension point. Make one with createTask / loop.createTask (it
+ * starts on the loop's next iteration); await it with `yield* task`.
+ */
 export class Task<T = unknown> extends Future<T> implements Runnable {
   /** @internal If false, closing the loop does not report this Task as destroyed while pending. */
   _logDestroyPending = true;
@@ -41,7 +64,10 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   private _throwIn: unknown = undefined;
   private _hasThrowIn = false;
 
-  /** Prefer loop.createTask / createTask; the coroutine's first step runs on the next iteration. */
+  /**
+   * Prefer loop.createTask / createTask; the coroutine's first step runs on the next iteration.
+   * @throws TypeError if coro is not a coroutine; RuntimeError if no loop is given, running or set, or the loop is closed.
+   */
   constructor(coro: Coroutine<T>, options: { loop?: BaseEventLoop; name?: string } = {}) {
     super(options.loop);
     if (!isCoroutine(coro)) {
@@ -56,14 +82,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     this._loop._registerTask(this as Task<unknown>);
   }
 
+  /** The coroutine this Task drives. Never throws. */
   getCoro(): Coroutine<T> {
     return this._coro;
   }
 
+  /** The name given at creation (or with setName), else 'Task-N'. Never throws. */
   getName(): string {
     return this._name ?? `Task-${this._id}`;
   }
 
+  /** Rename the Task (value is converted with String()). Never throws. */
   setName(value: unknown): void {
     this._name = String(value);
   }
@@ -218,32 +247,49 @@ export function isCoroutine(x: unknown): x is Coroutine<unknown> {
   return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
 }
 
-/** Run a coroutine as a Task of the running loop (started on its next iteration). */
-export function createTask<T>(coro: Coroutine<T>, options: TaskOptions = {}): Task<T> {
+/**
+ * Run a coroutine as a Task of the running loop (started on its next
+ * iteration). Also an async function (called on the Task's first step,
+ * cancellable at its awaits) or a promise (see async_tasks.ts).
+ * @throws RuntimeError if no loop is running; TypeError if coro is none of those.
+ */
+export function createTask<T>(coro: TaskInput<T>, options: TaskOptions = {}): Task<T> {
   return getRunningLoop().createTask(coro, options);
 }
 
 /**
  * A Future for an awaitable: a Future or Task as is, a coroutine wrapped in a
- * Task. loop: defaults to the running loop, else the one set with setEventLoop.
+ * Task, a promise in a Future it settles, a function (an async function) in
+ * a Task that calls it. loop: defaults to the running loop, else the one set
+ * with setEventLoop.
+ * @throws TypeError if aw is not awaitable; RangeError if aw is a Future of
+ *   another loop than `loop`; RuntimeError if no loop is given, running or set.
  */
-export function ensureFuture<T>(aw: Awaitable<T>, loop?: BaseEventLoop): Future<T> {
+export function ensureFuture<T>(aw: TaskInput<T>, loop?: BaseEventLoop): Future<T> {
   if (aw instanceof Future) {
     if (loop !== undefined && loop !== aw._loop) throw new RangeError('The future belongs to a different loop than the one specified as the loop argument');
     return aw;
   }
+  if (!isCoroutine(aw) && (typeof aw === 'function' || isThenable(aw))) return _ensureFutureAsync<T>(aw, loop);
   if (!isCoroutine(aw)) throw new TypeError(`An asyncio Future, a Task or a coroutine is required, got ${describeValue(aw)}`);
   const target = loop ?? _getRunningLoop() ?? _getSetLoop();
   if (target === null) throw new RuntimeError('no running event loop and none set: pass a loop, or call setEventLoop()');
   return target.createTask(aw);
 }
 
-/** The Task running now on `loop` (default: the running loop), or null. */
+/**
+ * The Task running now on `loop` (default: the running loop), or null. Inside an async function run for a Task: that Task.
+ * @throws RuntimeError if loop is omitted and no loop is running.
+ */
 export function currentTask(loop?: BaseEventLoop): Task<unknown> | null {
-  return (loop ?? getRunningLoop())._currentTask;
+  const l = loop ?? getRunningLoop();
+  return l._currentTask ?? _currentAsyncTask(l);
 }
 
-/** The pending Tasks of `loop` (default: the running loop), as a new Set. */
+/**
+ * The pending Tasks of `loop` (default: the running loop), as a new Set.
+ * @throws RuntimeError if loop is omitted and no loop is running.
+ */
 export function allTasks(loop?: BaseEventLoop): Set<Task<unknown>> {
   return new Set((loop ?? getRunningLoop())._tasks);
 }
@@ -251,10 +297,13 @@ export function allTasks(loop?: BaseEventLoop): Set<Task<unknown>> {
 /**
  * Suspend for `seconds`, then return `result`. sleep(0) (or less) gives the
  * loop exactly one iteration without a timer, like a bare `yield`.
+ * @throws TypeError (at the call) if seconds is not a number; RuntimeError
+ *   (when awaited) if no loop is running; CancelledError if cancelled.
  */
-export function sleep<T = undefined>(seconds: number, result?: T): Coroutine<T> {
+export function sleep<T = undefined>(seconds: number, result?: T): Coroutine<T> & PromiseLike<T> {
   if (typeof seconds !== 'number' || Number.isNaN(seconds)) throw new TypeError(`sleep: seconds must be a number, got ${String(seconds)}`);
-  return seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T);
+  // Also `await sleep(1)` in async functions: awaitables.ts gives both kinds a then().
+  return (seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T)) as Coroutine<T> & PromiseLike<T>;
 }
 
 function* sleepFor<T>(seconds: number, result: T): Coroutine<T> {

@@ -61,8 +61,12 @@ describe('Task', () => {
   });
 
   test('a non-coroutine is a TypeError', () => {
-    expect(thrown(() => core.loop.createTask((() => 1) as never))).toBeInstanceOf(TypeError);
     expect(thrown(() => core.loop.createTask({ next() {} } as never))).toBeInstanceOf(TypeError);
+    expect(thrown(() => core.loop.createTask(42 as never))).toBeInstanceOf(TypeError);
+    // A function is called on the Task's first step (an async function is
+    // welcome, test/async_functions.test.ts): one returning no awaitable fails the Task.
+    const t = core.loop.createTask((() => 1) as never);
+    expect(thrown(() => core.loop.runUntilComplete(t))).toBeInstanceOf(TypeError);
   });
 
   test('names: Task-N by default, settable, or given', () => {
@@ -592,7 +596,8 @@ describe('Task', () => {
 
     test('anything else is a TypeError', () => {
       expect(thrown(() => ensureFuture('x' as never, core.loop))).toBeInstanceOf(TypeError);
-      expect(thrown(() => ensureFuture(Promise.resolve(1) as never, core.loop))).toBeInstanceOf(TypeError);
+      expect(thrown(() => ensureFuture({ then: 1 } as never, core.loop))).toBeInstanceOf(TypeError);
+      // (A promise becomes a PromiseFuture: test/async_functions.test.ts.)
     });
 
     test('no loop given, none running or set: a RuntimeError', () => {
