@@ -49,6 +49,7 @@ export {
   EVENT_WRITE,
   availableBackends,
   createSelector,
+  KeyError,
 } from './selectors.js';
 export type { FileObj, SelectorKey } from './selectors.js';
 export { Socket, socketpair, SocketOption, AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM, SHUT_RD, SHUT_WR, SHUT_RDWR } from './socket.js';

@@ -56,12 +56,21 @@ function checkEvents(events: number): void {
   }
 }
 
-/** An error shaped like Python's KeyError for a missing / duplicate registration. */
-function keyError(message: string, code: string): Error {
-  const err = new Error(message) as NodeJS.ErrnoException;
-  err.name = 'KeyError';
-  err.code = code;
-  return err;
+/**
+ * Python's KeyError, as the selectors raise it: registering a fileobj that is
+ * already registered (code 'EEXIST'), or unregister / modify / getKey of one
+ * that is not (code 'ENOENT').
+ */
+export class KeyError extends Error {
+  /** Always 'KeyError'. */
+  override name = 'KeyError';
+  /** 'EEXIST' (already registered) or 'ENOENT' (not registered). */
+  readonly code: string;
+
+  constructor(message: string, code: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /**
@@ -99,7 +108,7 @@ export abstract class BaseSelector {
     this.checkOpen();
     checkEvents(events);
     const fd = fileobjToFd(fileobj);
-    if (this.map.has(fd)) throw keyError(`${String(fileobj)} (fd ${fd}) is already registered`, 'EEXIST');
+    if (this.map.has(fd)) throw new KeyError(`${String(fileobj)} (fd ${fd}) is already registered`, 'EEXIST');
     this.poller.add(fd, events);
     const key: SelectorKey<T> = { fileobj, fd, events, data: data as T };
     this.map.set(fd, key);
@@ -190,7 +199,7 @@ export abstract class BaseSelector {
   getKey(fileobj: FileObj): SelectorKey {
     const fd = fileobjToFd(fileobj);
     const key = this.map.get(fd);
-    if (key === undefined) throw keyError(`${String(fileobj)} (fd ${fd}) is not registered`, 'ENOENT');
+    if (key === undefined) throw new KeyError(`${String(fileobj)} (fd ${fd}) is not registered`, 'ENOENT');
     return key;
   }
 

@@ -9,6 +9,7 @@ import {
   DefaultSelector,
   EVENT_READ,
   EVENT_WRITE,
+  KeyError,
   SelectSelector,
 } from '../src/selectors.js';
 import { AF_INET, Socket, socketpair } from '../src/socket.js';
@@ -147,6 +148,18 @@ describe.each(backends)('%s selector', (backend) => {
     expect(() => sel.unregister(c)).toThrow(expect.objectContaining({ name: 'KeyError', code: 'ENOENT' }));
     expect(() => sel.modify(c, EVENT_READ)).toThrow(/not registered/);
     expect(() => sel.getKey(c)).toThrow(/not registered/);
+    // A real class: instanceof works, and it is still an Error.
+    for (const fn of [() => sel.register(a, EVENT_READ), () => sel.unregister(c), () => sel.modify(c, EVENT_READ), () => sel.getKey(c)]) {
+      let err: unknown;
+      try {
+        fn();
+      } catch (e) {
+        err = e;
+      }
+      expect(typeof KeyError).toBe('function');
+      expect(err instanceof KeyError).toBe(true);
+      expect(err instanceof Error).toBe(true);
+    }
     expect(() => sel.register(c, 0)).toThrow(RangeError);
     expect(() => sel.register(c, 4)).toThrow(RangeError);
     expect(() => sel.register(c, 1.5)).toThrow(RangeError);
