@@ -214,8 +214,11 @@ export abstract class BaseSelector {
     return this.poller.fileno();
   }
 
-  /** True once close() was called. */
-  get isClosed(): boolean {
+  /**
+   * True once close() was called. A method, like the loop's isClosed() (it was
+   * a getter before: `sel.isClosed` without the call is now always truthy).
+   */
+  isClosed(): boolean {
     return this.closed;
   }
 

@@ -265,7 +265,7 @@ describe('close', () => {
     expect(loop.isClosed()).toBe(false);
     loop.close();
     expect(loop.isClosed()).toBe(true);
-    expect(loop._selector.isClosed).toBe(true);
+    expect(loop._selector.isClosed()).toBe(true);
     expect(loop._scheduled.length).toBe(0);
     expect(loop._ready.length).toBe(0);
     loop.close();
@@ -588,7 +588,7 @@ describe.each(availableBackends())('fd readiness (%s)', (backend) => {
     const loop = newEventLoop({ selector: backend as 'epoll' });
     loop.addReader(a, () => {});
     loop.close();
-    expect(loop._selector.isClosed).toBe(true);
+    expect(loop._selector.isClosed()).toBe(true);
   });
 });
 

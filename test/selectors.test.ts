@@ -201,9 +201,10 @@ describe.each(backends)('%s selector', (backend) => {
 
   it('rejects every call once closed', () => {
     const sel = createSelector(backend);
+    expect(sel.isClosed()).toBe(false);
     sel.close();
     sel.close();
-    expect(sel.isClosed).toBe(true);
+    expect(sel.isClosed()).toBe(true);
     expect(() => sel.select(0)).toThrow(expect.objectContaining({ code: 'EBADF' }));
     expect(() => sel.register(0, EVENT_READ)).toThrow(expect.objectContaining({ code: 'EBADF' }));
   });
