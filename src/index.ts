@@ -75,6 +75,7 @@ export {
   startUnixServer,
   IncompleteReadError,
   LimitOverrunError,
+  DEFAULT_LIMIT,
 } from './streams.js';
 export type { ClientConnected, StreamOptions } from './streams.js';
 

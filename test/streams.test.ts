@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CancelledError,
   createTask,
+  DEFAULT_LIMIT,
   gather,
   IncompleteReadError,
   LimitOverrunError,
@@ -102,6 +103,11 @@ describe('StreamReader without a transport', () => {
     expect(err).toBeInstanceOf(IncompleteReadError);
     expect(err.partial.toString()).toBe('abc');
     expect(err.expected).toBe(5);
+  });
+
+  it('the default limit is DEFAULT_LIMIT (64 KiB), exported from the package root', () => {
+    expect(DEFAULT_LIMIT).toBe(64 * 1024);
+    expect(new StreamReader(t.loop).limit).toBe(DEFAULT_LIMIT);
   });
 
   it('readUntil past the limit raises LimitOverrunError and keeps the data', () => {
