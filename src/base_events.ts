@@ -8,7 +8,7 @@
 import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
-import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop } from './events.js';
+import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
 import type { Callback, Runnable } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture, isCoroutine } from './tasks.js';
@@ -35,6 +35,14 @@ export interface ExceptionContext {
   task?: Task<unknown>;
   /** The callback's Handle, for an exception thrown by a callback. */
   handle?: Handle;
+  /** Debug mode: the stack where the Future / Task concerned was created, or the Handle scheduled. */
+  sourceTraceback?: string;
+  /**
+   * @deprecated Use sourceTraceback. The same value under asyncio's snake_case
+   * key, still set on the loop's contexts (not enumerable, so a handler that
+   * lists the keys sees the traceback once).
+   */
+  source_traceback?: string;
   [key: string]: unknown;
 }
 
@@ -307,8 +315,11 @@ export abstract class BaseEventLoop {
     const lines = [context.message || 'Unhandled exception in event loop'];
     for (const key of Object.keys(context).sort()) {
       if (key === 'message' || key === 'exception') continue;
+      // A context made by hand may still use the old key; print it once.
+      if (key === 'source_traceback' && context.sourceTraceback !== undefined) continue;
       const value = context[key];
-      lines.push(key === 'source_traceback' ? `Object created at (most recent call last):\n${String(value)}` : `${key}: ${String(value)}`);
+      const traceback = key === 'sourceTraceback' || key === 'source_traceback';
+      lines.push(traceback ? `Object created at (most recent call last):\n${String(value)}` : `${key}: ${String(value)}`);
     }
     if (context.exception !== undefined) lines.push(inspect(context.exception));
     console.error(lines.join('\n'));
@@ -512,6 +523,6 @@ export abstract class BaseEventLoop {
 
 /** Add where the Future was created (debug mode) to a context. */
 function withSource(context: ExceptionContext, fut: Future<unknown>): ExceptionContext {
-  if (fut._sourceTraceback !== undefined) context.source_traceback = fut._sourceTraceback;
+  if (fut._sourceTraceback !== undefined) _setSourceTraceback(context, fut._sourceTraceback);
   return context;
 }

@@ -20,6 +20,16 @@ export type Callback = (...args: any[]) => unknown;
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 
+/**
+ * @internal Record where an object was created or scheduled on an exception
+ * context: `sourceTraceback`, plus the deprecated `source_traceback` alias,
+ * not enumerable so the default handler and key-listing handlers see it once.
+ */
+export function _setSourceTraceback(context: ExceptionContext, traceback: string): void {
+  context.sourceTraceback = traceback;
+  Object.defineProperty(context, 'source_traceback', { value: traceback, writable: true, configurable: true, enumerable: false });
+}
+
 /** A callback scheduled by callSoon (or an fd callback of addReader / addWriter). */
 export class Handle implements Runnable {
   /** @internal */ _callback: Callback | null;
@@ -62,7 +72,7 @@ export class Handle implements Runnable {
       else cb(...args);
     } catch (exc) {
       const context: ExceptionContext = { message: `Exception in callback ${this._describe()}`, exception: exc, handle: this };
-      if (this._sourceTraceback !== undefined) context.source_traceback = this._sourceTraceback;
+      if (this._sourceTraceback !== undefined) _setSourceTraceback(context, this._sourceTraceback);
       this._loop.callExceptionHandler(context);
     }
   }

@@ -2,6 +2,7 @@
 // handler, debug mode, and fd readiness on every backend (after CPython's
 // test_base_events.py and test_events.py).
 import { afterEach, describe, expect, test, vi } from 'vitest';
+import type { ExceptionContext } from '../src/base_events.js';
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop, Handle, TimerHandle } from '../src/events.js';
 import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
@@ -389,6 +390,19 @@ describe('debug mode', () => {
       expect(spy).toHaveBeenCalledTimes(1);
       const text = String(spy.mock.calls[0]![0]);
       expect(text).toMatch(/^Future exception was never retrieved\nfuture: <Future finished exception=Error: x>\nObject created at \(most recent call last\):\nError: created here/);
+      expect(text.split('Object created at').length).toBe(2);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  test('the default handler prints a hand-made source_traceback (the deprecated key) too, once', () => {
+    loop = newEventLoop();
+    const spy = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      loop.defaultExceptionHandler({ message: 'm', source_traceback: 'T' });
+      loop.defaultExceptionHandler({ message: 'm', sourceTraceback: 'T', source_traceback: 'T' });
+      expect(spy.mock.calls.map((c) => String(c[0]))).toEqual(['m\nObject created at (most recent call last):\nT', 'm\nObject created at (most recent call last):\nT']);
     } finally {
       spy.mockRestore();
     }
@@ -398,13 +412,16 @@ describe('debug mode', () => {
     loop = newEventLoop({ debug: true });
     const h = loop.callSoon(() => {});
     expect(h._sourceTraceback).toMatch(/scheduled here/);
-    const seen: unknown[] = [];
-    loop.setExceptionHandler((_l, ctx) => seen.push(ctx.source_traceback));
+    const seen: ExceptionContext[] = [];
+    loop.setExceptionHandler((_l, ctx) => seen.push(ctx));
     loop.callSoon(() => {
       throw new Error('x');
     });
     runBriefly(loop);
-    expect(String(seen[0])).toMatch(/scheduled here/);
+    expect(String(seen[0]!.sourceTraceback)).toMatch(/scheduled here/);
+    // The old snake_case key still reads the same value, but is not listed.
+    expect(seen[0]!.source_traceback).toBe(seen[0]!.sourceTraceback);
+    expect(Object.keys(seen[0]!)).not.toContain('source_traceback');
     loop.setDebug(false);
     expect(loop.callSoon(() => {})._sourceTraceback).toBeUndefined();
     runBriefly(loop);
