@@ -17,6 +17,7 @@ import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _loopForNewFuture, describeValue } from './events.js';
 import type { Runnable } from './events.js';
 import type { BaseEventLoop } from './base_events.js';
+import type { EventLoop } from './loop.js';
 
 /** @internal */ export const PENDING = 0;
 /** @internal */ export const CANCELLED = 1;
@@ -81,9 +82,15 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
     if (this._loop._debug) this._sourceTraceback = new Error('created here').stack;
   }
 
+  // Typed EventLoop, as getRunningLoop() is, so the documented loop methods
+  // (addReader, createServer, ...) can be called on it: every loop coio makes
+  // (newEventLoop, run, getEventLoop) is an EventLoop, and BaseEventLoop and
+  // the classes between are its layers, not loops to make on their own. This
+  // module sits below loop.ts, hence a type-only import and a cast: no
+  // runtime cycle; the field stays BaseEventLoop, what this layer relies on.
   /** The loop this Future belongs to (its callbacks run there). Never throws. */
-  getLoop(): BaseEventLoop {
-    return this._loop;
+  getLoop(): EventLoop {
+    return this._loop as EventLoop;
   }
 
   /** True once the Future has a result or an exception, or was cancelled. Never throws. */

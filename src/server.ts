@@ -4,6 +4,7 @@
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { Cancellable, IoLoop } from './io_loop.js';
+import type { EventLoop } from './loop.js';
 import type { SockAddress } from './native.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Socket } from './socket.js';
@@ -56,9 +57,13 @@ export class Server implements TransportOwner {
     return this.sockets_ ?? [];
   }
 
+  // Typed EventLoop, not the IoLoop contract this module works against, for
+  // the same reason as Future.getLoop(): a user gets the documented loop
+  // methods; every Server is made by an EventLoop (createServer) or on the
+  // running one (startServer). Type-only import: no runtime cycle.
   /** The loop the server runs on. */
-  getLoop(): IoLoop {
-    return this.loop;
+  getLoop(): EventLoop {
+    return this.loop as EventLoop;
   }
 
   /** True while it accepts connections (after startServing, before close). */

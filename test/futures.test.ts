@@ -1,11 +1,11 @@
 // Future: states, results, callbacks, the await protocol, unretrieved
 // exceptions (after CPython's test_futures.py).
-import { describe, expect, test } from 'vitest';
+import { describe, expect, expectTypeOf, test } from 'vitest';
 import { CancelledError, InvalidStateError, RuntimeError } from '../src/errors.js';
 import { _setResultUnlessCancelled, Future, isFuture } from '../src/futures.js';
-import { newEventLoop, setEventLoop } from '../src/loop.js';
+import { EventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
 import { createTask } from '../src/tasks.js';
-import type { Coroutine } from '../src/tasks.js';
+import type { Coroutine, Task } from '../src/tasks.js';
 import { runBriefly, takeErrors, thrown, useCoreLoop } from './core_helpers.js';
 
 describe('Future', () => {
@@ -19,6 +19,15 @@ describe('Future', () => {
     expect(f.cancel()).toBe(true);
     expect(f.cancelled()).toBe(true);
     expect(f.done()).toBe(true);
+  });
+
+  test('getLoop() is typed EventLoop, as getRunningLoop() is', () => {
+    const f = core.loop.createFuture();
+    // Checked by the typecheck: it was BaseEventLoop, without e.g. addReader or createServer.
+    expectTypeOf(f.getLoop()).toEqualTypeOf<EventLoop>();
+    expectTypeOf<ReturnType<Task['getLoop']>>().toEqualTypeOf<EventLoop>();
+    expect(f.getLoop()).toBeInstanceOf(EventLoop);
+    f.cancel();
   });
 
   test('a Future needs a loop: the running one, else the set one', () => {

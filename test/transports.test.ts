@@ -1,8 +1,8 @@
 // Transports and protocols: servers, connections, flow control, half-close,
 // resets, Unix sockets and UDP, on every backend.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { createTask, sleep } from '../src/index.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import { createTask, EventLoop, sleep } from '../src/index.js';
 import type { BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport } from '../src/index.js';
 import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
@@ -113,6 +113,20 @@ describe.each(backends)('%s backend', (backend) => {
       const ports = new Set(server.sockets.map((s) => (s.getsockname() as { port: number }).port));
       expect(server.sockets.length).toBeGreaterThanOrEqual(1);
       expect(ports.size).toBe(1);
+      server.close();
+      yield* server.waitClosed();
+    }
+    t.run(main());
+  });
+
+  it('server.getLoop() is its loop, typed EventLoop (the documented loop methods apply)', () => {
+    const loop = t.loop;
+    function* main(): Co<void> {
+      const server = yield* loop.createServer(() => new Echo(), '127.0.0.1', 0);
+      // Checked by the typecheck: it was the internal IoLoop, without e.g. createConnection.
+      expectTypeOf(server.getLoop()).toEqualTypeOf<EventLoop>();
+      expect(server.getLoop()).toBe(loop);
+      expect(server.getLoop()).toBeInstanceOf(EventLoop);
       server.close();
       yield* server.waitClosed();
     }
