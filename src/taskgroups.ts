@@ -56,6 +56,8 @@ export class TaskGroup {
    * `yield* TaskGroup.run(function* (tg) { ... })`: a new group around body.
    * The body may be an async function (`await TaskGroup.run(async (tg) => ...)`);
    * its tasks may be async functions too.
+   * @returns the body's result; undefined only if tg.cancel() stopped the body
+   *   (see {@link TaskGroup.run}).
    * @throws as {@link TaskGroup.run}.
    */
   static run<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> {
@@ -64,8 +66,17 @@ export class TaskGroup {
 
   /**
    * Run body(this) in the current Task, then wait for every task of the group.
-   * Returns the body's result; undefined if the group was stopped by cancel().
    * A group runs once.
+   *
+   * Returns the body's result, except in one case, which is why the type
+   * includes undefined: cancel() stopped the body itself, that is, the
+   * group's CancelledError reached the body at a suspension point and the
+   * body let it propagate. The body then has no result: run() returns
+   * undefined and the caller goes on, as after an `async with TaskGroup()`
+   * block cut short in asyncio. A body that finished before cancel() was
+   * called, or that catches the CancelledError and returns, gives its
+   * result. Without cancel() the result is always the body's (failures
+   * throw instead).
    * @throws ExceptionGroup of the failures when tasks (or the body) failed;
    *   CancelledError if the enclosing task is cancelled from outside;
    *   RuntimeError if the group was already entered or there is no current task.
@@ -99,8 +110,8 @@ export class TaskGroup {
 
   /**
    * Stop the group: cancel its tasks and its body; run() then returns
-   * (undefined) without a CancelledError. Before run(): the group stops as
-   * soon as it is entered. Idempotent.
+   * without a CancelledError (undefined if the body was stopped, see run()).
+   * Before run(): the group stops as soon as it is entered. Idempotent.
    */
   cancel(): void {
     if (!this._entered) {

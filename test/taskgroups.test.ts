@@ -203,6 +203,29 @@ describe('TaskGroup', () => {
     expect(log).toEqual(['after']);
   });
 
+  test('tg.cancel() after the body returned, or caught by the body: run returns the body\'s result', () => {
+    const r = core.run(function* () {
+      const late = yield* TaskGroup.run(function* (tg) {
+        tg.createTask(sleep(10));
+        tg.createTask(after(1, null)).addDoneCallback(() => tg.cancel());
+        return 'late';
+      });
+      const caught = yield* TaskGroup.run(function* (tg) {
+        tg.createTask(sleep(10));
+        yield;
+        tg.cancel();
+        try {
+          yield* sleep(10);
+        } catch (e) {
+          if (!(e instanceof CancelledError)) throw e;
+        }
+        return 'caught';
+      });
+      return [late, caught];
+    });
+    expect(r).toEqual(['late', 'caught']);
+  });
+
   test('cancel() before entering: the group stops as soon as it is entered', () => {
     core.run(function* () {
       const tg = new TaskGroup();
