@@ -18,6 +18,7 @@
 
 import type { MessagePort } from 'node:worker_threads';
 import { receiveMessageOnPort } from 'node:worker_threads';
+import { RuntimeError } from './errors.js';
 import type { IoLoop } from './io_loop.js';
 import { native } from './native.js';
 import type { NativeWaker } from './native.js';
@@ -122,7 +123,7 @@ const bridges = new WeakMap<IoLoop, ThreadBridge>();
 export function threadBridge(loop: IoLoop): ThreadBridge {
   let bridge = bridges.get(loop);
   if (bridge === undefined) {
-    if (loop.isClosed()) throw new Error('Event loop is closed');
+    if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
     bridge = new ThreadBridge(loop);
     bridges.set(loop, bridge);
   }

@@ -259,6 +259,16 @@ describe('running and stopping', () => {
 });
 
 describe('close', () => {
+  test('an Inbox of a closed loop: sender() is a RuntimeError, like the loop\'s own methods', () => {
+    const loop = newEventLoop();
+    const inbox = loop.createInbox(() => {});
+    loop.close();
+    const err = thrown(() => inbox.sender());
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as Error).message).toBe('Event loop is closed');
+    inbox.close();
+  });
+
   test('closes the selector; scheduling on a closed loop is a RuntimeError; close is idempotent', () => {
     const loop = newEventLoop();
     loop.callLater(10, () => {});
