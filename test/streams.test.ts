@@ -19,6 +19,7 @@ import {
   TimeoutError,
 } from '../src/index.js';
 import type { Server, StreamWriter } from '../src/index.js';
+import { macrotask } from './async_helpers.js';
 import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 
@@ -163,6 +164,80 @@ describe('StreamReader without a transport', () => {
       return (yield* r.readExactly(4)).toString();
     }
     expect(t.run(main())).toBe('data');
+  });
+
+  // read(n) is a hand-written coroutine (ReadOp in streams.ts), not a
+  // function*: it must behave as one everywhere a generator can go.
+  it('read(n) behaves as a generator coroutine: a Task of its own, cancel, close, await, lazy checks', async () => {
+    const loop = t.loop;
+    const r = new StreamReader(loop);
+    // Checks run when it is first resumed, not at the call.
+    const bad = r.read(1.5);
+    expect(() => bad.next()).toThrow(TypeError);
+    expect(Object.prototype.toString.call(r.read(1))).toBe('[object Generator]');
+
+    function* main(): Co<string[]> {
+      const out: string[] = [];
+      // Run directly as a Task (createTask accepts only coroutines).
+      const task = createTask(r.read(3));
+      yield* sleep(0);
+      expect(task.done()).toBe(false);
+      r.feedData(Buffer.from('abcdef'));
+      out.push((yield* task).toString());
+      // Data buffered: returns at once.
+      out.push((yield* r.read(10)).toString());
+      // A cancelled read: the next read may wait again and gets the data.
+      const cancelled = createTask(r.read(10));
+      yield* sleep(0);
+      expect(cancelled.done()).toBe(false);
+      cancelled.cancel();
+      yield* sleep(0);
+      expect(cancelled.cancelled()).toBe(true);
+      const next = createTask(r.read(10));
+      yield* sleep(0);
+      r.feedData(Buffer.from('uvw'));
+      out.push((yield* next).toString());
+      // A read closed while waiting (return()) lets another read wait.
+      const closedRead = r.read(5);
+      expect(closedRead.next().done).toBe(false);
+      closedRead.return(Buffer.alloc(0));
+      const later = createTask(r.read(5));
+      yield* sleep(0);
+      r.feedData(Buffer.from('xyz'));
+      out.push((yield* later).toString());
+      // Two readers at once: the second is refused, the first goes on.
+      const first = createTask(r.read(2));
+      yield* sleep(0);
+      expect(() => r.read(2).next()).toThrow(/already waiting/);
+      r.feedData(Buffer.from('12'));
+      out.push((yield* first).toString());
+      // EOF wakes a waiting read with an empty Buffer.
+      const atEof = createTask(r.read(4));
+      yield* sleep(0);
+      r.feedEof();
+      out.push(`eof:${(yield* atEof).length}`);
+      return out;
+    }
+    expect(t.run(main())).toEqual(['abc', 'def', 'uvw', 'xyz', '12', 'eof:0']);
+
+    // `await reader.read(n)` from an async function, and an error set while it waits.
+    // (From a macrotask: a blocking loop entered from a microtask cannot run promise callbacks.)
+    const r2 = new StreamReader(loop);
+    const got = await macrotask(() => loop.runUntilComplete(
+      (async () => {
+        const p = r2.read(4);
+        loop.callSoon(() => r2.feedData(Buffer.from('ping')));
+        const first = await p;
+        loop.callSoon(() => r2.setException(Object.assign(new Error('reset'), { code: 'ECONNRESET' })));
+        try {
+          await r2.read(4);
+          return 'no error';
+        } catch (err) {
+          return `${first.toString()} ${(err as { code?: string }).code}`;
+        }
+      })(),
+    ));
+    expect(got).toBe('ping ECONNRESET');
   });
 });
 
