@@ -131,9 +131,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     return this._numCancelsRequested;
   }
 
-  /** Withdraw one cancellation request; returns how many remain. */
+  /**
+   * Withdraw one cancellation request; returns how many remain. When none
+   * remain, a cancellation not yet delivered (the Task was running when
+   * cancel() was called) is withdrawn too, as in asyncio 3.13.
+   */
   uncancel(): number {
-    if (this._numCancelsRequested > 0) this._numCancelsRequested--;
+    if (this._numCancelsRequested > 0) {
+      this._numCancelsRequested--;
+      // Otherwise the withdrawn request would still throw CancelledError at the next await.
+      if (this._numCancelsRequested === 0) this._mustCancel = false;
+    }
     return this._numCancelsRequested;
   }
 

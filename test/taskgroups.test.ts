@@ -226,6 +226,20 @@ describe('TaskGroup', () => {
     expect(r).toEqual(['late', 'caught']);
   });
 
+  test('tg.cancel() then the body returns without suspending: no stray CancelledError in the parent later', () => {
+    const r = core.run(function* () {
+      const result = yield* TaskGroup.run(function* (tg) {
+        tg.cancel();
+        return 'body result';
+      });
+      expect(currentTask()!.cancelling()).toBe(0);
+      // The group took its cancellation of the parent back: this await is not cancelled.
+      yield* sleep(0.001);
+      return result;
+    });
+    expect(r).toBe('body result');
+  });
+
   test('cancel() before entering: the group stops as soon as it is entered', () => {
     core.run(function* () {
       const tg = new TaskGroup();

@@ -391,6 +391,27 @@ describe('Task', () => {
       expect(core.loop.runUntilComplete(t)).toEqual([2, 1, 0, 0]);
     });
 
+    test('uncancel() down to 0 also withdraws a cancellation not yet delivered (asyncio 3.13)', () => {
+      const t = core.loop.createTask(
+        (function* () {
+          const me = currentTask()!;
+          // Running: no awaited Future to cancel, so the request waits for the next await.
+          me.cancel();
+          me.cancel();
+          expect(me.uncancel()).toBe(1);
+          // One request remains: it is still delivered.
+          expect(yield* thrownBy(sleep(0))).toBeInstanceOf(CancelledError);
+          me.cancel();
+          expect(me.uncancel()).toBe(1);
+          expect(me.uncancel()).toBe(0);
+          // None remains: the next await is not cancelled.
+          yield* sleep(0.001);
+          return 'not cancelled';
+        })(),
+      );
+      expect(core.loop.runUntilComplete(t)).toBe('not cancelled');
+    });
+
     test('cancelling a task cancels the task it awaits', () => {
       const inner = core.loop.createTask(
         (function* () {
