@@ -88,7 +88,8 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
   /**
    * Resolve host:port without blocking the loop (numeric hosts answer at once;
    * names are resolved in a worker thread).
-   * @throws an Error with code (ENOTFOUND, EAI_AGAIN, ...) when the name does not resolve.
+   * @throws an Error with code (ENOTFOUND, EAI_AGAIN, ...) when the name does not resolve;
+   *   RuntimeError if the loop is closed.
    */
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
     return getaddrinfo(this, host, port, options);

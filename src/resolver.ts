@@ -9,6 +9,7 @@
 
 import { isIP } from 'node:net';
 import { MessageChannel, Worker } from 'node:worker_threads';
+import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
 import { addonPathOverride, packageRoot } from './native.js';
@@ -143,8 +144,12 @@ const resolvers = new WeakMap<IoLoop, Resolver>();
 /**
  * Resolve host and port to addresses, without blocking the loop.
  * A numeric host (or '' / null for "any address") answers at once.
+ * @throws RuntimeError if the loop is closed (numeric hosts too, as asyncio).
  */
 export function* getaddrinfo(loop: IoLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Co<AddrInfo[]> {
+  // Before anything starts: a Resolver would start (and keep) the worker
+  // thread before threadBridge(loop) refused the closed loop.
+  if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
   const family = options.family ?? 0;
   const type = options.type ?? SOCK_STREAM;
   if (family === AF_UNIX) throw new RangeError('getaddrinfo does not resolve Unix paths');

@@ -1,6 +1,7 @@
 // The event loop: scheduling, timers, run / stop / close, the exception
 // handler, debug mode, and fd readiness on every backend (after CPython's
 // test_base_events.py and test_events.py).
+import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { ExceptionContext } from '../src/base_events.js';
 import { RuntimeError } from '../src/errors.js';
@@ -267,6 +268,21 @@ describe('close', () => {
     expect(err).toBeInstanceOf(RuntimeError);
     expect((err as Error).message).toBe('Event loop is closed');
     inbox.close();
+  });
+
+  test.skipIf(!existsSync('/proc/self/task'))('getaddrinfo on a closed loop: a RuntimeError, and no resolver thread started', () => {
+    const loop = newEventLoop();
+    loop.close();
+    // new Worker starts its thread, and the thread its own libuv loop (fds), at once.
+    const threads = readdirSync('/proc/self/task').length;
+    const fds = readdirSync('/proc/self/fd').length;
+    const err = thrown(() => loop.getaddrinfo('localhost', 80).next());
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as Error).message).toBe('Event loop is closed');
+    expect(readdirSync('/proc/self/task').length, 'threads').toBeLessThanOrEqual(threads);
+    expect(readdirSync('/proc/self/fd').length, 'fds').toBe(fds);
+    // A numeric host needs no thread, but the loop is closed all the same (as asyncio).
+    expect(thrown(() => loop.getaddrinfo('127.0.0.1', 80).next())).toBeInstanceOf(RuntimeError);
   });
 
   test('closes the selector; scheduling on a closed loop is a RuntimeError; close is idempotent', () => {
