@@ -31,8 +31,10 @@ function fileKind(fd: number): 'fifo' | 'socket' | 'char' | 'other' {
   return 'other';
 }
 
+/** As selectors.ts checks fds: TypeError for a value that is not an integer, RangeError for a negative integer. */
 function checkFd(fd: number, caller: string): void {
-  if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`${caller}: fd must be a non-negative integer, got ${String(fd)}`);
+  if (!Number.isInteger(fd)) throw new TypeError(`${caller}: fd must be a non-negative integer, got ${String(fd)}`);
+  if (fd < 0) throw new RangeError(`${caller}: fd must be a non-negative integer, got ${fd}`);
 }
 
 // Protocols declare connectionMade(transport: Transport); a pipe transport is

@@ -127,7 +127,8 @@ export class UnixEventLoop extends NetworkEventLoop {
 
   /**
    * Connect protocolFactory() to the read end of a pipe (the transport owns fd).
-   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device;
+   *   RangeError for a negative fd.
    */
   connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
     return connectReadPipe(this, protocolFactory, fd);
@@ -135,7 +136,8 @@ export class UnixEventLoop extends NetworkEventLoop {
 
   /**
    * Connect protocolFactory() to the write end of a pipe (the transport owns fd).
-   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device;
+   *   RangeError for a negative fd.
    */
   connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
     return connectWritePipe(this, protocolFactory, fd);

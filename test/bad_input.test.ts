@@ -562,6 +562,12 @@ const rows: Row[] = [
   { name: 'createUnixConnection to a missing path: ENOENT', call: (k) => k.loop.createUnixConnection(() => new Quiet(), join(dir, 'missing.sock')), want: errno('ENOENT') },
 
   // ---- transports -------------------------------------------------------------------
+  // Pipe fds: TypeError for a value that is not an integer, RangeError for a negative one (as the selector's checks).
+  { name: 'connectReadPipe(-1)', call: (k) => k.loop.connectReadPipe(() => new Quiet(), -1), want: throws(RangeError, { message: /non-negative integer/ }) },
+  { name: 'connectWritePipe(-1)', call: (k) => k.loop.connectWritePipe(() => new Quiet(), -1), want: throws(RangeError, { message: /non-negative integer/ }) },
+  { name: 'connectReadPipe(1.5) (a fractional fd)', call: (k) => k.loop.connectReadPipe(() => new Quiet(), 1.5), want: throws(TypeError) },
+  { name: 'connectWritePipe(NaN)', call: (k) => k.loop.connectWritePipe(() => new Quiet(), NaN), want: throws(TypeError) },
+  { name: "connectReadPipe('0') (a string)", call: (k) => k.loop.connectReadPipe(() => new Quiet(), '0' as never), want: throws(TypeError) },
   {
     name: 'transport.write(42)',
     call: function* (k) {
