@@ -13,6 +13,7 @@
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
 import { getRunningLoop, ProtocolBase, run } from 'coio';
+import { untilSignal } from './_signals.mjs';
 
 /** Server side: write back whatever arrives. */
 class EchoServerProtocol extends ProtocolBase {
@@ -101,24 +102,6 @@ function* serverMain(port, host) {
   server.close(); // stop listening
   server.closeClients(); // close every connection once its pending output is sent
   yield* server.waitClosed();
-}
-
-/**
- * Wait for the first SIGINT (Ctrl-C) or SIGTERM; returns its name. The
- * handlers run from coio's loop (loop.addSignalHandler): a process.on()
- * listener would not fire while the loop waits in epoll. Once one arrived
- * they are removed, so a second Ctrl-C kills a shutdown that hangs.
- */
-function* untilSignal() {
-  const loop = getRunningLoop();
-  const got = loop.createFuture();
-  const signals = ['SIGINT', 'SIGTERM'];
-  for (const sig of signals) loop.addSignalHandler(sig, () => got.done() || got.setResult(sig));
-  try {
-    return yield* got;
-  } finally {
-    for (const sig of signals) loop.removeSignalHandler(sig);
-  }
 }
 
 function* clientMain(host, port, msg) {

@@ -12,6 +12,7 @@
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
 import { AF_INET6, createTask, gather, getRunningLoop, run, SHUT_WR, Socket, wait } from 'coio';
+import { untilSignal } from './_signals.mjs';
 
 const RECV_SIZE = 64 * 1024;
 
@@ -133,24 +134,6 @@ function* serverMain(port, host) {
   console.log(`${sig}: shutting down`);
   server.cancel(); // closes the listener and cancels the client tasks (each closes its socket)
   yield* wait([server]);
-}
-
-/**
- * Wait for the first SIGINT (Ctrl-C) or SIGTERM; returns its name. The
- * handlers run from coio's loop (loop.addSignalHandler): a process.on()
- * listener would not fire while the loop waits in epoll. Once one arrived
- * they are removed, so a second Ctrl-C kills a shutdown that hangs.
- */
-function* untilSignal() {
-  const loop = getRunningLoop();
-  const got = loop.createFuture();
-  const signals = ['SIGINT', 'SIGTERM'];
-  for (const sig of signals) loop.addSignalHandler(sig, () => got.done() || got.setResult(sig));
-  try {
-    return yield* got;
-  } finally {
-    for (const sig of signals) loop.removeSignalHandler(sig);
-  }
 }
 
 function* clientMain(host, port, msg) {

@@ -11,7 +11,8 @@
 // listening, close the connections, exit 0); the handlers are coio's
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { gather, getRunningLoop, openConnection, run, startServer } from 'coio';
+import { gather, openConnection, run, startServer } from 'coio';
+import { untilSignal } from './_signals.mjs';
 
 /** One connection: echo until EOF. startServer runs it as a task. */
 function* handleClient(reader, writer) {
@@ -73,24 +74,6 @@ function* serverMain(port, host) {
   server.close(); // stop listening
   server.closeClients(); // close every connection once its pending output is sent
   yield* server.waitClosed();
-}
-
-/**
- * Wait for the first SIGINT (Ctrl-C) or SIGTERM; returns its name. The
- * handlers run from coio's loop (loop.addSignalHandler): a process.on()
- * listener would not fire while the loop waits in epoll. Once one arrived
- * they are removed, so a second Ctrl-C kills a shutdown that hangs.
- */
-function* untilSignal() {
-  const loop = getRunningLoop();
-  const got = loop.createFuture();
-  const signals = ['SIGINT', 'SIGTERM'];
-  for (const sig of signals) loop.addSignalHandler(sig, () => got.done() || got.setResult(sig));
-  try {
-    return yield* got;
-  } finally {
-    for (const sig of signals) loop.removeSignalHandler(sig);
-  }
 }
 
 function* clientMain(host, port, msg) {

@@ -32,6 +32,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { getRunningLoop, openConnection, run } from 'coio';
+import { untilSignal } from './_signals.mjs';
 import { RequestParser } from './http_parser.mjs';
 
 const STATUS_TEXT = {
@@ -262,24 +263,6 @@ function* serve(port, host) {
   const sig = yield* untilSignal(); // the server accepts connections meanwhile
   console.log(`${sig}: shutting down`);
   yield* stopHttpServer(server);
-}
-
-/**
- * Wait for the first SIGINT (Ctrl-C) or SIGTERM; returns its name. The
- * handlers run from coio's loop (loop.addSignalHandler): a process.on()
- * listener would not fire while the loop waits in epoll. Once one arrived
- * they are removed, so a second Ctrl-C kills a shutdown that hangs.
- */
-function* untilSignal() {
-  const loop = getRunningLoop();
-  const got = loop.createFuture();
-  const signals = ['SIGINT', 'SIGTERM'];
-  for (const sig of signals) loop.addSignalHandler(sig, () => got.done() || got.setResult(sig));
-  try {
-    return yield* got;
-  } finally {
-    for (const sig of signals) loop.removeSignalHandler(sig);
-  }
 }
 
 function isMain() {
