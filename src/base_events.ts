@@ -15,6 +15,7 @@ import { Task, ensureFuture, isCoroutine } from './tasks.js';
 import { TimerHeap } from './timer_heap.js';
 import type { Awaitable, Coroutine, TaskInput } from './tasks.js';
 import { _taskCoroutine } from './async_tasks.js';
+import type { EventLoop } from './loop.js';
 
 /** Rebuild the timer heap when more than this fraction of it is cancelled timers... */
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
@@ -46,8 +47,14 @@ export interface ExceptionContext {
   [key: string]: unknown;
 }
 
+// The loop is typed EventLoop, as getRunningLoop() and Future.getLoop() are:
+// every loop coio makes is one, BaseEventLoop is its layer, and a callback
+// may then call the documented loop methods on it. loop.ts sits above this
+// module, hence a type-only import and a cast where the callbacks are called
+// (no runtime cycle). A callback typed (loop: BaseEventLoop, ...) still fits.
+
 /** What setExceptionHandler takes: called with the loop and the report; it should not throw (if it does, both its error and the report go to defaultExceptionHandler). */
-export type ExceptionHandler = (loop: BaseEventLoop, context: ExceptionContext) => void;
+export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
 
 /** Options of createTask / loop.createTask / TaskGroup.createTask. */
 export interface TaskOptions {
@@ -56,7 +63,7 @@ export interface TaskOptions {
 }
 
 /** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
-export type TaskFactory = (loop: BaseEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
+export type TaskFactory = (loop: EventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
 
 /**
  * The OS-agnostic part of the event loop (asyncio's BaseEventLoop): the ready
@@ -186,7 +193,7 @@ export abstract class BaseEventLoop {
   createTask<T>(input: TaskInput<T>, options: TaskOptions = {}): Task<T> {
     this._checkClosed();
     const coro = isCoroutine(input) ? input : _taskCoroutine<T>(input, this);
-    if (this._taskFactory !== null) return this._taskFactory(this, coro, options) as Task<T>;
+    if (this._taskFactory !== null) return this._taskFactory(this as BaseEventLoop as EventLoop, coro, options) as Task<T>;
     return new Task<T>(coro, { loop: this, name: options.name });
   }
 
@@ -336,7 +343,7 @@ export abstract class BaseEventLoop {
       return;
     }
     try {
-      this._exceptionHandler(this, context);
+      this._exceptionHandler(this as BaseEventLoop as EventLoop, context);
     } catch (exc) {
       // Report both: the handler's own failure, then what it was given.
       try {

@@ -2,15 +2,15 @@
 // handler, debug mode, and fd readiness on every backend (after CPython's
 // test_base_events.py and test_events.py).
 import { existsSync, readdirSync } from 'node:fs';
-import { afterEach, describe, expect, test, vi } from 'vitest';
-import type { ExceptionContext } from '../src/base_events.js';
+import { afterEach, describe, expect, expectTypeOf, test, vi } from 'vitest';
+import type { BaseEventLoop, ExceptionContext, ExceptionHandler, TaskFactory } from '../src/base_events.js';
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop, Handle, TimerHandle } from '../src/events.js';
 import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
 import { availableBackends, EVENT_READ, EVENT_WRITE } from '../src/selectors.js';
 import { socketpair } from '../src/socket.js';
 import type { Socket } from '../src/socket.js';
-import { sleep } from '../src/tasks.js';
+import { sleep, Task } from '../src/tasks.js';
 import type { Coroutine } from '../src/tasks.js';
 import { runBriefly, takeErrors, thrown, useCoreLoop } from './core_helpers.js';
 
@@ -374,6 +374,34 @@ describe('exception handler', () => {
     loop.setExceptionHandler((l, ctx) => seen.push(l, ctx.message, ctx.extra));
     loop.callExceptionHandler({ message: 'm', extra: 1 });
     expect(seen).toEqual([loop, 'm', 1]);
+  });
+
+  test('the exception handler and the task factory get the loop typed EventLoop; callbacks typed BaseEventLoop still fit', () => {
+    loop = newEventLoop();
+    // Checked by the typecheck: the loop was typed BaseEventLoop, without e.g. addReader or createServer.
+    expectTypeOf<Parameters<ExceptionHandler>[0]>().toEqualTypeOf<EventLoop>();
+    expectTypeOf<Parameters<TaskFactory>[0]>().toEqualTypeOf<EventLoop>();
+    const seen: unknown[] = [];
+    loop.setExceptionHandler((l, ctx) => {
+      expectTypeOf(l).toEqualTypeOf<EventLoop>();
+      seen.push(l, typeof l.addReader, ctx.message);
+    });
+    loop.callExceptionHandler({ message: 'm' });
+    loop.setTaskFactory((l, coro, options) => {
+      expectTypeOf(l).toEqualTypeOf<EventLoop>();
+      seen.push(l, typeof l.createServer);
+      return new Task(coro, { loop: l, name: options.name });
+    });
+    expect(loop.runUntilComplete(loop.createTask(sleep(0, 'r')))).toBe('r');
+    expect(seen).toEqual([loop, 'function', 'm', loop, 'function']);
+    // The wider parameter type is still accepted (EventLoop is a BaseEventLoop).
+    const wideHandler = (_l: BaseEventLoop, _ctx: ExceptionContext): void => {};
+    const wideFactory = (l: BaseEventLoop, coro: Coroutine<unknown>): Task<unknown> => new Task(coro, { loop: l });
+    loop.setExceptionHandler(wideHandler);
+    loop.setTaskFactory(wideFactory);
+    expect(loop.getExceptionHandler()).toBe(wideHandler);
+    expect(loop.getTaskFactory()).toBe(wideFactory);
+    loop.runUntilComplete(loop.createTask(sleep(0)));
   });
 });
 
