@@ -8,7 +8,8 @@ import type { DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket } from './socket.js';
 import type { AddressLike } from './socket.js';
-import { CONNECTION_ERRORS, readBuffer, READ_BUFFER_SIZE, toBytes, writeBufferLimits } from './socket_transport.js';
+import { CONNECTION_ERRORS, readBuffer, READ_BUFFER_SIZE, toBytes } from './socket_transport.js';
+import { writeBufferLimits } from './write_buffer.js';
 import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
 import type { BaseProtocol } from './protocols.js';
 

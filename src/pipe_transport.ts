@@ -11,14 +11,14 @@ import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
-import { READ_BUFFER_SIZE, readBuffer, toBytes, writeBufferLimits } from './socket_transport.js';
+import { READ_BUFFER_SIZE, readBuffer, toBytes } from './socket_transport.js';
+import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 
 type Co<T> = Generator<unknown, T, unknown>;
 
 /** After this many writes to a lost pipe, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
 const CONNLOST_WRITE_WARNING = 5;
-const DEFAULT_HIGH_WATER = 64 * 1024;
 
 type Waiter = Future<void> | null;
 
@@ -215,18 +215,14 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
  * (with an EPIPE error if data was still buffered).
  */
 export class WritePipeTransport extends PipeTransportBase implements WriteTransport {
-  private wbuf: Uint8Array[] = [];
-  private wOffset = 0;
-  private wSize = 0;
+  /** What the pipe has not taken yet, and the flow control over it (shared with the socket transport). */
+  private readonly wb = new WriteBuffer();
   private writing = false;
   private watchingPeer = false;
   /** connectionLost is scheduled (or done). */
   private lost = false;
   /** Writes attempted after that, for the one warning. */
   private lostWrites = 0;
-  private high = DEFAULT_HIGH_WATER;
-  private low = DEFAULT_HIGH_WATER / 4;
-  private protocolPaused = false;
 
   /**
    * Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration.
@@ -262,7 +258,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   };
 
   private readonly peerClosed = (): void => {
-    if (this.wSize > 0) this.forceClose(brokenPipe());
+    if (this.wb.size > 0) this.forceClose(brokenPipe());
     else this.forceClose(null);
   };
 
@@ -274,7 +270,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
       return;
     }
     let sent = 0;
-    if (this.wSize === 0) {
+    if (this.wb.size === 0) {
       try {
         sent = native.write(this.fd, bytes, 0, bytes.length);
       } catch (err) {
@@ -285,9 +281,8 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
       this.startWriting();
     }
     // Keep a copy: the caller may reuse its buffer.
-    this.wbuf.push(Buffer.from(bytes.subarray(sent)));
-    this.wSize += bytes.length - sent;
-    this.maybePauseProtocol();
+    this.wb.push(bytes, sent);
+    this.wb.maybePause(this, this.protocol, this.loop);
   }
 
   /** write() each buffer in turn. Throws as write(). */
@@ -308,25 +303,21 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   }
 
   private readonly writeReady = (): void => {
-    while (this.wSize > 0) {
-      const chunk = this.wbuf[0]!;
+    const wb = this.wb;
+    while (wb.size > 0) {
+      const chunk = wb.chunks[0]!;
       let n: number;
       try {
-        n = native.write(this.fd, chunk, this.wOffset, chunk.length - this.wOffset);
+        n = native.write(this.fd, chunk, wb.offset, chunk.length - wb.offset);
       } catch (err) {
         return this.fatalError(err, 'Fatal write error on pipe transport');
       }
       if (n === WOULD_BLOCK) return;
-      this.wSize -= n;
-      this.wOffset += n;
-      if (this.wOffset === chunk.length) {
-        this.wbuf.shift();
-        this.wOffset = 0;
-      }
+      wb.consume(n);
     }
     this.stopWriting();
-    this.maybeResumeProtocol(); // may write more
-    if (this.wSize === 0 && this.closing && !this.lost) {
+    wb.maybeResume(this, this.protocol, this.loop); // may write more
+    if (wb.size === 0 && this.closing && !this.lost) {
       this.lost = true;
       this.stopWatchingPeer();
       this.callConnectionLost(null);
@@ -342,7 +333,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   writeEof(): void {
     if (this.closing) return;
     this.closing = true;
-    if (this.wSize === 0 && !this.lost) {
+    if (this.wb.size === 0 && !this.lost) {
       this.lost = true;
       this.stopWatchingPeer();
       this.loop.callSoon(this.callConnectionLost, null);
@@ -360,37 +351,16 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   }
 
   getWriteBufferSize(): number {
-    return this.wSize;
+    return this.wb.size;
   }
 
   /** The [low, high] water marks of the write buffer, bytes. */
   getWriteBufferLimits(): [number, number] {
-    return [this.low, this.high];
+    return [this.wb.low, this.wb.high];
   }
 
   setWriteBufferLimits(high?: number, low?: number): void {
-    [this.high, this.low] = writeBufferLimits(high, low);
-    this.maybePauseProtocol();
-  }
-
-  private maybePauseProtocol(): void {
-    if (this.wSize <= this.high || this.protocolPaused) return;
-    this.protocolPaused = true;
-    try {
-      this.protocol.pauseWriting?.();
-    } catch (err) {
-      this.loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport: this, protocol: this.protocol });
-    }
-  }
-
-  private maybeResumeProtocol(): void {
-    if (!this.protocolPaused || this.wSize > this.low) return;
-    this.protocolPaused = false;
-    try {
-      this.protocol.resumeWriting?.();
-    } catch (err) {
-      this.loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport: this, protocol: this.protocol });
-    }
+    this.wb.setLimits(high, low, this, this.protocol, this.loop);
   }
 
   private stopWatchingPeer(): void {
@@ -406,8 +376,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
 
   private forceClose(exc: Error | null): void {
     this.closing = true;
-    this.wbuf = [];
-    this.wSize = 0;
+    this.wb.clear();
     this.stopWriting();
     this.stopWatchingPeer();
     if (this.lost) return;
@@ -416,7 +385,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   }
 
   override toString(): string {
-    return `<WritePipeTransport fd=${this.fd} ${this.fdOpen ? (this.closing ? 'closing' : 'open') : 'closed'} write buffer=${this.wSize}>`;
+    return `<WritePipeTransport fd=${this.fd} ${this.fdOpen ? (this.closing ? 'closing' : 'open') : 'closed'} write buffer=${this.wb.size}>`;
   }
 }
 

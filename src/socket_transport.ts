@@ -8,8 +8,9 @@
 //   time), so an idle connection costs no buffer and a read allocates
 //   nothing unless the protocol asks for its own copy.
 // - Try first, wait second: write() sends at once and buffers (a copy of)
-//   only what the kernel did not take; the buffer goes out with one
-//   vectored send when the fd becomes writable.
+//   only what the kernel did not take (in a WriteBuffer, write_buffer.ts,
+//   made on the first such write); the buffer goes out with one vectored
+//   send when the fd becomes writable.
 
 import { RuntimeError } from './errors.js';
 import { native, WOULD_BLOCK } from './native.js';
@@ -20,10 +21,10 @@ import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import type { IoLoop } from './io_loop.js';
+import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
 /** Read size: large messages come in one recv (DESIGN.md: 256 KiB took 100 KiB echo from ~30 to ~21 µs). */
 export const READ_BUFFER_SIZE = 256 * 1024;
-const DEFAULT_HIGH_WATER = 64 * 1024;
 /** After this many writes to a lost connection, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
 const CONNLOST_WRITE_WARNING = 5;
 
@@ -87,14 +88,9 @@ export class SocketTransport implements Transport {
   private reading = true;
   private eofWritten = false;
   private protocolConnected = false;
-  // Write buffer: owned copies; the first one is sent from wOffset.
-  private wbuf: Uint8Array[] = [];
-  private wOffset = 0;
-  private wSize = 0;
+  /** What the kernel has not taken yet, and the flow control over it: made when first needed. */
+  private wb: WriteBuffer | null = null;
   private writing = false;
-  private high = DEFAULT_HIGH_WATER;
-  private low = DEFAULT_HIGH_WATER / 4;
-  private protocolPaused = false;
   private readonly extra: Partial<ExtraInfo>;
 
   constructor(
@@ -227,7 +223,8 @@ export class SocketTransport implements Transport {
       return;
     }
     let sent = 0;
-    if (this.wSize === 0) {
+    let wb = this.wb;
+    if (wb === null || wb.size === 0) {
       try {
         sent = native.send(this.fd, bytes, 0, bytes.length);
       } catch (err) {
@@ -236,11 +233,10 @@ export class SocketTransport implements Transport {
       if (sent === bytes.length) return;
       if (sent === WOULD_BLOCK) sent = 0;
       this.startWriting();
+      wb ??= this.wb = new WriteBuffer();
     }
-    // Keep a copy: the caller may reuse its buffer (or it is a borrowed view).
-    this.wbuf.push(Buffer.from(bytes.subarray(sent)));
-    this.wSize += bytes.length - sent;
-    this.maybePauseProtocol();
+    wb.push(bytes, sent);
+    wb.maybePause(this, this.protocol, this.loop);
   }
 
   writelines(list: Iterable<Uint8Array | string>): void {
@@ -260,20 +256,21 @@ export class SocketTransport implements Transport {
   }
 
   private readonly writeReady = (): void => {
-    if (this.connLost !== 0) return;
+    const wb = this.wb;
+    if (this.connLost !== 0 || wb === null) return;
+    const chunks = wb.chunks;
     let n: number;
     try {
-      n = this.wbuf.length === 1 ? native.send(this.fd, this.wbuf[0]!, this.wOffset, this.wbuf[0]!.length - this.wOffset) : native.sendv(this.fd, this.wbuf, this.wOffset);
+      n = chunks.length === 1 ? native.send(this.fd, chunks[0]!, wb.offset, chunks[0]!.length - wb.offset) : native.sendv(this.fd, chunks, wb.offset);
     } catch (err) {
       this.stopWriting();
-      this.wbuf = [];
-      this.wSize = 0;
+      wb.clear();
       return this.fatalError(err, 'Fatal write error on socket transport');
     }
     if (n === WOULD_BLOCK) return;
-    this.consume(n);
-    this.maybeResumeProtocol();
-    if (this.wSize > 0) return;
+    wb.consume(n);
+    wb.maybeResume(this, this.protocol, this.loop);
+    if (wb.size > 0) return;
     this.stopWriting();
     if (this.closing) {
       this.connLost = 1;
@@ -283,20 +280,10 @@ export class SocketTransport implements Transport {
     }
   };
 
-  /** Drop n sent bytes from the front of the write buffer. */
-  private consume(n: number): void {
-    this.wSize -= n;
-    let off = this.wOffset + n;
-    let i = 0;
-    while (i < this.wbuf.length && off >= this.wbuf[i]!.length) off -= this.wbuf[i++]!.length;
-    if (i > 0) this.wbuf.splice(0, i);
-    this.wOffset = off;
-  }
-
   writeEof(): void {
     if (this.closing || this.eofWritten) return;
     this.eofWritten = true;
-    if (this.wSize === 0) this.shutdownWrite();
+    if (this.getWriteBufferSize() === 0) this.shutdownWrite();
   }
 
   private shutdownWrite(): void {
@@ -313,38 +300,15 @@ export class SocketTransport implements Transport {
   }
 
   getWriteBufferSize(): number {
-    return this.wSize;
+    return this.wb === null ? 0 : this.wb.size;
   }
 
   getWriteBufferLimits(): [number, number] {
-    return [this.low, this.high];
+    return this.wb === null ? [DEFAULT_HIGH_WATER / 4, DEFAULT_HIGH_WATER] : [this.wb.low, this.wb.high];
   }
 
   setWriteBufferLimits(high?: number, low?: number): void {
-    const [h, l] = writeBufferLimits(high, low);
-    this.high = h;
-    this.low = l;
-    this.maybePauseProtocol();
-  }
-
-  private maybePauseProtocol(): void {
-    if (this.wSize <= this.high || this.protocolPaused) return;
-    this.protocolPaused = true;
-    try {
-      this.protocol.pauseWriting?.();
-    } catch (err) {
-      this.loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport: this, protocol: this.protocol });
-    }
-  }
-
-  private maybeResumeProtocol(): void {
-    if (!this.protocolPaused || this.wSize > this.low) return;
-    this.protocolPaused = false;
-    try {
-      this.protocol.resumeWriting?.();
-    } catch (err) {
-      this.loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport: this, protocol: this.protocol });
-    }
+    (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
   }
 
   // ---- closing -------------------------------------------------------
@@ -357,7 +321,7 @@ export class SocketTransport implements Transport {
     if (this.closing) return;
     this.closing = true;
     if (this.protocolConnected && this.reading) this.loop.removeReader(this.fd);
-    if (this.wSize === 0) {
+    if (this.getWriteBufferSize() === 0) {
       this.connLost = 1;
       this.loop.callSoon(SocketTransport.connectionLostCb, this, null);
     }
@@ -378,10 +342,7 @@ export class SocketTransport implements Transport {
 
   private forceClose(exc: Error | null): void {
     if (this.connLost !== 0) return;
-    if (this.wSize > 0) {
-      this.wbuf = [];
-      this.wSize = 0;
-    }
+    this.wb?.clear();
     this.stopWriting();
     if (!this.closing) {
       this.closing = true;
@@ -419,22 +380,13 @@ export class SocketTransport implements Transport {
 
   toString(): string {
     const state = this.sock.closed ? 'closed' : this.closing ? 'closing' : 'open';
-    return `<SocketTransport fd=${this.fd} ${state} write buffer=${this.wSize}>`;
+    return `<SocketTransport fd=${this.fd} ${state} write buffer=${this.getWriteBufferSize()}>`;
   }
 }
 
 /** Errors that mean "the peer went away", reported through connectionLost only. */
 export const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);
 
-/** Validate (high, low) as asyncio's _set_write_buffer_limits does. */
-export function writeBufferLimits(high?: number, low?: number): [number, number] {
-  let h = high;
-  let l = low;
-  if (h === undefined) h = l === undefined ? DEFAULT_HIGH_WATER : 4 * l;
-  if (l === undefined) l = Math.floor(h / 4);
-  if (!(h >= l && l >= 0)) throw new RangeError(`high (${h}) must be >= low (${l}) must be >= 0`);
-  return [h, l];
-}
 
 function tryAddress(get: () => SockAddress): SockAddress | undefined {
   try {

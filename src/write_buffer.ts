@@ -1,0 +1,89 @@
+// The write side the stream transports share (socket_transport.ts,
+// pipe_transport.ts): the bytes the kernel has not taken yet, and the flow
+// control that pauses the protocol above the high-water mark and resumes it
+// below the low one (asyncio's _FlowControlMixin).
+//
+// A transport makes its WriteBuffer on the first write the kernel does not
+// take whole (or when its limits are set): most connections never need one,
+// and an idle connection should cost little.
+
+import type { BaseProtocol } from './protocols.js';
+import type { IoLoop } from './io_loop.js';
+
+/** The default high-water mark (asyncio's 64 KiB); the low one is a quarter of it. */
+export const DEFAULT_HIGH_WATER = 64 * 1024;
+
+/**
+ * [high, low] from setWriteBufferLimits' arguments (asyncio's rules: low
+ * defaults to high / 4, high to 4 * low or 64 KiB).
+ * @throws RangeError unless high >= low >= 0.
+ */
+export function writeBufferLimits(high?: number, low?: number): [number, number] {
+  if (high === undefined) high = low === undefined ? DEFAULT_HIGH_WATER : 4 * low;
+  if (low === undefined) low = Math.floor(high / 4);
+  if (!(high >= low && low >= 0)) throw new RangeError(`high (${high}) must be >= low (${low}) must be >= 0`);
+  return [high, low];
+}
+
+export class WriteBuffer {
+  /** Owned copies of what is still to send; the first is sent from `offset`. */
+  chunks: Uint8Array[] = [];
+  offset = 0;
+  /** Bytes still to send. */
+  size = 0;
+  high = DEFAULT_HIGH_WATER;
+  low = DEFAULT_HIGH_WATER / 4;
+  private protocolPaused = false;
+
+  /** Keep a copy of bytes from `from` on: the caller may reuse its buffer (or it is a borrowed view). */
+  push(bytes: Uint8Array, from: number): void {
+    this.chunks.push(Buffer.from(bytes.subarray(from)));
+    this.size += bytes.length - from;
+  }
+
+  /** Drop n sent bytes from the front. */
+  consume(n: number): void {
+    this.size -= n;
+    const chunks = this.chunks;
+    let off = this.offset + n;
+    let i = 0;
+    while (i < chunks.length && off >= chunks[i]!.length) off -= chunks[i++]!.length;
+    if (i > 0) chunks.splice(0, i);
+    this.offset = off;
+  }
+
+  /** Drop everything (the transport is lost). */
+  clear(): void {
+    this.chunks = [];
+    this.offset = 0;
+    this.size = 0;
+  }
+
+  /** Set the water marks (see writeBufferLimits), then pause the protocol if already above the new high one. */
+  setLimits(high: number | undefined, low: number | undefined, transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+    [this.high, this.low] = writeBufferLimits(high, low);
+    this.maybePause(transport, protocol, loop);
+  }
+
+  /** Above the high-water mark: protocol.pauseWriting(), once. Its errors go to the loop's exception handler. */
+  maybePause(transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+    if (this.size <= this.high || this.protocolPaused) return;
+    this.protocolPaused = true;
+    try {
+      protocol.pauseWriting?.();
+    } catch (err) {
+      loop.callExceptionHandler({ message: 'protocol.pauseWriting() failed', exception: err, transport, protocol });
+    }
+  }
+
+  /** Paused and now at or below the low-water mark: protocol.resumeWriting(). */
+  maybeResume(transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+    if (!this.protocolPaused || this.size > this.low) return;
+    this.protocolPaused = false;
+    try {
+      protocol.resumeWriting?.();
+    } catch (err) {
+      loop.callExceptionHandler({ message: 'protocol.resumeWriting() failed', exception: err, transport, protocol });
+    }
+  }
+}
