@@ -101,7 +101,7 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
   /**
    * Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration.
    * Prefer loop.connectReadPipe / connectWritePipe.
-   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device; RangeError for a negative fd.
    */
   constructor(loop: IoLoop, fd: number, protocol: Protocol, waiter: Waiter = null) {
     checkFd(fd, 'ReadPipeTransport');
@@ -227,7 +227,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
   /**
    * Takes ownership of fd (made non-blocking); connectionMade runs on the next loop iteration.
    * Prefer loop.connectReadPipe / connectWritePipe.
-   * @throws TypeError for a bad fd or one that is not a pipe, socket or character device.
+   * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device; RangeError for a negative fd.
    */
   constructor(loop: IoLoop, fd: number, protocol: BaseProtocol, waiter: Waiter = null) {
     checkFd(fd, 'WritePipeTransport');

@@ -100,8 +100,16 @@ class Resolver {
   private readonly unwatch: () => void;
 
   constructor(private readonly loop: IoLoop) {
+    // Watch first: if that fails (out of fds for the loop's wake-up pipe),
+    // no worker was started or counted, and the channel is closed.
+    try {
+      this.unwatch = threadBridge(loop).watch(this.channel.port1, this.onReply);
+    } catch (err) {
+      this.channel.port1.close();
+      this.channel.port2.close();
+      throw err;
+    }
     acquireWorker().postMessage({ kind: 'port', rid: this.rid, port: this.channel.port2 }, [this.channel.port2]);
-    this.unwatch = threadBridge(loop).watch(this.channel.port1, this.onReply);
   }
 
   lookup(host: string, port: number, family: number, type: number): Future<AddrInfo[]> {
