@@ -304,7 +304,7 @@ export class StreamReader {
  * connections); this is one small object, and the hot path creates no
  * generator frame per read. It behaves as that generator would: checks run
  * on the first next(); throw() and return() end the wait; isCoroutine()
- * accepts it; `await reader.read(n)` works (awaitables.ts marks it).
+ * accepts it; `await reader.read(n)` works (marked awaitable below).
  */
 class ReadOp implements Generator<unknown, Buffer, unknown> {
   private waiter: Future<void> | null = null;
