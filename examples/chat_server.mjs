@@ -32,7 +32,7 @@
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
 import { gather, openConnection, run, sleep, startServer } from 'coio';
-import { untilSignal } from './_signals.mjs';
+import { untilSignal } from './_common.mjs';
 
 const MAX_LINE = 4096;
 const DEFAULT_MAX_BUFFER = 1024 * 1024;

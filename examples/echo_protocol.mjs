@@ -12,8 +12,8 @@
 // listening, close the connections, exit 0); the handlers are coio's
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { getRunningLoop, ProtocolBase, run } from 'coio';
-import { untilSignal } from './_signals.mjs';
+import { getRunningLoop, ProtocolBase } from 'coio';
+import { echoCli, untilSignal } from './_common.mjs';
 
 /** Server side: write back whatever arrives. */
 class EchoServerProtocol extends ProtocolBase {
@@ -104,20 +104,4 @@ function* serverMain(port, host) {
   yield* server.waitClosed();
 }
 
-function* clientMain(host, port, msg) {
-  try {
-    console.log(yield* echoClient(host, port, msg));
-  } catch (err) {
-    console.error(`echo client: ${err.message}`); // e.g. connect ECONNREFUSED 127.0.0.1:8888
-    process.exitCode = 1;
-  }
-}
-
-const [mode, ...args] = process.argv.slice(2);
-if (mode === undefined || mode === 'demo') run(demo);
-else if (mode === 'server') run(serverMain(Number(args[0] ?? 8888), args[1] ?? '127.0.0.1'));
-else if (mode === 'client' && args.length === 3) run(clientMain(args[0], Number(args[1]), args[2]));
-else {
-  console.error('usage: node examples/echo_protocol.mjs [demo | server [port] [host] | client HOST PORT MSG]');
-  process.exit(2);
-}
+echoCli('echo_protocol', { demo, serverMain, echoClient });

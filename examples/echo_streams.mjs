@@ -11,8 +11,8 @@
 // listening, close the connections, exit 0); the handlers are coio's
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { gather, openConnection, run, startServer } from 'coio';
-import { untilSignal } from './_signals.mjs';
+import { gather, openConnection, startServer } from 'coio';
+import { echoCli, untilSignal } from './_common.mjs';
 
 /** One connection: echo until EOF. startServer runs it as a task. */
 function* handleClient(reader, writer) {
@@ -76,20 +76,4 @@ function* serverMain(port, host) {
   yield* server.waitClosed();
 }
 
-function* clientMain(host, port, msg) {
-  try {
-    console.log(yield* echoClient(host, port, msg));
-  } catch (err) {
-    console.error(`echo client: ${err.message}`); // e.g. connect ECONNREFUSED 127.0.0.1:8888
-    process.exitCode = 1;
-  }
-}
-
-const [mode, ...args] = process.argv.slice(2);
-if (mode === undefined || mode === 'demo') run(demo);
-else if (mode === 'server') run(serverMain(Number(args[0] ?? 8888), args[1] ?? '127.0.0.1'));
-else if (mode === 'client' && args.length === 3) run(clientMain(args[0], Number(args[1]), args[2]));
-else {
-  console.error('usage: node examples/echo_streams.mjs [demo | server [port] [host] | client HOST PORT MSG]');
-  process.exit(2);
-}
+echoCli('echo_streams', { demo, serverMain, echoClient });

@@ -32,7 +32,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { getRunningLoop, openConnection, run } from 'coio';
-import { untilSignal } from './_signals.mjs';
+import { untilSignal } from './_common.mjs';
 import { RequestParser } from './http_parser.mjs';
 
 const STATUS_TEXT = {
