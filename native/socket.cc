@@ -288,6 +288,13 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   return IoResult(info.Env(), n, "write");
 }
 
+// Takes the iovecs in two passes. Reading an element can run JS (a getter
+// on the array, an accessor on its prototype), and that JS can detach or
+// shrink a buffer read before it: a pointer taken in the same pass would
+// then point at freed memory. So the first pass only fetches the elements
+// (all the JS that can run, runs there), and the second reads each one's
+// memory with calls that run no JS, right before the syscall. A buffer
+// detached by then is refused (TypeError) rather than sent as empty.
 Napi::Value Sendv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ArgFd(info, 0, "sendv");
@@ -301,19 +308,35 @@ Napi::Value Sendv(const Napi::CallbackInfo& info) {
   constexpr int64_t kMaxSafe = (int64_t{1} << 53) - 1;
   int64_t first_offset = ArgInteger(info, 2, "sendv", "firstOffset", 0, kMaxSafe);
 
-  iovec iov[kSendvMaxBuffers];
   size_t n = count < kSendvMaxBuffers ? count : kSendvMaxBuffers;
+  napi_value elements[kSendvMaxBuffers];
   for (size_t k = 0; k < n; ++k) {
-    napi_value element;
+    if (napi_get_element(env, bufs, static_cast<uint32_t>(k), &elements[k]) != napi_ok) {
+      // A getter threw (N-API reports that as a generic failure): rethrow
+      // its error, which Error::New takes from the pending exception.
+      throw Napi::Error::New(env);
+    }
+  }
+  // No JS runs from here to the syscall.
+  iovec iov[kSendvMaxBuffers];
+  for (size_t k = 0; k < n; ++k) {
     napi_typedarray_type type;
     size_t length;
     void* data;
-    if (napi_get_element(env, bufs, static_cast<uint32_t>(k), &element) != napi_ok ||
-        napi_get_typedarray_info(env, element, &type, &length, &data, nullptr, nullptr) !=
-            napi_ok ||
+    napi_value arraybuffer;
+    if (napi_get_typedarray_info(env, elements[k], &type, &length, &data, &arraybuffer,
+                                 nullptr) != napi_ok ||
         type != napi_uint8_array) {
       throw Napi::TypeError::New(
           env, "sendv: bufs[" + std::to_string(k) + "] must be a Buffer or Uint8Array");
+    }
+    if (length == 0) {
+      bool detached = false;
+      napi_is_detached_arraybuffer(env, arraybuffer, &detached);
+      if (detached) {
+        throw Napi::TypeError::New(env, "sendv: bufs[" + std::to_string(k) +
+                                            "]'s ArrayBuffer is detached (transferred away)");
+      }
     }
     iov[k].iov_base = data;
     iov[k].iov_len = length;

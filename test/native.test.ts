@@ -567,6 +567,45 @@ describe('sockets', () => {
     expect(() => native.sendv(a, text('ab') as unknown as Uint8Array[], 0)).toThrow(TypeError);
   });
 
+  it('sendv never reads a buffer that a getter of a later element detached', () => {
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    // Reading bufs[1] frees bufs[0]'s memory: the pointer to bufs[0] must not
+    // have been taken before (under ASan that was a heap-use-after-free; without
+    // it, another allocation's bytes went out).
+    type Movable = ArrayBuffer & { transfer?(n?: number): ArrayBuffer };
+    const detachers = [(u: Uint8Array) => structuredClone(u.buffer, { transfer: [u.buffer as ArrayBuffer] })];
+    // ArrayBuffer.prototype.transfer (Node 21+) frees or moves the memory at once.
+    if (typeof (ArrayBuffer.prototype as Movable).transfer === 'function') {
+      detachers.push((u: Uint8Array) => (u.buffer as Movable).transfer!(1));
+    }
+    for (const detach of detachers) {
+      const first = new Uint8Array(65536).fill(0x61);
+      const bufs: Uint8Array[] = [first];
+      Object.defineProperty(bufs, 1, {
+        enumerable: true,
+        get() {
+          detach(first);
+          return text('tail');
+        },
+      });
+      expect(() => native.sendv(a, bufs, 0)).toThrow(/bufs\[0\].*detached/);
+      expect(native.recv(b, Buffer.alloc(8), 0, 8)).toBe(WOULD_BLOCK);
+    }
+    // A getter that throws: its error comes through, nothing is sent.
+    const bufs: Uint8Array[] = [text('x')];
+    Object.defineProperty(bufs, 1, {
+      get() {
+        throw new Error('getter says no');
+      },
+    });
+    expect(() => native.sendv(a, bufs, 0)).toThrow('getter says no');
+    // A getter that does no harm: the right bytes go out.
+    const fine: Uint8Array[] = [text('ab')];
+    Object.defineProperty(fine, 1, { get: () => text('cd') });
+    expect(native.sendv(a, fine, 0)).toBe(4);
+    expect(recvAll(b)).toBe('abcd');
+  });
+
   describe.each([
     ['IPv4', AF_INET, '127.0.0.1'],
     ['IPv6', AF_INET6, '::1'],
