@@ -10,6 +10,10 @@
 //            at the window's edges);
 //   scaling  10 .. 10,000 connections, 10 of them active, per backend;
 //   memory   server RSS before/after 10,000 idle connections.
+//   tls      echo over TLS (1 and 100 KiB, 10 connections) with the TLS
+//            build of the client (bench/build/pingpong_tls, system libssl),
+//            and the handshake rate: new TLS connections per second, one
+//            echo each.
 // Output: markdown on stdout (progress on stderr), JSON and SVG charts in
 // bench/results/.
 import { execFileSync } from 'node:child_process';
@@ -23,7 +27,7 @@ import {
   machineBusyCores,
 } from './lib/proc.mjs';
 import { deriveRun, summarizeRuns } from './lib/stats.mjs';
-import { addRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
+import { addRatios, addTlsRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -43,6 +47,10 @@ const COIO_DIST = join(ROOT, 'dist', 'esm', 'index.js');
 //   scaling   backends to measure in the scaling section: [null] = the
 //             server's only loop; [{name:'select', fdLimit:1024}, ...] for coio
 //   memory    measured in the memory section
+//   tls       a TLS server (given --cert/--key): measured in the tls section only
+//   handshake with tls: also in the handshake-rate runs
+//   level     'protocol' | 'streams': the tls table's "x uvloop" column
+//             compares a server with uvloop's server of the same level
 //
 // A coio server is one line below in the "coio" block. The server file must
 // follow the contract in bench/README.md: take --host/--port/--unix (and
@@ -54,40 +62,54 @@ const COIO_DIST = join(ROOT, 'dist', 'esm', 'index.js');
 const SELECT_FD_SETSIZE = 1024;
 const COIO_BACKENDS = [{ name: 'epoll' }, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
 
-function pythonServer(loop, level) {
+// TLS servers (section "tls") take the harness's certificate: --cert F --key F.
+const tlsArgs = (ctx) => ['--cert', ctx.tls.cert, '--key', ctx.tls.key];
+const tlsCheck = (ctx) => ctx.tlsSkip ?? null;
+
+function pythonServer(loop, level, { tls = false } = {}) {
   return {
-    name: `${loop}-${level}`,
-    label: `${loop} ${level}`,
+    name: `${loop}${tls ? '-tls' : ''}-${level}`,
+    label: `${loop} ${level}${tls ? ' (ssl)' : ''}`,
     group: 'python',
-    argv: (ctx) => [ctx.python.path, join(BENCH, 'servers', 'py_asyncio.py'), '--loop', loop, '--level', level],
+    level,
+    argv: (ctx) => [
+      ctx.python.path, join(BENCH, 'servers', 'py_asyncio.py'), '--loop', loop, '--level', level, ...(tls ? tlsArgs(ctx) : []),
+    ],
     check: (ctx) => {
+      if (tls && ctx.tlsSkip) return ctx.tlsSkip;
       if (!ctx.python) return `no python3 found (tried ${ctx.pythonTried.join(', ')})`;
       if (loop === 'uvloop' && !ctx.python.uvloop) {
         return `uvloop not importable by ${ctx.pythonTried.join(' or ')} (on Debian: apt-get install python3-uvloop)`;
       }
       return null;
     },
-    main: true,
+    main: !tls,
+    tls,
   };
 }
 
 function coioServer(name, file, extraArgs, o) {
   const path = join(BENCH, 'servers', file);
+  const tls = o.tls ?? false;
   return {
     name,
     label: o.label,
     scalingLabel: o.scalingLabel,
     group: 'coio',
+    level: o.level,
     argv: (ctx, backend) => [
-      process.execPath, path, ...extraArgs, ...(backend ? ['--backend', backend.name] : []),
+      process.execPath, path, ...extraArgs, ...(tls ? tlsArgs(ctx) : []), ...(backend ? ['--backend', backend.name] : []),
     ],
-    check: () =>
+    check: (ctx) =>
       !existsSync(path) ? `bench/servers/${file} not written yet`
         : !existsSync(COIO_DIST) ? 'dist/esm/index.js missing (run npm run build)'
+        : tls ? tlsCheck(ctx)
         : null,
-    main: o.main ?? true,
+    main: o.main ?? !tls,
     scaling: o.scaling,
     memory: o.memory ?? false,
+    tls,
+    handshake: o.handshake ?? false,
   };
 }
 
@@ -126,8 +148,35 @@ export const REGISTRY = [
   },
   pythonServer('asyncio', 'protocol'),
   pythonServer('asyncio', 'streams'),
-  { ...pythonServer('uvloop', 'protocol'), memory: true }, // the issue's reference for bytes per idle connection
+  { ...pythonServer('uvloop', 'protocol'), memory: true }, // the reference for bytes per idle connection
   pythonServer('uvloop', 'streams'),
+
+  // ---- TLS peers (section "tls") -------------------------------------------
+  {
+    // OpenSSL driven straight from C: what TLS costs with no event loop above it.
+    name: 'c-epoll-tls',
+    label: 'C epoll + OpenSSL (floor)',
+    group: 'floor',
+    argv: (ctx) => [join(BUILD, 'c_epoll_tls'), ...tlsArgs(ctx)],
+    check: tlsCheck,
+    main: false,
+    tls: true,
+    handshake: true,
+  },
+  {
+    name: 'node-tls',
+    label: 'node tls',
+    group: 'node',
+    argv: (ctx) => [process.execPath, join(BENCH, 'servers', 'node_tls.mjs'), ...tlsArgs(ctx)],
+    check: tlsCheck,
+    main: false,
+    tls: true,
+    handshake: true,
+  },
+  pythonServer('asyncio', 'protocol', { tls: true }),
+  pythonServer('asyncio', 'streams', { tls: true }),
+  { ...pythonServer('uvloop', 'protocol', { tls: true }), handshake: true },
+  pythonServer('uvloop', 'streams', { tls: true }),
 
   // ---- coio servers --------------------------------------------------------
   // Add coio servers here as the networking layer lands. Main-section runs
@@ -139,6 +188,12 @@ export const REGISTRY = [
   coioServer('coio-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol' }),
   coioServer('coio-streams', 'coio_streams.mjs', [], { label: 'coio streams', memory: true }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
+  // TLS (section "tls"): the same servers given --cert/--key.
+  coioServer('coio-tls-protocol', 'coio_protocol.mjs', [], {
+    label: 'coio protocol (TLS, borrowed view)', level: 'protocol', tls: true, handshake: true,
+  }),
+  coioServer('coio-tls-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol (TLS)', tls: true }),
+  coioServer('coio-tls-streams', 'coio_streams.mjs', [], { label: 'coio streams (TLS)', level: 'streams', tls: true, handshake: true }),
   // ---- end of coio servers -------------------------------------------------
 ];
 
@@ -158,8 +213,9 @@ const HELP = `usage: node bench/run.mjs [options]     (npm run bench -- [options
                             quick: 0.3 s / 1 s / 1; full: 1 s / 5 s / 3)
   --servers a,b,...         only these servers (names, or prefixes ending in *: coio-*)
   --skip a,b,...            leave these out
-  --sections main,scaling,memory   which sections to run (default: all)
+  --sections main,scaling,memory,tls   which sections to run (default: all)
   --sizes 1k,10k,100k       message sizes of the main section
+  --tls-sizes 1k,100k       message sizes of the tls section
   --connections N           connections of the main section (default 10)
   --repeats N  --warmup S  --duration S       override the preset (main section)
   --scaling-conns 10,100,1000,10000  --active N (default 10)
@@ -182,7 +238,7 @@ function parseOptions(argv) {
     options: {
       quick: { type: 'boolean' }, full: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
       servers: { type: 'string' }, skip: { type: 'string' }, sections: { type: 'string' },
-      sizes: { type: 'string' }, connections: { type: 'string' },
+      sizes: { type: 'string' }, 'tls-sizes': { type: 'string' }, connections: { type: 'string' },
       repeats: { type: 'string' }, warmup: { type: 'string' }, duration: { type: 'string' },
       'scaling-conns': { type: 'string' }, active: { type: 'string' },
       'scaling-repeats': { type: 'string' }, 'scaling-duration': { type: 'string' },
@@ -204,8 +260,9 @@ function parseOptions(argv) {
     render: values.render,
     servers: list(values.servers),
     skip: list(values.skip) ?? [],
-    sections: list(values.sections) ?? ['main', 'scaling', 'memory'],
+    sections: list(values.sections) ?? ['main', 'scaling', 'memory', 'tls'],
     sizes: (list(values.sizes) ?? ['1k', '10k', '100k']).map(size),
+    tlsSizes: (list(values['tls-sizes']) ?? ['1k', '100k']).map(size),
     connections: num(values.connections, 10),
     repeats: num(values.repeats, p.repeats),
     warmup: num(values.warmup, p.warmup),
@@ -252,6 +309,47 @@ function buildC() {
     log(`bench: ${cc} -O2 -o ${relative(ROOT, out)} ${relative(ROOT, src)}`);
     execFileSync(cc, ['-O2', '-Wall', '-o', out, src], { stdio: 'inherit' });
   }
+}
+
+/**
+ * The TLS build of the client and the C TLS floor (system libssl, bench only), and a
+ * throwaway certificate made with the openssl command into bench/build/tls/.
+ * Returns null when ready, else the reason the TLS rows are skipped.
+ */
+function prepareTls(ctx) {
+  const cc = process.env.CC || 'cc';
+  const targets = [
+    ['pingpong_tls', join(BENCH, 'client', 'pingpong.c'), ['-DPINGPONG_TLS']],
+    ['c_epoll_tls', join(BENCH, 'servers', 'c_epoll_tls.c'), []],
+  ];
+  for (const [name, src, defs] of targets) {
+    const out = join(BUILD, name);
+    if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) continue;
+    log(`bench: ${[cc, '-O2', ...defs].join(' ')} -o ${relative(ROOT, out)} ${relative(ROOT, src)} -lssl -lcrypto`);
+    try {
+      execFileSync(cc, ['-O2', '-Wall', ...defs, '-o', out, src, '-lssl', '-lcrypto'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      const err = String(e.stderr ?? e.message);
+      const first = err.split('\n').find((l) => /error/.test(l))?.trim() ?? err.trim().split('\n')[0];
+      return /openssl\/|-lssl|-lcrypto/.test(err)
+        ? `no OpenSSL headers or libraries for the C client (apt-get install libssl-dev): ${first}`
+        : `${relative(ROOT, src)} does not build: ${first}`;
+    }
+  }
+  if (!sh('sh', ['-c', 'command -v openssl'])) return 'no openssl command to make the certificate (apt-get install openssl)';
+  const dir = join(BUILD, 'tls');
+  mkdirSync(dir, { recursive: true });
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  // ECDSA P-256, self-signed, for 127.0.0.1 / localhost; the client does not verify it.
+  const made = sh('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+  ]);
+  if (made === null || !existsSync(cert)) return 'openssl req could not make the certificate';
+  ctx.tls = { cert, key, keyType: 'ECDSA P-256' };
+  return null;
 }
 
 function detectPython(explicit) {
@@ -371,7 +469,7 @@ const alive = (server) => server.child.exitCode === null && server.child.signalC
  * One client run against a running server. `onConnected(server, n)` runs
  * after every connection has been accepted and before traffic starts.
  */
-async function runClient(server, ctx, { conns, idle = 0, idleTouch = 0, size, warmup, duration, onConnected }) {
+async function runClient(server, ctx, { conns, idle = 0, idleTouch = 0, size, warmup, duration, onConnected, tls = false, reconnect = false }) {
   if (!alive(server)) throw new Error(`server exited (code ${server.child.exitCode}): ${server.stderr.text.trim().slice(-300)}`);
   // Connections of the previous run must be gone (closing 10,000 takes the server a moment).
   const settle = await waitFds(server.pid, (n) => n <= server.baselineFds + 2, 20000);
@@ -383,7 +481,8 @@ async function runClient(server, ctx, { conns, idle = 0, idleTouch = 0, size, wa
   const target = server.unixPath ? ['--unix', server.unixPath] : ['--host', '127.0.0.1', '--port', String(server.port)];
   const argv = [
     ...(ctx.pin ? ['taskset', '-c', '1'] : []),
-    join(BUILD, 'pingpong'), ...target,
+    join(BUILD, tls ? 'pingpong_tls' : 'pingpong'), ...target,
+    ...(tls ? ['--tls'] : []), ...(reconnect ? ['--reconnect'] : []),
     '-c', String(conns), '--idle', String(idle), '-s', String(size),
     '-w', String(warmup), '-d', String(duration),
     '--server-pid', String(server.pid), '--wait-go',
@@ -445,8 +544,14 @@ function matches(name, patterns) {
 // Sections
 // ===========================================================================
 
-async function sectionMain(servers, ctx, opts, res) {
-  const total = opts.repeats * opts.sizes.length * servers.length;
+/**
+ * Each server x size x repeat, interleaved (repeat > size > server) so a drift of a
+ * shared machine hits every server alike. `plan`: a list of { tag, servers, sizes,
+ * client options } run on the same started servers (the tls section's echo and
+ * handshake runs share one server process each). Returns the runs.
+ */
+async function runMatrix(section, servers, plans, ctx, opts, res) {
+  const total = opts.repeats * plans.reduce((a, p) => a + p.sizes.length * p.servers.length, 0);
   const runs = [];
   const started = [];
   let i = 0;
@@ -458,22 +563,27 @@ async function sectionMain(servers, ctx, opts, res) {
         skipLine(res, entry.name, e.message);
       }
     }
-    // Interleaved (repeat > size > server): drift of a shared machine hits every server alike.
     for (let rep = 0; rep < opts.repeats; rep++) {
-      for (const size of opts.sizes) {
-        for (const server of started) {
-          i++;
-          if (server.failed) continue;
-          try {
-            const client = await runClient(server, ctx, {
-              conns: opts.connections, size, warmup: opts.warmup, duration: opts.duration,
-            });
-            const run = { server: server.entry.name, label: server.label, size, rep, ...deriveRun(client, ctx.clkTck), client };
-            runs.push(run);
-            log(`[main ${i}/${total}] ${server.label.padEnd(30)} ${sizeLabel(size).padStart(7)}  ${progress(run)}`);
-          } catch (e) {
-            server.failed = e.message;
-            skipLine(res, server.entry.name, `failed in the main section: ${e.message}`);
+      for (const plan of plans) {
+        for (const size of plan.sizes) {
+          for (const server of started) {
+            if (!plan.servers.includes(server.entry)) continue;
+            i++;
+            if (server.failed) continue;
+            try {
+              const client = await runClient(server, ctx, {
+                conns: opts.connections, size, warmup: opts.warmup, duration: opts.duration, ...plan.client,
+              });
+              const run = {
+                server: server.entry.name, label: server.label, group: server.entry.group, level: server.entry.level ?? null,
+                tag: plan.tag, size, rep, ...deriveRun(client, ctx.clkTck), client,
+              };
+              runs.push(run);
+              log(`[${plan.tag} ${i}/${total}] ${server.label.padEnd(34)} ${sizeLabel(size).padStart(7)}  ${progress(run)}`);
+            } catch (e) {
+              server.failed = e.message;
+              skipLine(res, server.entry.name, `failed in the ${section} section: ${e.message}`);
+            }
           }
         }
       }
@@ -481,13 +591,46 @@ async function sectionMain(servers, ctx, opts, res) {
   } finally {
     await Promise.all(started.map(stopServer));
   }
-  const summary = summarizeRuns(runs, (r) => `${r.server}|${r.size}`, FIELDS).map((s) => {
-    const r0 = runs.find((r) => `${r.server}|${r.size}` === s.key);
-    return { server: r0.server, label: r0.label, size: r0.size, ...s };
+  return runs;
+}
+
+function summarizeMatrix(runs) {
+  const key = (r) => `${r.tag}|${r.server}|${r.size}`;
+  return summarizeRuns(runs, key, FIELDS).map((s) => {
+    const r0 = runs.find((r) => key(r) === s.key);
+    return { server: r0.server, label: r0.label, group: r0.group, level: r0.level, tag: r0.tag, size: r0.size, ...s };
   });
+}
+
+async function sectionMain(servers, ctx, opts, res) {
+  const runs = await runMatrix('main', servers, [{ tag: 'main', servers, sizes: opts.sizes, client: {} }], ctx, opts, res);
   res.main = {
     connections: opts.connections, sizes: opts.sizes, repeats: opts.repeats,
-    warmup: opts.warmup, duration: opts.duration, runs: runs.map(stripClient), summary: addRatios(summary),
+    warmup: opts.warmup, duration: opts.duration, runs: runs.map(stripClient), summary: addRatios(summarizeMatrix(runs)),
+  };
+}
+
+/**
+ * TLS: the echo at opts.tlsSizes over TLS (handshakes done before the measured
+ * window), then the handshake rate: each of the connections reconnects after
+ * every 1 KiB echo (full handshakes, no resumption); "requests" are connections.
+ */
+async function sectionTls(servers, ctx, opts, res) {
+  const shakers = servers.filter((e) => e.handshake);
+  const runs = await runMatrix('tls', servers, [
+    { tag: 'tls', servers, sizes: opts.tlsSizes, client: { tls: true } },
+    { tag: 'handshake', servers: shakers, sizes: [1024], client: { tls: true, reconnect: true } },
+  ], ctx, opts, res);
+  const summary = summarizeMatrix(runs);
+  const first = runs.find((r) => r.client.tls?.version);
+  const ciphers = [...new Set(runs.map((r) => r.client.tls && `${r.client.tls.version} ${r.client.tls.cipher}`).filter(Boolean))];
+  if (ciphers.length > 1) ctx.warnings.push(`the TLS servers did not all negotiate the same cipher: ${ciphers.join('; ')}`);
+  res.tls = {
+    connections: opts.connections, sizes: opts.tlsSizes, repeats: opts.repeats, warmup: opts.warmup, duration: opts.duration,
+    version: first?.client.tls.version ?? null, cipher: first?.client.tls.cipher ?? null, keyType: ctx.tls?.keyType ?? null,
+    runs: runs.map(stripClient),
+    summary: addTlsRatios(summary.filter((r) => r.tag === 'tls')),
+    handshake: addTlsRatios(summary.filter((r) => r.tag === 'handshake')),
   };
 }
 
@@ -671,6 +814,13 @@ async function main() {
     busyStarts: 0,
   };
 
+  if (opts.sections.includes('tls') || opts.list) {
+    mkdirSync(BUILD, { recursive: true });
+    ctx.tlsSkip = prepareTls(ctx);
+  } else {
+    ctx.tlsSkip = 'the tls section is not selected';
+  }
+
   const res = { schema: 1, preset: opts.preset, options: { ...opts }, machine: null, skipped: [], warnings: ctx.warnings };
   let entries = REGISTRY.filter((e) => (opts.servers ? matches(e.name, opts.servers) : !e.optIn));
   entries = entries.filter((e) => !matches(e.name, opts.skip));
@@ -684,6 +834,8 @@ async function main() {
   const runnable = [];
   for (const e of entries) {
     const reason = e.check(ctx);
+    // A TLS server when the tls section isn't run is simply not part of this run.
+    if (e.tls && !opts.sections.includes('tls')) continue;
     if (reason) skipLine(res, e.name, reason);
     else runnable.push(e);
   }
@@ -702,8 +854,10 @@ async function main() {
   const nMain = opts.sections.includes('main') ? runnable.filter((e) => e.main).length * opts.sizes.length * opts.repeats : 0;
   const nScale = opts.sections.includes('scaling')
     ? runnable.reduce((a, e) => a + (e.scaling?.length ?? 0), 0) * opts.scalingConns.length * opts.scalingRepeats : 0;
-  const estimate = nMain * (opts.warmup + opts.duration + 0.15) + nScale * (opts.scalingWarmup + opts.scalingDuration + 0.5);
-  log(`bench: ${opts.preset}: ${nMain} main runs, ${nScale} scaling runs, about ${Math.round(estimate / 10) * 10 + 10} s`);
+  const nTls = opts.sections.includes('tls')
+    ? runnable.reduce((a, e) => a + (e.tls ? opts.tlsSizes.length + (e.handshake ? 1 : 0) : 0), 0) * opts.repeats : 0;
+  const estimate = (nMain + nTls) * (opts.warmup + opts.duration + 0.15) + nScale * (opts.scalingWarmup + opts.scalingDuration + 0.5);
+  log(`bench: ${opts.preset}: ${nMain} main runs, ${nScale} scaling runs, ${nTls} tls runs, about ${Math.round(estimate / 10) * 10 + 10} s`);
 
   res.sectionS = {};
   const timed = async (name, fn) => {
@@ -715,6 +869,7 @@ async function main() {
   await timed('main', () => sectionMain(runnable.filter((e) => e.main), ctx, opts, res));
   await timed('scaling', () => sectionScaling(runnable.filter((e) => e.scaling), ctx, opts, res));
   await timed('memory', () => sectionMemory(runnable, ctx, opts, res));
+  await timed('tls', () => sectionTls(runnable.filter((e) => e.tls), ctx, opts, res));
 
   res.machine.loadavgAfter = os.loadavg();
   if (ctx.quietWaitedS > 1 || ctx.busyStarts) {

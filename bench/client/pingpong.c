@@ -20,7 +20,19 @@
  * window, as are this process's getrusage() and the machine-wide busy ticks
  * from /proc/stat (to spot other load on a shared machine).
  *
+ * --tls (a build with -DPINGPONG_TLS, linked with the system libssl): every
+ * connection speaks TLS (OpenSSL, no certificate verification: the bench
+ * measures the server, not the PKI). Each handshake completes before the
+ * warm-up starts; the measured window sees only application data records.
+ *
+ * --reconnect: the connection rate instead of the request rate. Each of the
+ * N slots loops: connect, (TLS handshake), one S-byte echo, abortive close
+ * (RST: no TIME_WAIT), and again. A "request" is then one whole connection;
+ * its latency runs from connect() to the last byte of the echo. Every
+ * handshake is a full one (no session resumption).
+ *
  * Build: cc -O2 -o pingpong pingpong.c   (Linux only: epoll, /proc)
+ *        cc -O2 -DPINGPONG_TLS -o pingpong_tls pingpong.c -lssl -lcrypto
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +53,10 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef PINGPONG_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define RBUF_SIZE (256 * 1024)
 #define MAX_EVENTS 1024
@@ -61,6 +77,10 @@ static int opt_server_pid = 0;
 static int opt_wait_go = 0;
 static int opt_graceful = 0;
 static size_t opt_idle_touch = 0; /* bytes each idle connection echoes once before going idle */
+static int opt_tls = 0;
+static int opt_reconnect = 0;
+static const char *opt_tls_ciphers = NULL;      /* TLS 1.3 ciphersuites (SSL_CTX_set_ciphersuites) */
+static const char *opt_tls_max = NULL;          /* "1.2" to cap the version */
 
 /* ---- time and histogram ----------------------------------------------- */
 
@@ -168,12 +188,18 @@ static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv
 
 /* ---- connections ------------------------------------------------------ */
 
+enum { ST_ECHO, ST_CONNECTING, ST_HANDSHAKE };
+
 struct conn {
     int fd;
     int out_armed; /* EPOLLOUT registered (a send was partial) */
     int dead;
+    int state;     /* ST_ECHO, or (--reconnect) connecting / handshaking */
     size_t sent, recvd;
     uint64_t t0;
+#ifdef PINGPONG_TLS
+    SSL *ssl;
+#endif
 };
 
 static struct conn *conns;
@@ -182,13 +208,19 @@ static int epfd;
 static char *sbuf, *rbuf;
 static int measuring;
 static uint64_t n_requests, n_bytes, n_errors;
-static uint64_t n_recv, n_send, n_wait; /* syscalls in the measured window */
+static uint64_t n_recv, n_send, n_wait; /* syscalls (TLS: SSL_read/SSL_write calls) in the measured window */
 static int n_alive;
 static char first_error[128];
 
+static char tls_last_error[120]; /* OpenSSL's reason for the last TLS failure (errno is then EPROTO) */
+
 static void note_error(const char *what, int err) {
     n_errors++;
-    if (!first_error[0]) snprintf(first_error, sizeof first_error, "%s: %s", what, strerror(err));
+    if (first_error[0]) return;
+    if (err == EPROTO && tls_last_error[0])
+        snprintf(first_error, sizeof first_error, "%s: %s", what, tls_last_error);
+    else
+        snprintf(first_error, sizeof first_error, "%s: %s", what, strerror(err));
 }
 
 static struct sockaddr_storage target;
@@ -314,10 +346,146 @@ static int connect_many(int *out, int count) {
     return ok;
 }
 
+/* ---- TLS (OpenSSL over the same non-blocking sockets) ------------------ */
+
+#ifdef PINGPONG_TLS
+static SSL_CTX *tls_ctx;
+static char tls_version[32], tls_cipher[64];
+#define CONN_TLS(c) ((c)->ssl != NULL)
+
+/* Keep OpenSSL's reason for the failure (for first_error); errno = EPROTO. */
+static void tls_fail(int ssl_err) {
+    unsigned long e = ERR_peek_last_error();
+    if (e) {
+        ERR_error_string_n(e, tls_last_error, sizeof tls_last_error);
+    } else if (ssl_err == SSL_ERROR_SYSCALL && errno) {
+        snprintf(tls_last_error, sizeof tls_last_error, "%s", strerror(errno));
+    } else {
+        snprintf(tls_last_error, sizeof tls_last_error, "SSL_get_error %d", ssl_err);
+    }
+    ERR_clear_error();
+    errno = EPROTO;
+}
+
+static int tls_init(void) {
+    tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (!tls_ctx) return -1;
+    SSL_CTX_set_verify(tls_ctx, SSL_VERIFY_NONE, NULL); /* the bench measures the server, not the PKI */
+    SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF); /* every handshake a full one */
+    SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_options(tls_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    /* One read() per socket buffer rather than two per record (header, body): the client
+     * has to keep up with the server. Reads loop until SSL_read would block, so nothing
+     * read ahead is left waiting for an epoll event. */
+    SSL_CTX_set_read_ahead(tls_ctx, 1);
+    if (opt_tls_max && strcmp(opt_tls_max, "1.2") == 0 && !SSL_CTX_set_max_proto_version(tls_ctx, TLS1_2_VERSION))
+        return -1;
+    if (opt_tls_ciphers && !SSL_CTX_set_ciphersuites(tls_ctx, opt_tls_ciphers)) return -1;
+    return 0;
+}
+
+static SSL *tls_new(int fd) {
+    SSL *ssl = SSL_new(tls_ctx);
+    if (!ssl) return NULL;
+    SSL_set_fd(ssl, fd);
+    SSL_set_connect_state(ssl);
+    return ssl;
+}
+
+/* One step of the handshake: 1 done, 0 wants *events, -1 failed (errno set). */
+static int tls_handshake_step(SSL *ssl, uint32_t *events) {
+    int r = SSL_do_handshake(ssl);
+    if (r == 1) {
+        if (!tls_version[0]) {
+            snprintf(tls_version, sizeof tls_version, "%s", SSL_get_version(ssl));
+            snprintf(tls_cipher, sizeof tls_cipher, "%s", SSL_get_cipher_name(ssl));
+        }
+        return 1;
+    }
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ) { *events = EPOLLIN; return 0; }
+    if (e == SSL_ERROR_WANT_WRITE) { *events = EPOLLOUT; return 0; }
+    tls_fail(e);
+    return -1;
+}
+
+/* The handshake of an already connected socket, before the measured window. */
+static SSL *tls_handshake_blocking(int fd) {
+    SSL *ssl = tls_new(fd);
+    if (!ssl) return NULL;
+    uint64_t deadline = now_ns() + (uint64_t)(CONNECT_TIMEOUT_S * 1e9);
+    for (;;) {
+        uint32_t ev = 0;
+        int r = tls_handshake_step(ssl, &ev);
+        if (r == 1) return ssl;
+        if (r < 0) {
+            note_error("TLS handshake", errno);
+            break;
+        }
+        uint64_t t = now_ns();
+        struct pollfd pfd = {.fd = fd, .events = ev == EPOLLIN ? POLLIN : POLLOUT};
+        if (t >= deadline || poll(&pfd, 1, (int)((deadline - t) / 1000000) + 1) <= 0) {
+            note_error("TLS handshake", ETIMEDOUT);
+            break;
+        }
+    }
+    SSL_free(ssl);
+    return NULL;
+}
+#else
+#define CONN_TLS(c) 0
+#endif
+
+/* send/recv, or SSL_write/SSL_read on a TLS connection: -1 with errno EAGAIN when it would block. */
+static ssize_t conn_send(struct conn *c, const char *buf, size_t len) {
+#ifdef PINGPONG_TLS
+    if (c->ssl) {
+        int n = SSL_write(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (n > 0) return n;
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            errno = EAGAIN;
+            return -1;
+        }
+        tls_fail(e);
+        return -1;
+    }
+#endif
+    return send(c->fd, buf, len, MSG_NOSIGNAL);
+}
+
+static ssize_t conn_recv(struct conn *c, char *buf, size_t len) {
+#ifdef PINGPONG_TLS
+    if (c->ssl) {
+        int n = SSL_read(c->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+        if (n > 0) return n;
+        int e = SSL_get_error(c->ssl, n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            errno = EAGAIN;
+            return -1;
+        }
+        if (e == SSL_ERROR_ZERO_RETURN) return 0; /* close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
+        tls_fail(e);
+        return -1;
+    }
+#endif
+    return recv(c->fd, buf, len, 0);
+}
+
+static void conn_free_tls(struct conn *c) {
+#ifdef PINGPONG_TLS
+    if (c->ssl) SSL_free(c->ssl);
+    c->ssl = NULL;
+#else
+    (void)c;
+#endif
+}
+
 static void kill_conn(struct conn *c, const char *what, int err) {
     if (c->dead) return;
     note_error(what, err);
     epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    conn_free_tls(c);
     close(c->fd);
     c->dead = 1;
     n_alive--;
@@ -332,7 +500,7 @@ static void set_out(struct conn *c, int idx, int on) {
 
 static void do_send(struct conn *c, int idx) {
     while (c->sent < opt_size) {
-        ssize_t n = send(c->fd, sbuf + c->sent, opt_size - c->sent, MSG_NOSIGNAL);
+        ssize_t n = conn_send(c, sbuf + c->sent, opt_size - c->sent);
         n_send++;
         if (n > 0) {
             c->sent += (size_t)n;
@@ -356,9 +524,11 @@ static void start_request(struct conn *c, int idx, uint64_t t) {
     do_send(c, idx);
 }
 
+static void reconnect(struct conn *c, int idx, uint64_t t);
+
 static void on_readable(struct conn *c, int idx) {
     for (;;) {
-        ssize_t n = recv(c->fd, rbuf, RBUF_SIZE, 0);
+        ssize_t n = conn_recv(c, rbuf, RBUF_SIZE);
         n_recv++;
         if (n > 0) {
             c->recvd += (size_t)n;
@@ -373,10 +543,12 @@ static void on_readable(struct conn *c, int idx) {
                     n_requests++;
                     n_bytes += 2 * opt_size;
                 }
-                start_request(c, idx, t);
+                if (opt_reconnect) reconnect(c, idx, t);
+                else start_request(c, idx, t);
                 return; /* level-triggered: epoll reports the next reply */
             }
-            if ((size_t)n < RBUF_SIZE) return; /* short read: drained */
+            /* short read: drained (a TLS read returns one record at most: read on until it would block) */
+            if (!CONN_TLS(c) && (size_t)n < RBUF_SIZE) return;
         } else if (n == 0) {
             kill_conn(c, "recv (EOF)", ECONNRESET);
             return;
@@ -387,6 +559,91 @@ static void on_readable(struct conn *c, int idx) {
             return;
         }
     }
+}
+
+/*
+ * --reconnect: each slot connects, handshakes (TLS), echoes once, closes with
+ * an RST and starts over; c->t0 is the connect() of the current connection.
+ */
+static void slot_handshake(struct conn *c, int idx);
+
+static void slot_ready(struct conn *c, int idx) {
+    c->state = ST_ECHO;
+    c->sent = c->recvd = 0;
+    do_send(c, idx); /* t0 stays at connect() */
+}
+
+static void slot_connected(struct conn *c, int idx) {
+#ifdef PINGPONG_TLS
+    if (opt_tls) {
+        c->ssl = tls_new(c->fd);
+        if (!c->ssl) {
+            kill_conn(c, "SSL_new", ENOMEM);
+            return;
+        }
+        c->state = ST_HANDSHAKE;
+        slot_handshake(c, idx);
+        return;
+    }
+#endif
+    slot_ready(c, idx);
+}
+
+static void slot_handshake(struct conn *c, int idx) {
+#ifdef PINGPONG_TLS
+    uint32_t ev = 0;
+    int r = tls_handshake_step(c->ssl, &ev);
+    if (r == 1) {
+        set_out(c, idx, 0);
+        slot_ready(c, idx);
+    } else if (r == 0) {
+        set_out(c, idx, ev == EPOLLOUT);
+    } else {
+        kill_conn(c, "TLS handshake", errno);
+    }
+#else
+    (void)c, (void)idx;
+#endif
+}
+
+static void slot_open(struct conn *c, int idx, uint64_t t) {
+    int inprog;
+    int fd = start_connect(&inprog);
+    c->fd = fd;
+    if (fd < 0) {
+        c->dead = 1;
+        n_alive--;
+        note_error("connect", errno);
+        return;
+    }
+    c->t0 = t;
+    c->sent = c->recvd = 0;
+    c->out_armed = inprog;
+    struct epoll_event ev = {.events = EPOLLIN | (inprog ? EPOLLOUT : 0), .data.u32 = (uint32_t)idx};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (inprog) c->state = ST_CONNECTING;
+    else slot_connected(c, idx);
+}
+
+static void slot_connect_done(struct conn *c, int idx) {
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err) {
+        kill_conn(c, "connect", err);
+        return;
+    }
+    set_out(c, idx, 0);
+    slot_connected(c, idx);
+}
+
+static void reconnect(struct conn *c, int idx, uint64_t t) {
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    epoll_ctl(epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    conn_free_tls(c);
+    close(c->fd);
+    slot_open(c, idx, t);
 }
 
 /*
@@ -442,7 +699,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: pingpong [--host H] (--port P | --unix PATH) [-c N] [-s BYTES] [-d SEC]\n"
             "                [-w SEC] [--idle K [--idle-touch BYTES]] [--server-pid PID] [--wait-go]\n"
-            "                [--graceful-close]\n");
+            "                [--graceful-close] [--tls [--tls-ciphersuites LIST] [--tls-max 1.2]] [--reconnect]\n");
     exit(2);
 }
 
@@ -454,7 +711,9 @@ int main(int argc, char **argv) {
         {"warmup", required_argument, 0, 'w'},      {"idle", required_argument, 0, 'i'},
         {"server-pid", required_argument, 0, 'P'},  {"wait-go", no_argument, 0, 'g'},
         {"graceful-close", no_argument, 0, 'G'},    {"help", no_argument, 0, 'h'},
-        {"idle-touch", required_argument, 0, 'T'},
+        {"idle-touch", required_argument, 0, 'T'}, {"tls", no_argument, 0, 'L'},
+        {"reconnect", no_argument, 0, 'R'},         {"tls-ciphersuites", required_argument, 0, 'C'},
+        {"tls-max", required_argument, 0, 'M'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "c:s:d:w:h", longopts, NULL)) != -1) {
@@ -471,11 +730,31 @@ int main(int argc, char **argv) {
         case 'g': opt_wait_go = 1; break;
         case 'G': opt_graceful = 1; break;
         case 'T': opt_idle_touch = (size_t)parse_size(optarg); break;
+        case 'L': opt_tls = 1; break;
+        case 'R': opt_reconnect = 1; break;
+        case 'C': opt_tls_ciphers = optarg; break;
+        case 'M': opt_tls_max = optarg; break;
         default: usage();
         }
     }
     if ((!opt_unix && opt_port <= 0) || opt_conns < 0 || opt_idle < 0 || opt_size == 0) usage();
     signal(SIGPIPE, SIG_IGN);
+#ifdef PINGPONG_TLS
+    if (opt_tls && (opt_idle > 0 || opt_idle_touch)) {
+        fprintf(stderr, "pingpong: --tls measures active connections only (no --idle)\n");
+        return 2;
+    }
+    if (opt_tls && tls_init() != 0) {
+        fprintf(stderr, "pingpong: TLS setup failed: ");
+        ERR_print_errors_fp(stderr);
+        return 2;
+    }
+#else
+    if (opt_tls) {
+        fprintf(stderr, "pingpong: built without TLS (cc -DPINGPONG_TLS ... -lssl -lcrypto)\n");
+        return 2;
+    }
+#endif
 
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -504,9 +783,26 @@ int main(int argc, char **argv) {
     /* Idle first, so the active connections get the server's highest fds. */
     uint64_t t_connect = now_ns();
     int idle_ok = connect_many(idle_fds, opt_idle);
-    int active_ok = connect_many(active_fds, opt_conns);
+    /* --reconnect: the active slots connect once the load starts */
+    int active_ok = opt_reconnect ? 0 : connect_many(active_fds, opt_conns);
     int touched = opt_idle_touch ? touch_idle(idle_fds, opt_idle, opt_idle_touch) : 0;
     double connect_s = (double)(now_ns() - t_connect) / 1e9;
+    uint64_t t_handshake = now_ns();
+#ifdef PINGPONG_TLS
+    /* Handshakes before the measured window (and before the harness's GO). */
+    if (opt_tls && !opt_reconnect) {
+        for (int i = 0; i < opt_conns; i++) {
+            if (active_fds[i] < 0) continue;
+            conns[i].ssl = tls_handshake_blocking(active_fds[i]);
+            if (!conns[i].ssl) {
+                close(active_fds[i]);
+                active_fds[i] = -1;
+                active_ok--;
+            }
+        }
+    }
+#endif
+    double handshake_s = (double)(now_ns() - t_handshake) / 1e9;
 
     if (opt_wait_go) {
         fprintf(stderr, "CONNECTED %d\n", idle_ok + active_ok);
@@ -521,7 +817,12 @@ int main(int argc, char **argv) {
     }
 
     epfd = epoll_create1(EPOLL_CLOEXEC);
-    for (int i = 0; i < opt_conns; i++) {
+    for (int i = 0; i < opt_conns && opt_reconnect; i++) {
+        conns[i].fd = -1;
+        conns[i].dead = 0;
+        n_alive++;
+    }
+    for (int i = 0; i < opt_conns && !opt_reconnect; i++) {
         conns[i].fd = active_fds[i];
         if (active_fds[i] < 0) {
             conns[i].dead = 1;
@@ -544,7 +845,9 @@ int main(int argc, char **argv) {
     if (opt_duration > 0 && n_alive > 0) {
         uint64_t t = now_ns();
         for (int i = 0; i < opt_conns; i++)
-            if (!conns[i].dead) start_request(&conns[i], i, t);
+            if (conns[i].dead) continue;
+            else if (opt_reconnect) slot_open(&conns[i], i, t);
+            else start_request(&conns[i], i, t);
         for (;;) {
             t = now_ns();
             if (!measuring && t >= t_measure) {
@@ -574,6 +877,14 @@ int main(int argc, char **argv) {
                 int idx = (int)evs[i].data.u32;
                 struct conn *c = &conns[idx];
                 if (c->dead) continue;
+                if (c->state == ST_CONNECTING) {
+                    slot_connect_done(c, idx);
+                    continue;
+                }
+                if (c->state == ST_HANDSHAKE) {
+                    slot_handshake(c, idx);
+                    continue;
+                }
                 if (evs[i].events & EPOLLOUT) do_send(c, idx);
                 if (!c->dead && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(c, idx);
             }
@@ -584,7 +895,10 @@ int main(int argc, char **argv) {
         if (have_stat) have_stat = read_proc_stat(&busy1, &tot1, &st1) == 0;
     }
 
-    for (int i = 0; i < opt_conns; i++) active_fds[i] = conns[i].dead ? -1 : conns[i].fd;
+    for (int i = 0; i < opt_conns; i++) {
+        active_fds[i] = conns[i].dead ? -1 : conns[i].fd;
+        conn_free_tls(&conns[i]);
+    }
     close_all_fds(active_fds, opt_conns);
     close_all_fds(idle_fds, opt_idle);
 
@@ -594,6 +908,13 @@ int main(int argc, char **argv) {
     printf("{\"connections\":%d,\"connected\":%d,\"idle\":%d,\"idle_connected\":%d,\"size\":%zu,", opt_conns,
            active_ok, opt_idle, idle_ok, opt_size);
     printf("\"idle_touched\":%d,", touched);
+    printf("\"reconnect\":%s,\"handshake_s\":%.3f,", opt_reconnect ? "true" : "false", handshake_s);
+#ifdef PINGPONG_TLS
+    if (opt_tls) printf("\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\"},", tls_version, tls_cipher);
+    else printf("\"tls\":null,");
+#else
+    printf("\"tls\":null,");
+#endif
     printf("\"warmup_s\":%.3f,\"duration_s\":%.6f,\"connect_s\":%.3f,", opt_warmup, wall, connect_s);
     printf("\"requests\":%llu,\"rps\":%.1f,\"bytes\":%llu,\"errors\":%llu,\"alive_at_end\":%d,",
            (unsigned long long)n_requests, wall > 0 ? (double)n_requests / wall : 0.0,

@@ -41,6 +41,82 @@ export function addRatios(summary) {
   return summary;
 }
 
+export const NODE_TLS = 'node-tls';
+export const FLOOR_TLS = 'c-epoll-tls';
+
+/** Ratios of the tls section's rows against Node's tls, the C + OpenSSL floor, and uvloop's server of the same level. */
+export function addTlsRatios(summary) {
+  for (const row of summary) {
+    const same = (name) => summary.find((r) => r.server === name && r.size === row.size);
+    const uv = row.level ? same(`uvloop-tls-${row.level}`) : null;
+    row.vs = {
+      nodeTlsCpu: ratio(row.serverCpuUsPerReq.median, same(NODE_TLS)?.serverCpuUsPerReq.median),
+      floorCpu: ratio(row.serverCpuUsPerReq.median, same(FLOOR_TLS)?.serverCpuUsPerReq.median),
+      uvloopCpu: uv && uv !== row ? ratio(row.serverCpuUsPerReq.median, uv.serverCpuUsPerReq.median) : null,
+      nodeTlsRps: ratio(row.rps.median, same(NODE_TLS)?.rps.median),
+    };
+    row.clientBound = (row.clientUtil.median ?? 0) >= CLIENT_BOUND;
+  }
+  return summary;
+}
+
+function tlsMarkdown(t) {
+  const out = [];
+  out.push(
+    `## TLS echo, ${t.connections} connections`,
+    '',
+    `${t.version ?? 'TLS'} ${t.cipher ?? ''}, ${t.keyType ?? ''} certificate; the C client speaks TLS through the system's OpenSSL ` +
+      `and completes every handshake before the warm-up. Median of ${t.repeats} run(s) of ${t.duration} s. ` +
+      `"x node tls" divides by Node's tls server of the same size; "x C+OpenSSL" by a C epoll server driving OpenSSL directly ` +
+      `(what the crypto and the syscalls cost with no event loop above them); "x uvloop" by uvloop's ssl server of the same level ` +
+      `(protocol or streams). † as above: the client was at ≥ ${CLIENT_BOUND * 100}% of its core.`,
+    '',
+  );
+  const head = ['server', 'req/s', '±', 'server CPU µs/req', '±', 'x node tls', 'x C+OpenSSL', 'x uvloop', 'p50 µs', 'p99 µs', 'server CPU', 'client CPU', 'other load', 'errors'];
+  const row = (r) => [
+    r.label,
+    `${int(r.rps.median)}${r.clientBound ? ' †' : ''}`,
+    spread(r.rps),
+    us(r.serverCpuUsPerReq.median),
+    spread(r.serverCpuUsPerReq),
+    x(r.vs.nodeTlsCpu),
+    x(r.vs.floorCpu),
+    x(r.vs.uvloopCpu),
+    us(r.p50.median),
+    us(r.p99.median),
+    pct(r.serverUtil.median),
+    pct(r.clientUtil.median),
+    r.otherLoad.median == null ? '–' : r.otherLoad.median.toFixed(2),
+    r.errors ? String(r.errors) : '0',
+  ];
+  for (const size of t.sizes) {
+    const rows = t.summary.filter((r) => r.size === size);
+    if (rows.length) out.push(`### ${sizeLabel(size)} over TLS`, '', table(head, rows.map(row)), '');
+  }
+  if (t.handshake?.length) {
+    out.push(
+      `### Handshake rate`,
+      '',
+      `New TLS connections per second, ${t.connections} at a time: connect, full handshake (no resumption), one 1 KiB echo, ` +
+        `close (RST). "server CPU µs/conn" is the server's CPU per connection; p50/p99 run from connect() to the echo's last byte.`,
+      '',
+      table(
+        ['server', 'connections/s', '±', 'server CPU µs/conn', '±', 'x node tls', 'x C+OpenSSL', 'x uvloop', 'p50 µs', 'p99 µs', 'server CPU', 'client CPU', 'other load', 'errors'],
+        t.handshake.map(row),
+      ),
+      '',
+    );
+  }
+  const other = t.runs.map((r) => r.otherLoad).filter((v) => v != null);
+  if (other.length) {
+    out.push(
+      `Other load during the TLS windows: median ${other.sort((a, b) => a - b)[other.length >> 1].toFixed(2)} cores, max ${Math.max(...other).toFixed(2)}.`,
+      '',
+    );
+  }
+  return out;
+}
+
 function machineLines(m) {
   const py = m.python ? `${m.python.version} (${m.python.path})` : 'none';
   return [
@@ -179,6 +255,7 @@ export function renderMarkdown(res) {
     for (const r of short) out.push(`- ${r.label}: only ${r.accepted} accepted / ${r.touched ?? '–'} echoed of ${mem.idle}`);
     if (short.length) out.push('');
   }
+  if (res.tls?.summary?.length || res.tls?.handshake?.length) out.push(...tlsMarkdown(res.tls));
   for (const w of res.warnings ?? []) out.push(`- warning: ${w}`);
   const parts = Object.entries(res.sectionS ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`);
   out.push(`Total time ${Math.round(res.totalS)} s${parts.length ? ` (${parts.join(', ')})` : ''}.`);
@@ -214,6 +291,26 @@ export function renderCharts(res) {
       unit: 'µs / request',
       series,
       panels: panels('serverCpuUsPerReq'),
+    });
+  }
+  if (res.tls?.summary?.length) {
+    const t = res.tls;
+    const servers = [...new Set(t.summary.map((r) => r.server))];
+    const panels = t.sizes.map((size) => ({
+      title: `${sizeLabel(size)} over TLS`,
+      values: servers.map((s) => {
+        const r = t.summary.find((q) => q.server === s && q.size === size);
+        return r && r.serverCpuUsPerReq.median != null
+          ? { value: r.serverCpuUsPerReq.median, min: r.serverCpuUsPerReq.min, max: r.serverCpuUsPerReq.max }
+          : null;
+      }),
+    }));
+    charts['tls.svg'] = barChart({
+      title: `TLS echo: server CPU time per request, ${t.connections} connections (lower is better)`,
+      subtitle: `${sub} · ${t.version ?? ''} ${t.cipher ?? ''}`,
+      unit: 'µs / request',
+      series: servers.map((s, i) => ({ label: t.summary.find((r) => r.server === s).label, color: colorFor(i) })),
+      panels,
     });
   }
   if (res.scaling?.summary?.length) {

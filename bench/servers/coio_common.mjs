@@ -5,14 +5,25 @@
 // These servers leave SIGTERM at its default action (the process ends) and
 // watch stdin through coio itself: EOF on fd 0 means the harness is gone.
 import { fstatSync } from 'node:fs';
-import { newEventLoop } from '../../dist/esm/index.js';
+import * as coio from '../../dist/esm/index.js';
 import { native } from '../../dist/esm/native.js';
-import { parseServerArgs, announce } from './common.mjs';
+import { parseServerArgs, announce, skip } from './common.mjs';
 
+/**
+ * Arguments, the loop, and with --cert/--key the server's TLS options:
+ * `listenOptions` is what createServer / startServer get ({ backlog, ssl }).
+ */
 export function setup() {
   const args = parseServerArgs(process.argv.slice(2));
-  const loop = newEventLoop(args.backend ? { selector: args.backend } : {});
-  return { args, loop };
+  const loop = coio.newEventLoop(args.backend ? { selector: args.backend } : {});
+  const listenOptions = { backlog: 4096 };
+  if (args.cert || args.key) {
+    if (typeof coio.SSLContext !== 'function') skip('this build of coio has no TLS (no SSLContext export)');
+    const ssl = new coio.SSLContext(coio.PROTOCOL_TLS_SERVER);
+    ssl.loadCertChain(args.cert, args.key);
+    listenOptions.ssl = ssl;
+  }
+  return { args, loop, listenOptions };
 }
 
 /** Announce the bound port, then stop the loop when stdin (a pipe from the harness) reaches EOF. */

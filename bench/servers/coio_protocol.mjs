@@ -1,15 +1,16 @@
 // coio echo at the protocol level: the hot path of the suite.
 //
 //   node bench/servers/coio_protocol.mjs [--copy | --buffered] [--backend epoll|poll|select]
-//                                        [--host H] (--port N | --unix PATH)
+//                                        [--cert CERT.pem --key KEY.pem] [--host H] (--port N | --unix PATH)
 //
 // Default: a Protocol that borrows the loop's read buffer (dataReceived gets a
 // view valid during the call) and writes it straight back. --copy: the
 // protocol gets its own Buffer per read (asyncio's semantics). --buffered: a
 // BufferedProtocol reading into one buffer shared by all connections.
+// --cert/--key: the same protocols over TLS (createServer's ssl option).
 import { setup, serve } from './coio_common.mjs';
 
-const { args, loop } = setup();
+const { args, loop, listenOptions } = setup();
 const copy = args.flags.has('copy');
 const buffered = args.flags.has('buffered');
 
@@ -47,8 +48,8 @@ const factory = buffered ? () => new BufferedEcho() : () => new Echo();
 
 function* main() {
   const server = args.unix
-    ? yield* loop.createUnixServer(factory, args.unix, { backlog: 4096 })
-    : yield* loop.createServer(factory, args.host, args.port, { backlog: 4096 });
+    ? yield* loop.createUnixServer(factory, args.unix, listenOptions)
+    : yield* loop.createServer(factory, args.host, args.port, listenOptions);
   serve(loop, server);
 }
 

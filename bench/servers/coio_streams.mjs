@@ -1,10 +1,13 @@
 // coio echo at the streams level (generator coroutines: StreamReader / StreamWriter).
 //
-//   node bench/servers/coio_streams.mjs [--backend epoll|poll|select] [--host H] (--port N | --unix PATH)
+//   node bench/servers/coio_streams.mjs [--backend epoll|poll|select] [--cert CERT.pem --key KEY.pem]
+//                                       [--host H] (--port N | --unix PATH)
+//
+// --cert/--key: the same over TLS (startServer's ssl option).
 import { startServer, startUnixServer } from '../../dist/esm/index.js';
 import { setup, serve } from './coio_common.mjs';
 
-const { args, loop } = setup();
+const { args, loop, listenOptions } = setup();
 
 function* echo(reader, writer) {
   try {
@@ -23,8 +26,8 @@ function* echo(reader, writer) {
 
 function* main() {
   const server = args.unix
-    ? yield* startUnixServer(echo, args.unix, { backlog: 4096 })
-    : yield* startServer(echo, args.host, args.port, { backlog: 4096 });
+    ? yield* startUnixServer(echo, args.unix, listenOptions)
+    : yield* startServer(echo, args.host, args.port, listenOptions);
   serve(loop, server);
 }
 

@@ -7,6 +7,7 @@
 //   --port N        TCP port; 0 = ephemeral
 //   --unix PATH     listen on a Unix socket instead
 //   --backend B     coio servers only: epoll | poll | select | kqueue
+//   --cert F --key F  the TLS servers: certificate chain and private key (PEM)
 //   prints "PID <pid>" then "PORT <n>" on stdout once it accepts connections,
 //   or "SKIP <reason>" and exits 3 when it cannot run here;
 //   ends on SIGTERM (exit 0 from a handler, or the default action), and
@@ -15,16 +16,19 @@ import { fstatSync, unlinkSync } from 'node:fs';
 
 /**
  * @param {string[]} argv
- * @returns {{host: string, port: number, unix: string | null, backend: string | null, flags: Set<string>}}
+ * @returns {{host: string, port: number, unix: string | null, backend: string | null,
+ *            cert: string | null, key: string | null, flags: Set<string>}}
  */
 export function parseServerArgs(argv) {
-  const out = { host: '127.0.0.1', port: 0, unix: null, backend: null, flags: new Set() };
+  const out = { host: '127.0.0.1', port: 0, unix: null, backend: null, cert: null, key: null, flags: new Set() };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--host') out.host = argv[++i];
     else if (a === '--port') out.port = Number(argv[++i]);
     else if (a === '--unix') out.unix = argv[++i];
     else if (a === '--backend') out.backend = argv[++i];
+    else if (a === '--cert') out.cert = argv[++i];
+    else if (a === '--key') out.key = argv[++i];
     else if (a.startsWith('--')) out.flags.add(a.slice(2));
     else throw new Error(`unexpected argument ${a}`);
   }

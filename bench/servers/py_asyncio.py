@@ -1,10 +1,13 @@
 """Python asyncio / uvloop echo servers, at the protocol or the streams level.
 
     python3 bench/servers/py_asyncio.py --loop asyncio|uvloop --level protocol|streams
+                                        [--cert CERT.pem --key KEY.pem]
                                         [--host 127.0.0.1] (--port N | --unix PATH)
 
 protocol: data_received -> transport.write(data) (asyncio.Protocol).
 streams:  data = await reader.read(256 KiB); writer.write(data); await writer.drain().
+--cert/--key: the same over TLS (ssl.SSLContext(PROTOCOL_TLS_SERVER) passed as
+ssl= to create_server / start_server: asyncio's sslproto, or uvloop's).
 
 Same contract as every server in bench/servers/: prints "PID <pid>" and
 "PORT <n>" once listening, "SKIP <reason>" (exit 3) when the loop is not
@@ -17,6 +20,7 @@ import os
 import resource
 import signal
 import socket
+import ssl
 import stat
 import sys
 
@@ -78,16 +82,21 @@ async def main(args):
 
         loop.add_reader(0, on_stdin)
 
+    sslctx = None
+    if args.cert:
+        sslctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        sslctx.load_cert_chain(args.cert, args.key)
+    kw = {"backlog": 4096, "ssl": sslctx}
     if args.level == "protocol":
         if args.unix:
-            server = await loop.create_unix_server(EchoProtocol, args.unix, backlog=4096)
+            server = await loop.create_unix_server(EchoProtocol, args.unix, **kw)
         else:
-            server = await loop.create_server(EchoProtocol, args.host, args.port, backlog=4096)
+            server = await loop.create_server(EchoProtocol, args.host, args.port, **kw)
     else:
         if args.unix:
-            server = await asyncio.start_unix_server(echo_streams, args.unix, backlog=4096)
+            server = await asyncio.start_unix_server(echo_streams, args.unix, **kw)
         else:
-            server = await asyncio.start_server(echo_streams, args.host, args.port, backlog=4096)
+            server = await asyncio.start_server(echo_streams, args.host, args.port, **kw)
 
     port = 0 if args.unix else server.sockets[0].getsockname()[1]
     sys.stdout.write(f"PID {os.getpid()}\nPORT {port}\n")
@@ -103,7 +112,11 @@ def cli():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--unix")
+    p.add_argument("--cert", help="TLS: certificate chain (PEM); needs --key")
+    p.add_argument("--key", help="TLS: private key (PEM)")
     args = p.parse_args()
+    if bool(args.cert) != bool(args.key):
+        p.error("--cert and --key go together")
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
