@@ -50,31 +50,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BaseEventLoop } from './base_events.js';
 import { CancelledError, RuntimeError } from './errors.js';
-import { _getRunningLoop, _getSetLoop, describeValue, getRunningLoop } from './events.js';
+import { _getRunningLoop, _getSetLoop, _loopForNewFuture, describeValue, getRunningLoop } from './events.js';
 import { Future, PENDING, _promiseHooks } from './futures.js';
 import { _checkCanDrain, _promiseSettled, _promiseWorkDone, _promiseWorkStarted } from './microtasks.js';
-import { ensureFuture, isCoroutine } from './tasks.js';
-import type { Coroutine, Task } from './tasks.js';
+import { _isAsyncFunction, _isGeneratorFunction, isCoroutine, isThenable } from './coroutines.js';
+import type { Coroutine } from './coroutines.js';
+import type { Task } from './tasks.js';
 
-// eslint-disable-next-line @typescript-eslint/no-empty-function
-const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
-// eslint-disable-next-line @typescript-eslint/no-empty-function
-const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as FunctionConstructor;
 
-/** True for a thenable: an object or function with a then() method (a Promise, a Future, ...). */
-export function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
-}
-
-/** @internal A `function*` (or generator method): calling it only makes a coroutine. */
-export function _isGeneratorFunction(x: unknown): x is (...args: unknown[]) => Coroutine<unknown> {
-  return x instanceof GeneratorFunction;
-}
-
-/** @internal An `async function` (or async arrow / method). */
-export function _isAsyncFunction(x: unknown): x is (...args: unknown[]) => Promise<unknown> {
-  return x instanceof AsyncFunction;
-}
 
 // --- contexts ---------------------------------------------------------------
 
@@ -366,7 +349,8 @@ function coroutineThen(this: Coroutine<unknown> & { [AWAIT_TASK]?: Future<unknow
   let fut = this[AWAIT_TASK];
   if (fut === undefined) {
     try {
-      fut = ensureFuture(this);
+      // What ensureFuture(coroutine) does, without importing tasks.ts (which imports this module).
+      fut = _loopForNewFuture().createTask(this);
     } catch (exc) {
       return Promise.reject(exc).then(onfulfilled as never, onrejected as never);
     }

@@ -11,7 +11,8 @@
 // (Methods keyed by symbols, such as iterators, are left alone.)
 // index.ts imports this module, so importing coio applies it.
 
-import { _isGeneratorFunction, _markAwaitable, coroutine } from './async_tasks.js';
+import { _markAwaitable, coroutine } from './async_tasks.js';
+import { _isGeneratorFunction } from './coroutines.js';
 import * as combinators from './combinators.js';
 import * as connections from './connections.js';
 import * as datagramTransport from './datagram_transport.js';

@@ -11,9 +11,11 @@ import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
 import type { Callback, Runnable } from './events.js';
 import { Future, isFuture } from './futures.js';
-import { Task, ensureFuture, isCoroutine } from './tasks.js';
+import { Task, ensureFuture } from './tasks.js';
+import { isCoroutine } from './coroutines.js';
 import { TimerHeap } from './timer_heap.js';
-import type { Awaitable, Coroutine, TaskInput } from './tasks.js';
+import type { Awaitable, TaskInput } from './tasks.js';
+import type { Coroutine } from './coroutines.js';
 import { _taskCoroutine } from './async_tasks.js';
 import type { EventLoop } from './loop.js';
 

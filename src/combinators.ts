@@ -6,8 +6,10 @@ import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { _getRunningLoop, _getSetLoop, getRunningLoop } from './events.js';
 import { CANCELLED, FINISHED, Future } from './futures.js';
 import type { BaseEventLoop } from './base_events.js';
-import { Task, ensureFuture, isCoroutine } from './tasks.js';
-import type { AnyAwaitable, AwaitedResult, Coroutine } from './tasks.js';
+import { Task, ensureFuture } from './tasks.js';
+import { isCoroutine } from './coroutines.js';
+import type { AnyAwaitable, AwaitedResult } from './tasks.js';
+import type { Coroutine } from './coroutines.js';
 import { timeout } from './timeouts.js';
 
 // --- gather -----------------------------------------------------------------

@@ -11,8 +11,8 @@ import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import type { Transport } from './transports.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
 export interface CreateServerOptions {
@@ -37,7 +37,7 @@ export interface CreateConnectionOptions {
 }
 
 /** A connected socket becomes a transport: wait for connectionMade, return both. */
-export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P): Co<[Transport, P]> {
+export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P): Coroutine<[Transport, P]> {
   let protocol: P;
   let transport: SocketTransport;
   const waiter = loop.createFuture<null>();
@@ -73,7 +73,7 @@ export function* createConnection<P extends BaseProtocol>(
   host: string,
   port: number,
   options: CreateConnectionOptions = {},
-): Co<[Transport, P]> {
+): Coroutine<[Transport, P]> {
   const infos = yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM });
   if (infos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${host}`);
   const errors: Error[] = [];
@@ -104,7 +104,7 @@ export function* createServer(
   host: string | null | undefined,
   port: number,
   options: CreateServerOptions = {},
-): Co<Server> {
+): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
   const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
   const sockets: Socket[] = [];
@@ -142,7 +142,7 @@ export function* createUnixServer(
   protocolFactory: () => BaseProtocol,
   path: string,
   options: Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
-): Co<Server> {
+): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
   if (!path.startsWith('\0') && existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
@@ -157,7 +157,7 @@ export function* createUnixServer(
 }
 
 /** Connect to a Unix socket path and wrap it in a transport. */
-export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, path: string): Co<[Transport, P]> {
+export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, path: string): Coroutine<[Transport, P]> {
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
     yield* sockConnect(loop, sock, path);

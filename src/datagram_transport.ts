@@ -12,8 +12,8 @@ import { CONNECTION_ERRORS, readBuffer, READ_BUFFER_SIZE, toBytes } from './sock
 import { writeBufferLimits } from './write_buffer.js';
 import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
 import type { BaseProtocol } from './protocols.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 type Dest = SockAddress | readonly [string, number] | string;
 
 function toAddressLike(addr: Dest): AddressLike {
@@ -233,7 +233,7 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
   loop: IoLoop,
   protocolFactory: () => P,
   options: DatagramEndpointOptions = {},
-): Co<[DatagramTransport, P]> {
+): Coroutine<[DatagramTransport, P]> {
   const { localAddr, remoteAddr } = options;
   if (localAddr === undefined && remoteAddr === undefined && options.family === undefined) {
     throw new RangeError('createDatagramEndpoint needs localAddr, remoteAddr or family');

@@ -5,8 +5,10 @@ export { Handle, TimerHandle, getRunningLoop } from './events.js';
 export type { Callback } from './events.js';
 export { Future, isFuture } from './futures.js';
 export type { DoneCallback } from './futures.js';
-export { Task, createTask, ensureFuture, currentTask, allTasks, isCoroutine, sleep } from './tasks.js';
-export type { Coroutine, Awaitable, AnyAwaitable, AwaitedResult, TaskInput } from './tasks.js';
+export { Task, createTask, ensureFuture, currentTask, allTasks, sleep } from './tasks.js';
+export type { Awaitable, AnyAwaitable, AwaitedResult, TaskInput } from './tasks.js';
+export { isCoroutine, isThenable } from './coroutines.js';
+export type { Coroutine } from './coroutines.js';
 export {
   gather,
   shield,
@@ -33,7 +35,7 @@ export type { RunnerOptions, Main } from './runners.js';
 // Living inside Node (issue 7): async functions as coroutines (promises in
 // Futures, coio coroutines awaitable), and guest mode on Node's own loop.
 export { coroutine } from './awaitables.js';
-export { PromiseFuture, isThenable } from './async_tasks.js';
+export { PromiseFuture } from './async_tasks.js';
 export { runGuest } from './guest.js';
 export type { GuestOptions } from './guest.js';
 

@@ -22,27 +22,24 @@ import { Deque } from './deque.js';
 import { CancelledError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './mixins.js';
+import { isCoroutine } from './coroutines.js';
+import type { Coroutine } from './coroutines.js';
 
 /** A coroutine: what `yield*` awaits. */
-type Coro<T> = Generator<unknown, T, unknown>;
 
 /** Anything with an acquire coroutine and a synchronous release. */
 interface Acquirable {
-  acquire(): Coro<unknown>;
+  acquire(): Coroutine<unknown>;
   release(): void;
 }
 
 /** What hold() runs: a generator function (called once the lock is held), or a coroutine object. */
-export type HoldBody<T> = (() => Coro<T>) | Coro<T>;
-
-function isGenerator(x: unknown): x is Coro<unknown> {
-  return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
-}
+export type HoldBody<T> = (() => Coroutine<T>) | Coroutine<T>;
 
 /** Acquire, run the body, release in a finally: `async with` for generator coroutines. */
-function* holdWith<T>(primitive: Acquirable, body: HoldBody<T>): Coro<T> {
+function* holdWith<T>(primitive: Acquirable, body: HoldBody<T>): Coroutine<T> {
   // Checked before acquiring, so a bad argument never leaves the lock held.
-  if (typeof body !== 'function' && !isGenerator(body)) {
+  if (typeof body !== 'function' && !isCoroutine(body)) {
     throw new TypeError('hold(body): body must be a generator function, e.g. hold(function* () { ... }), or a coroutine');
   }
   yield* primitive.acquire();
@@ -116,7 +113,7 @@ export class Lock extends LoopBound {
    * @throws RuntimeError if the lock is bound to another loop, or no loop runs
    *   (only when it has to wait).
    */
-  *acquire(): Coro<true> {
+  *acquire(): Coroutine<true> {
     // Fair scheduling: take the lock at once only if nobody is waiting (or
     // every waiter was cancelled and is about to leave).
     if (!this._locked && allCancelled(this._waiters)) {
@@ -172,7 +169,7 @@ export class Lock extends LoopBound {
    * @throws RuntimeError as {@link Lock.acquire}; or if the body itself released the lock.
    * @throws TypeError if body is neither a generator function nor a coroutine.
    */
-  hold<T>(body: HoldBody<T>): Coro<T> {
+  hold<T>(body: HoldBody<T>): Coroutine<T> {
     return holdWith(this, body);
   }
 
@@ -232,7 +229,7 @@ export class Event extends LoopBound {
    * @throws CancelledError if the task is cancelled while waiting.
    * @throws RuntimeError if the event is bound to another loop, or no loop runs.
    */
-  *wait(): Coro<true> {
+  *wait(): Coroutine<true> {
     if (this._value) return true;
     const fut = this._getLoop().createFuture<boolean>();
     this._waiters.push(fut);
@@ -301,7 +298,7 @@ export class Condition extends LoopBound {
    * Acquire the underlying lock (see {@link Lock.acquire}); prefer {@link Condition.hold}.
    * @throws CancelledError, RuntimeError as Lock.acquire.
    */
-  acquire(): Coro<true> {
+  acquire(): Coroutine<true> {
     return this._lock.acquire();
   }
 
@@ -325,7 +322,7 @@ export class Condition extends LoopBound {
    * ```
    * @throws whatever the body throws; CancelledError, RuntimeError, TypeError as Lock.hold.
    */
-  hold<T>(body: HoldBody<T>): Coro<T> {
+  hold<T>(body: HoldBody<T>): Coroutine<T> {
     return holdWith(this._lock, body);
   }
 
@@ -338,7 +335,7 @@ export class Condition extends LoopBound {
    *   lock is re-acquired first; a notification it had received is passed on
    *   to another waiter).
    */
-  *wait(): Coro<true> {
+  *wait(): Coroutine<true> {
     if (!this.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
     const fut = this._getLoop().createFuture<boolean>();
     this.release();
@@ -378,7 +375,7 @@ export class Condition extends LoopBound {
    * @throws RuntimeError if it has to wait and the lock is not held.
    * @throws CancelledError as {@link Condition.wait}; whatever the predicate throws.
    */
-  *waitFor<R>(predicate: () => R): Coro<R> {
+  *waitFor<R>(predicate: () => R): Coroutine<R> {
     let result = predicate();
     while (!result) {
       yield* this.wait();
@@ -425,7 +422,7 @@ export class Condition extends LoopBound {
    * Re-acquire the lock even if cancelled meanwhile (the caller of wait()
    * relies on holding it); rethrow the last CancelledError afterwards.
    */
-  private *_reacquire(): Coro<void> {
+  private *_reacquire(): Coroutine<void> {
     let cancelled: CancelledError | null = null;
     for (;;) {
       try {
@@ -491,7 +488,7 @@ export class Semaphore extends LoopBound {
    *   held; one handed to this waiter is passed on).
    * @throws RuntimeError if bound to another loop, or no loop runs (only when it has to wait).
    */
-  *acquire(): Coro<true> {
+  *acquire(): Coroutine<true> {
     if (!this.locked()) {
       this._value--;
       return true;
@@ -539,7 +536,7 @@ export class Semaphore extends LoopBound {
    *   RuntimeError as {@link Semaphore.acquire}; TypeError if body is neither a generator function nor a coroutine;
    *   RangeError from a BoundedSemaphore if the body released the permit itself.
    */
-  hold<T>(body: HoldBody<T>): Coro<T> {
+  hold<T>(body: HoldBody<T>): Coroutine<T> {
     return holdWith(this, body);
   }
 
@@ -650,7 +647,7 @@ export class Barrier {
    *   the others keep waiting).
    * @throws RuntimeError if bound to another loop, or no loop runs.
    */
-  *wait(): Coro<number> {
+  *wait(): Coroutine<number> {
     const self = this;
     return yield* this._cond.hold(function* () {
       yield* self._block();
@@ -671,7 +668,7 @@ export class Barrier {
    * BrokenBarrierError. A generator (it takes the barrier's internal lock).
    * @throws CancelledError if cancelled while taking the internal lock.
    */
-  *reset(): Coro<void> {
+  *reset(): Coroutine<void> {
     const self = this;
     yield* this._cond.hold(function* () {
       if (self._count > 0) {
@@ -688,7 +685,7 @@ export class Barrier {
    * BrokenBarrierError until reset(). A generator (it takes the internal lock).
    * @throws CancelledError if cancelled while taking the internal lock.
    */
-  *abort(): Coro<void> {
+  *abort(): Coroutine<void> {
     const self = this;
     yield* this._cond.hold(function* () {
       self._state = 'broken';
@@ -723,7 +720,7 @@ export class Barrier {
   }
 
   /** Wait while the previous round drains or resets; throw if broken. */
-  private *_block(): Coro<void> {
+  private *_block(): Coroutine<void> {
     yield* this._cond.waitFor(() => this._state !== 'draining' && this._state !== 'resetting');
     if (this._state === 'broken') throw new BrokenBarrierError('Barrier aborted');
   }
@@ -735,7 +732,7 @@ export class Barrier {
   }
 
   /** Wait for the last party; throw if the barrier is reset or broken meanwhile. */
-  private *_wait(): Coro<void> {
+  private *_wait(): Coroutine<void> {
     yield* this._cond.waitFor(() => this._state !== 'filling');
     if (this._state === 'broken' || this._state === 'resetting') throw new BrokenBarrierError('Abort or reset of barrier');
   }

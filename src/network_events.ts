@@ -17,8 +17,8 @@ import type { Server } from './server.js';
 import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
 import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, Transport } from './transports.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /**
  * The networking layer of the event loop: socket coroutines (sockRecv, ...),
@@ -31,7 +31,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the socket's errno Error (ECONNRESET, ...); CancelledError if
    *   cancelled while waiting (nothing is consumed then).
    */
-  sockRecv(sock: Socket, n: number): Co<Buffer> {
+  sockRecv(sock: Socket, n: number): Coroutine<Buffer> {
     return sockRecv(this, sock, n);
   }
 
@@ -39,7 +39,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Read into buf; the count (0 at EOF).
    * @throws as sockRecv.
    */
-  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number> {
+  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
     return sockRecvInto(this, sock, buf, nbytes);
   }
 
@@ -48,7 +48,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the socket's errno Error (EPIPE, ECONNRESET, ...); CancelledError
    *   (part of the data may have been sent).
    */
-  sockSendall(sock: Socket, data: Uint8Array | string): Co<void> {
+  sockSendall(sock: Socket, data: Uint8Array | string): Coroutine<void> {
     return sockSendall(this, sock, data);
   }
 
@@ -56,7 +56,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Accept one connection: [socket, peer address].
    * @throws the socket's errno Error (EMFILE, ...); CancelledError.
    */
-  sockAccept(sock: Socket): Co<[Socket, SockAddress]> {
+  sockAccept(sock: Socket): Coroutine<[Socket, SockAddress]> {
     return sockAccept(this, sock);
   }
 
@@ -65,7 +65,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the connect error (ECONNREFUSED, ETIMEDOUT, ENOENT for a Unix path, ...);
    *   TypeError / RangeError for a malformed address; CancelledError.
    */
-  sockConnect(sock: Socket, address: AddressLike): Co<void> {
+  sockConnect(sock: Socket, address: AddressLike): Coroutine<void> {
     return sockConnect(this, sock, address);
   }
 
@@ -73,7 +73,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * One datagram and its sender.
    * @throws the socket's errno Error; CancelledError.
    */
-  sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]> {
+  sockRecvfrom(sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
     return sockRecvfrom(this, sock, n);
   }
 
@@ -81,7 +81,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Send one datagram to address.
    * @throws the socket's errno Error (EMSGSIZE, ...); CancelledError.
    */
-  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
+  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
     return sockSendto(this, sock, data, address);
   }
 
@@ -91,7 +91,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws an Error with code (ENOTFOUND, EAI_AGAIN, ...) when the name does not resolve;
    *   RuntimeError if the loop is closed.
    */
-  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
+  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Coroutine<AddrInfo[]> {
     return getaddrinfo(this, host, port, options);
   }
 
@@ -99,7 +99,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on host:port ('' or null: every interface); each connection gets protocolFactory().
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...); getaddrinfo's errors.
    */
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<Server> {
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Coroutine<Server> {
     return createServer(this, protocolFactory, host, port, options);
   }
 
@@ -108,7 +108,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the connect error (an AggregateError when several addresses all
    *   failed); getaddrinfo's errors; whatever protocolFactory or connectionMade throws.
    */
-  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]> {
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Coroutine<[Transport, P]> {
     return createConnection(this, protocolFactory, host, port, options);
   }
 
@@ -116,7 +116,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on a Unix socket path (a stale socket file there is replaced).
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...).
    */
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: Pick<CreateServerOptions, 'backlog' | 'startServing'>): Co<Server> {
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: Pick<CreateServerOptions, 'backlog' | 'startServing'>): Coroutine<Server> {
     return createUnixServer(this, protocolFactory, path, options);
   }
 
@@ -124,7 +124,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Connect to a Unix socket path.
    * @throws the connect error (ENOENT, ECONNREFUSED, ...).
    */
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string): Co<[Transport, P]> {
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string): Coroutine<[Transport, P]> {
     return createUnixConnection(this, protocolFactory, path);
   }
 
@@ -133,7 +133,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws an Error if none of localAddr, remoteAddr, family is given; the
    *   socket / bind / connect errors; getaddrinfo's errors.
    */
-  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]> {
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Coroutine<[DatagramTransport, P]> {
     return createDatagramEndpoint(this, protocolFactory, options);
   }
 }

@@ -14,8 +14,8 @@ import type { BaseProtocol, Protocol } from './protocols.js';
 import { READ_BUFFER_SIZE, readBuffer, toBytes } from './socket_transport.js';
 import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** After this many writes to a lost pipe, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
 const CONNLOST_WRITE_WARNING = 5;
@@ -398,7 +398,7 @@ function brokenPipe(): NodeJS.ErrnoException {
  * loop.connect_read_pipe). The transport owns fd from here on. Resolves
  * once connectionMade has run.
  */
-export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
+export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Coroutine<[ReadPipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();
   const transport = new ReadPipeTransport(loop, fd, protocol, waiter);
@@ -412,7 +412,7 @@ export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFacto
 }
 
 /** Connect `protocolFactory()` to the write end of a pipe (asyncio's loop.connect_write_pipe). */
-export function* connectWritePipe<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
+export function* connectWritePipe<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Coroutine<[WritePipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();
   const transport = new WritePipeTransport(loop, fd, protocol, waiter);

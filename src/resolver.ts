@@ -15,8 +15,8 @@ import type { IoLoop } from './io_loop.js';
 import { addonPathOverride, packageRoot } from './native.js';
 import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** One resolved address: what socket(), bind() and connect() take. */
 export interface AddrInfo {
@@ -154,7 +154,7 @@ const resolvers = new WeakMap<IoLoop, Resolver>();
  * A numeric host (or '' / null for "any address") answers at once.
  * @throws RuntimeError if the loop is closed (numeric hosts too, as asyncio).
  */
-export function* getaddrinfo(loop: IoLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Co<AddrInfo[]> {
+export function* getaddrinfo(loop: IoLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Coroutine<AddrInfo[]> {
   // Before anything starts: a Resolver would start (and keep) the worker
   // thread before threadBridge(loop) refused the closed loop.
   if (loop.isClosed()) throw new RuntimeError('Event loop is closed');

@@ -11,7 +11,8 @@ import { EventLoop, newEventLoop, setEventLoop } from './loop.js';
 import type { EventLoopOptions } from './loop.js';
 import { allTasks } from './tasks.js';
 import { _runMain } from './async_tasks.js';
-import type { Coroutine, Task } from './tasks.js';
+import type { Task } from './tasks.js';
+import type { Coroutine } from './coroutines.js';
 import { cancelOnSigint } from './sigint.js';
 
 /** Options of run() and new Runner(): the loop's (selector, debug), or a factory for it. */

@@ -10,8 +10,8 @@ import type { BaseProtocol } from './protocols.js';
 import type { Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import type { TransportOwner } from './socket_transport.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** How long to stop accepting after EMFILE / ENFILE / ENOBUFS / ENOMEM (asyncio's ACCEPT_RETRY_DELAY). */
 export const ACCEPT_RETRY_DELAY = 1;
@@ -92,7 +92,7 @@ export class Server implements TransportOwner {
    * @throws CancelledError when the wait is cancelled (after closing the
    *   server); an Error if the server is closed or serveForever already runs.
    */
-  *serveForever(): Co<void> {
+  *serveForever(): Coroutine<void> {
     if (this.serveForeverFut !== null) throw new RuntimeError(`serveForever is already running on ${String(this)}`);
     if (this.sockets_ === null) throw new RuntimeError(`Server ${String(this)} is closed`);
     this.startServing();
@@ -135,7 +135,7 @@ export class Server implements TransportOwner {
   }
 
   /** Wait until the server is closed and every connection it accepted is gone. Throws only CancelledError. */
-  *waitClosed(): Co<void> {
+  *waitClosed(): Coroutine<void> {
     if (this.sockets_ === null && this.transports.size === 0) return;
     const fut = this.loop.createFuture<void>();
     this.closedWaiters.push(fut);

@@ -18,6 +18,7 @@ import { isMainThread } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
 import type { Callback } from './events.js';
+import { _isCoroutineFunction } from './coroutines.js';
 import { native } from './native.js';
 import type { BaseSelectorEventLoop } from './selector_events.js';
 
@@ -153,7 +154,7 @@ const handlersByLoop = new WeakMap<BaseSelectorEventLoop, Map<number, Installed>
  */
 export function addSignalHandler(loop: BaseSelectorEventLoop, sig: Signal, callback: Callback, args: unknown[]): void {
   if (typeof callback !== 'function') throw new TypeError('addSignalHandler: callback must be a function');
-  if (isGeneratorFunction(callback)) throw new TypeError('coroutines cannot be used with addSignalHandler()');
+  if (_isCoroutineFunction(callback)) throw new TypeError('coroutines cannot be used with addSignalHandler()');
   loop._checkClosed();
   const signum = signalNumber(sig);
   if (!isMainThread) throw new RuntimeError('signal handlers can only be added in the main thread');
@@ -206,9 +207,3 @@ export function closeSignals(loop: BaseSelectorEventLoop): void {
   watchersByLoop.get(loop)?.close();
   watchersByLoop.delete(loop);
 }
-
-function isGeneratorFunction(fn: Callback): boolean {
-  const tag = (fn as unknown as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  return tag === 'GeneratorFunction' || tag === 'AsyncGeneratorFunction';
-}
-

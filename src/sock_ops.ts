@@ -14,8 +14,8 @@ import type { SockAddress } from './native.js';
 import { AF_UNIX, splitInetAddress } from './socket.js';
 import type { AddressLike, Socket } from './socket.js';
 import { toBytes } from './socket_transport.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /**
  * Wait until `attempt` returns non-null, retrying it whenever the socket is
@@ -45,21 +45,21 @@ function waitFor<T>(loop: IoLoop, sock: Socket, direction: 'read' | 'write', att
 }
 
 /** Up to n bytes (an empty Buffer at EOF). */
-export function* sockRecv(loop: IoLoop, sock: Socket, n: number): Co<Buffer> {
+export function* sockRecv(loop: IoLoop, sock: Socket, n: number): Coroutine<Buffer> {
   const data = sock.recv(n);
   if (data !== null) return data;
   return yield* waitFor(loop, sock, 'read', () => sock.recv(n));
 }
 
 /** Read into buf; returns the count (0 at EOF). */
-export function* sockRecvInto(loop: IoLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Co<number> {
+export function* sockRecvInto(loop: IoLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
   const got = sock.recvInto(buf, nbytes);
   if (got !== null) return got;
   return yield* waitFor(loop, sock, 'read', () => sock.recvInto(buf, nbytes));
 }
 
 /** Send all of data, waiting for the socket to drain as often as needed. */
-export function* sockSendall(loop: IoLoop, sock: Socket, data: Uint8Array | string): Co<void> {
+export function* sockSendall(loop: IoLoop, sock: Socket, data: Uint8Array | string): Coroutine<void> {
   const bytes = toBytes(data);
   let offset = sock.send(bytes) ?? 0;
   while (offset < bytes.length) {
@@ -68,14 +68,14 @@ export function* sockSendall(loop: IoLoop, sock: Socket, data: Uint8Array | stri
 }
 
 /** Accept one connection: [socket, peer address]. */
-export function* sockAccept(loop: IoLoop, sock: Socket): Co<[Socket, SockAddress]> {
+export function* sockAccept(loop: IoLoop, sock: Socket): Coroutine<[Socket, SockAddress]> {
   const conn = sock.accept();
   if (conn !== null) return conn;
   return yield* waitFor(loop, sock, 'read', () => sock.accept());
 }
 
 /** Connect to a numeric address (resolve names first with loop.getaddrinfo). */
-export function* sockConnect(loop: IoLoop, sock: Socket, address: AddressLike): Co<void> {
+export function* sockConnect(loop: IoLoop, sock: Socket, address: AddressLike): Coroutine<void> {
   if (sock.family !== AF_UNIX) splitInetAddress(address); // validate before any syscall
   if (sock.connect(address)) return;
   yield* waitFor(loop, sock, 'write', () => {
@@ -85,14 +85,14 @@ export function* sockConnect(loop: IoLoop, sock: Socket, address: AddressLike): 
 }
 
 /** One datagram of up to n bytes and its sender. */
-export function* sockRecvfrom(loop: IoLoop, sock: Socket, n: number): Co<[Buffer, SockAddress]> {
+export function* sockRecvfrom(loop: IoLoop, sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
   const got = sock.recvfrom(n);
   if (got !== null) return got;
   return yield* waitFor(loop, sock, 'read', () => sock.recvfrom(n));
 }
 
 /** Send one datagram to address; returns the count sent. */
-export function* sockSendto(loop: IoLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
+export function* sockSendto(loop: IoLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
   const bytes = toBytes(data);
   const sent = sock.sendto(bytes, address);
   if (sent !== null) return sent;

@@ -25,10 +25,10 @@ import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
 import { ChunkQueue } from './chunk_queue.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
+import type { Coroutine } from './coroutines.js';
 
 export { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** Default buffer limit: readLine / readUntil fail past it, reading pauses at twice it (asyncio's 64 KiB). */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -127,7 +127,7 @@ export class StreamReader {
   }
 
   /** Suspend until data or EOF arrives. */
-  private *waitForData(func: string): Co<void> {
+  private *waitForData(func: string): Coroutine<void> {
     const w = this.newWaiter(func);
     try {
       yield* w;
@@ -159,13 +159,13 @@ export class StreamReader {
    *   already waiting on this reader; CancelledError if cancelled while
    *   waiting (the buffered data stays).
    */
-  read(n = -1): Co<Buffer> {
+  read(n = -1): Coroutine<Buffer> {
     // A hand-written coroutine for the common case (see ReadOp): the checks
     // run when it is first resumed, as a generator's would.
     return Number.isInteger(n) && n < 0 ? this.readAll() : new ReadOp(this, n);
   }
 
-  private *readAll(): Co<Buffer> {
+  private *readAll(): Coroutine<Buffer> {
     if (this.exc !== null) throw this.exc;
     const parts: Buffer[] = [];
     for (;;) {
@@ -203,7 +203,7 @@ export class StreamReader {
    * @throws IncompleteReadError (with the partial bytes) if EOF comes first;
    *   RangeError if n is not a non-negative integer; otherwise as read().
    */
-  *readExactly(n: number): Co<Buffer> {
+  *readExactly(n: number): Coroutine<Buffer> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly size must be a non-negative integer, got ${String(n)}`);
     if (this.exc !== null) throw this.exc;
     if (n === 0) return Buffer.alloc(0);
@@ -225,7 +225,7 @@ export class StreamReader {
    * RangeError (asyncio's ValueError) is thrown; the next readLine goes on after it.
    * @throws an Error for a line over the limit; otherwise as read().
    */
-  *readLine(): Co<Buffer> {
+  *readLine(): Coroutine<Buffer> {
     try {
       return yield* this.readUntil('\n');
     } catch (err) {
@@ -248,7 +248,7 @@ export class StreamReader {
    * @throws IncompleteReadError, LimitOverrunError as above; RangeError for an
    *   empty separator; otherwise as read().
    */
-  *readUntil(separator: string | Uint8Array | ReadonlyArray<string | Uint8Array> = '\n'): Co<Buffer> {
+  *readUntil(separator: string | Uint8Array | ReadonlyArray<string | Uint8Array> = '\n'): Coroutine<Buffer> {
     const seps = (Array.isArray(separator) ? separator : [separator]).map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s as Uint8Array)));
     if (seps.length === 0 || seps.some((s) => s.length === 0)) throw new RangeError('Separator should contain at least one byte');
     if (this.exc !== null) throw this.exc;
@@ -449,7 +449,7 @@ export class StreamReaderProtocol implements Protocol {
   }
 
   /** Wait until the transport's buffer is below its low-water mark. */
-  *drainHelper(): Co<void> {
+  *drainHelper(): Coroutine<void> {
     if (this.connectionLostFlag) throw connectionResetError('Connection lost');
     if (!this.paused) return;
     const w = this.loop.createFuture<void>();
@@ -521,7 +521,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
   }
 
   /** Wait until the connection is closed (after close()). Raises the error it was lost with, if any. */
-  *waitClosed(): Co<void> {
+  *waitClosed(): Coroutine<void> {
     yield* this.protocol.closedFuture();
   }
 
@@ -535,7 +535,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
    * over its high-water mark, then waits until it drains below the low one.
    * Raises the reader's error if the connection broke.
    */
-  *drain(): Co<void> {
+  *drain(): Coroutine<void> {
     const exc = this.reader?.exception();
     if (exc) throw exc;
     if (this.transport.isClosing()) {
@@ -569,7 +569,7 @@ export interface StreamOptions {
  *   the first one's); getaddrinfo's errors (e.g. ENOTFOUND); RuntimeError if
  *   no loop is running.
  */
-export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Co<[StreamReader, StreamWriter]> {
+export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
@@ -581,7 +581,7 @@ export function* openConnection(host: string, port: number, options: StreamOptio
  * Connect to a Unix socket path on the running loop; returns [reader, writer].
  * @throws the connect error (e.g. ENOENT, ECONNREFUSED); RuntimeError if no loop is running.
  */
-export function* openUnixConnection(path: string, options: StreamOptions = {}): Co<[StreamReader, StreamWriter]> {
+export function* openUnixConnection(path: string, options: StreamOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
@@ -609,7 +609,7 @@ export function* startServer(
   host: string | null | undefined,
   port: number,
   options: StreamOptions & CreateServerOptions = {},
-): Co<Server> {
+): Coroutine<Server> {
   return yield* createServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), host, port, options);
 }
 
@@ -621,7 +621,7 @@ export function* startUnixServer(
   clientConnected: ClientConnected,
   path: string,
   options: StreamOptions & Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
-): Co<Server> {
+): Coroutine<Server> {
   return yield* createUnixServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), path, options);
 }
 

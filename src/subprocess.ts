@@ -26,8 +26,8 @@ import type { BaseSelectorEventLoop } from './selector_events.js';
 import { signalNumber } from './signals.js';
 import type { Signal } from './signals.js';
 import { DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter } from './streams.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 /** Make a pipe to the child (Python's subprocess.PIPE). */
 export const PIPE = -1;
@@ -288,7 +288,7 @@ export class SubprocessTransport {
   }
 
   /** @internal The returncode, once the child has exited. */
-  *_wait(): Co<number> {
+  *_wait(): Coroutine<number> {
     if (this.returncode !== null) return this.returncode;
     const waiter = this.loop.createFuture<number>();
     this.exitWaiters.push(waiter);
@@ -296,7 +296,7 @@ export class SubprocessTransport {
   }
 
   /** @internal Connect the pipes, then connectionMade (asyncio's _connect_pipes). */
-  *_connectPipes(fds: Spawned['pipes']): Co<void> {
+  *_connectPipes(fds: Spawned['pipes']): Coroutine<void> {
     const [stdin, stdout, stderr] = fds;
     // Until each pipe is connected, it owns nothing: close the rest on failure.
     const left = new Set(fds.filter((fd): fd is number => fd !== null));
@@ -378,7 +378,7 @@ export function* subprocessExec<P extends SubprocessProtocol>(
   program: string,
   args: readonly string[],
   options: SubprocessOptions = {},
-): Co<[SubprocessTransport, P]> {
+): Coroutine<[SubprocessTransport, P]> {
   if (typeof program !== 'string') throw new TypeError(`program must be a string, got ${typeof program}`);
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('args must be an array of strings');
   const opts: SubprocessOptions = { stdin: PIPE, stdout: PIPE, stderr: PIPE, ...options };
@@ -403,7 +403,7 @@ export function* subprocessExec<P extends SubprocessProtocol>(
 }
 
 /** subprocessExec of `/bin/sh -c cmd` (asyncio's loop.subprocess_shell). */
-export function subprocessShell<P extends SubprocessProtocol>(loop: BaseSelectorEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Co<[SubprocessTransport, P]> {
+export function subprocessShell<P extends SubprocessProtocol>(loop: BaseSelectorEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Coroutine<[SubprocessTransport, P]> {
   if (typeof cmd !== 'string') throw new TypeError(`cmd must be a string, got ${typeof cmd}`);
   return subprocessExec(loop, protocolFactory, '/bin/sh', ['-c', cmd], options);
 }
@@ -510,7 +510,7 @@ export class Process {
   }
 
   /** Wait until the child exits; its returncode. Throws only CancelledError (the child keeps running). */
-  *wait(): Co<number> {
+  *wait(): Coroutine<number> {
     return yield* this.transport._wait();
   }
 
@@ -536,14 +536,14 @@ export class Process {
    * @throws TypeError if input is given but stdin is not a pipe; CancelledError
    *   (the child keeps running: kill it if it must stop).
    */
-  *communicate(input?: Uint8Array | string | null): Co<[Buffer | null, Buffer | null]> {
+  *communicate(input?: Uint8Array | string | null): Coroutine<[Buffer | null, Buffer | null]> {
     if (input !== undefined && input !== null && this.stdin === null) throw new TypeError('communicate(input): stdin is not a pipe (use stdin: PIPE)');
     const [, stdout, stderr] = yield* gather(this.feedStdin(input), this.readStream(1), this.readStream(2));
     yield* this.wait();
     return [stdout, stderr];
   }
 
-  private *feedStdin(input: Uint8Array | string | null | undefined): Co<void> {
+  private *feedStdin(input: Uint8Array | string | null | undefined): Coroutine<void> {
     const stdin = this.stdin;
     if (stdin === null) return;
     try {
@@ -557,7 +557,7 @@ export class Process {
     stdin.close();
   }
 
-  private *readStream(fd: 1 | 2): Co<Buffer | null> {
+  private *readStream(fd: 1 | 2): Coroutine<Buffer | null> {
     const stream = fd === 1 ? this.stdout : this.stderr;
     if (stream === null) return null;
     const output = yield* stream.read();
@@ -571,7 +571,7 @@ export class Process {
   }
 }
 
-function* createProcess(argv0: string, args: readonly string[], shell: boolean, options: ProcessOptions): Co<Process> {
+function* createProcess(argv0: string, args: readonly string[], shell: boolean, options: ProcessOptions): Coroutine<Process> {
   const loop = getRunningLoop();
   const { limit = DEFAULT_LIMIT, ...rest } = options;
   const opts: SubprocessOptions = { stdin: null, stdout: null, stderr: null, ...rest };
@@ -591,7 +591,7 @@ function* createProcess(argv0: string, args: readonly string[], shell: boolean, 
  * @throws an Error with code (ENOENT, EACCES, ...) if the program cannot be
  *   started; TypeError for bad options; RuntimeError if no loop is running.
  */
-export function createSubprocessExec(program: string, args: readonly string[] = [], options: ProcessOptions = {}): Co<Process> {
+export function createSubprocessExec(program: string, args: readonly string[] = [], options: ProcessOptions = {}): Coroutine<Process> {
   return createProcess(program, args, false, options);
 }
 
@@ -599,6 +599,6 @@ export function createSubprocessExec(program: string, args: readonly string[] = 
  * Run `cmd` with /bin/sh -c on the running loop (asyncio's create_subprocess_shell).
  * @throws as createSubprocessExec.
  */
-export function createSubprocessShell(cmd: string, options: ProcessOptions = {}): Co<Process> {
+export function createSubprocessShell(cmd: string, options: ProcessOptions = {}): Coroutine<Process> {
   return createProcess(cmd, [], true, options);
 }

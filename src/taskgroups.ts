@@ -19,8 +19,10 @@ import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import { FAILED } from './futures.js';
 import type { Future } from './futures.js';
-import { currentTask, isCoroutine } from './tasks.js';
-import type { Coroutine, Task, TaskInput } from './tasks.js';
+import { currentTask } from './tasks.js';
+import { isCoroutine } from './coroutines.js';
+import type { Task, TaskInput } from './tasks.js';
+import type { Coroutine } from './coroutines.js';
 import { _callBody } from './async_tasks.js';
 
 /**

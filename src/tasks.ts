@@ -13,10 +13,13 @@ import { _getRunningLoop, _getSetLoop, describeValue, getRunningLoop } from './e
 import type { Runnable } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import type { BaseEventLoop, TaskOptions } from './base_events.js';
-import { _currentAsyncTask, _ensureFutureAsync, isThenable } from './async_tasks.js';
+import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
+import { isCoroutine, isThenable } from './coroutines.js';
+import type { Coroutine } from './coroutines.js';
 
-/** A coroutine: a generator object; `yield*` inside it is `await`. */
-export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
+export { isCoroutine };
+export type { Coroutine };
+
 /** What can be awaited with `yield*`: a coroutine or a Future (Task). */
 export type Awaitable<T = unknown> = Future<T> | Coroutine<T>;
 /**
@@ -248,11 +251,6 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   private _finish(): void {
     this._loop._unregisterTask(this as Task<unknown>);
   }
-}
-
-/** True for a coroutine: a generator object (what calling a `function*` returns). */
-export function isCoroutine(x: unknown): x is Coroutine<unknown> {
-  return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
 }
 
 /**

@@ -30,8 +30,9 @@ import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
 import { addonPathOverride, native, packageRoot } from './native.js';
 import { threadBridge, wakeRemote, closeRemoteWakeFd } from './thread_bridge.js';
+import { _isCoroutineFunction } from './coroutines.js';
+import type { Coroutine } from './coroutines.js';
 
-type Co<T> = Generator<unknown, T, unknown>;
 
 const WORKER_FUNCTION = Symbol('coio.workerFunction');
 
@@ -75,8 +76,7 @@ function functionSpec(fn: unknown, caller: string): FunctionSpec {
     return { module: wf.module, exportName: wf.exportName };
   }
   if (typeof fn !== 'function') throw new TypeError(`${caller}: a function or a workerFunction(module, name) is required`);
-  const tag = (fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag];
-  if (tag === 'GeneratorFunction' || tag === 'AsyncGeneratorFunction') throw new TypeError(`coroutines cannot be used with ${caller}()`);
+  if (_isCoroutineFunction(fn)) throw new TypeError(`coroutines cannot be used with ${caller}()`);
   const source = Function.prototype.toString.call(fn);
   if (/\{\s*\[native code\]\s*\}\s*$/.test(source)) {
     throw new TypeError(`${caller}: ${fn.name || 'this function'} is native or bound: its source cannot be sent to a worker thread; pass a self-contained function or workerFunction(module, name)`);
@@ -336,7 +336,7 @@ function settle<T>(fut: Future<T>, reply: Reply): void {
  *   RuntimeError if no loop is running; CancelledError if cancelled (the
  *   job still runs to its end: threads cannot be interrupted).
  */
-export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Co<Awaited<R>> {
+export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Coroutine<Awaited<R>> {
   const loop = getRunningLoop();
   return yield* loop.runInExecutor(null, fn, ...args);
 }

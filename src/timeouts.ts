@@ -17,7 +17,8 @@ import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Handle } from './events.js';
 import { currentTask } from './tasks.js';
-import type { AnyAwaitable, Coroutine, Task } from './tasks.js';
+import type { AnyAwaitable, Task } from './tasks.js';
+import type { Coroutine } from './coroutines.js';
 import { _callBody, _toAwaitable } from './async_tasks.js';
 
 const CREATED = 0;

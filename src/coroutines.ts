@@ -1,0 +1,42 @@
+// What a coroutine is, and the other "what kind of callable or awaitable is
+// this" checks (asyncio's coroutines module). A leaf: everything that has to
+// tell a coroutine from a Future, a promise or a function asks here, so
+// there is one answer.
+
+/** A coroutine: a generator object; `yield*` inside it is `await`. */
+export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
+
+// eslint-disable-next-line @typescript-eslint/no-empty-function
+const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
+// eslint-disable-next-line @typescript-eslint/no-empty-function
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as FunctionConstructor;
+
+/** True for a coroutine: a generator object (what calling a `function*` returns). */
+export function isCoroutine(x: unknown): x is Coroutine<unknown> {
+  return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
+}
+
+/** True for a thenable: an object or function with a then() method (a Promise, a Future, ...). */
+export function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';
+}
+
+/** @internal A `function*` (or generator method) of this realm: calling it only makes a coroutine. */
+export function _isGeneratorFunction(x: unknown): x is (...args: unknown[]) => Coroutine<unknown> {
+  return x instanceof GeneratorFunction;
+}
+
+/** @internal An `async function` (or async arrow / method) of this realm. */
+export function _isAsyncFunction(x: unknown): x is (...args: unknown[]) => Promise<unknown> {
+  return x instanceof AsyncFunction;
+}
+
+/**
+ * @internal A `function*` or `async function*` of any realm (by its tag): a
+ * coroutine function, which the APIs that call a plain function once and
+ * ignore its result (addSignalHandler, toThread, ...) refuse.
+ */
+export function _isCoroutineFunction(fn: unknown): boolean {
+  const tag = (fn as { [Symbol.toStringTag]?: unknown } | null | undefined)?.[Symbol.toStringTag];
+  return tag === 'GeneratorFunction' || tag === 'AsyncGeneratorFunction';
+}
