@@ -191,6 +191,40 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
     if (!this.closing) this.forceClose(null);
   }
 
+  /**
+   * @internal Read what the pipe holds now (up to maxBytes, paused or not),
+   * then end the stream as at EOF: eofReceived, connectionLost(null), the fd
+   * closed. For a pipe whose writer has exited: everything it wrote is in
+   * the pipe already, and whoever else still holds the write end (a
+   * grandchild) must not keep our fd open. No-op once closing.
+   */
+  _drainAndClose(maxBytes: number): void {
+    if (this.closing) return;
+    const buf = readBuffer();
+    for (let total = 0; total < maxBytes; ) {
+      let n: number;
+      try {
+        n = native.read(this.fd, buf, 0, Math.min(READ_BUFFER_SIZE, maxBytes - total));
+      } catch (err) {
+        return this.fatalError(err, 'Fatal read error on pipe transport');
+      }
+      if (n === WOULD_BLOCK || n === 0) break;
+      total += n;
+      const data = Buffer.allocUnsafe(n);
+      buf.copy(data, 0, 0, n);
+      try {
+        (this.protocol as Protocol).dataReceived(data);
+      } catch (err) {
+        return this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      if (this.closing) return;
+    }
+    this.closing = true;
+    this.removeReader();
+    this.loop.callSoon(this.callEofReceived);
+    this.loop.callSoon(this.callConnectionLost, null);
+  }
+
   private fatalError(err: unknown, message: string): void {
     this.reportFatal(err, message);
     this.forceClose(err instanceof Error ? err : new Error(String(err)));

@@ -44,6 +44,8 @@ export class StreamReader {
   private readonly buffer = new ChunkQueue();
   private eof = false;
   private waiter: Future<void> | null = null;
+  /** The waiter of the read in progress, kept after wakeup() until that read is over. */
+  private pendingRead: Future<void> | null = null;
   private exc: Error | null = null;
   private transport: ReadTransport | null = null;
   private paused = false;
@@ -133,6 +135,7 @@ export class StreamReader {
       yield* w;
     } finally {
       if (this.waiter === w) this.waiter = null;
+      if (this.pendingRead === w) this.pendingRead = null;
     }
   }
 
@@ -148,6 +151,7 @@ export class StreamReader {
     }
     const w = this.loop.createFuture<void>();
     this.waiter = w;
+    this.pendingRead = w;
     return w;
   }
 
@@ -192,10 +196,19 @@ export class StreamReader {
     return data;
   }
 
+  /**
+   * @internal True from the moment a read starts waiting for data until it
+   * returns (or fails): also while it has been woken and not resumed yet.
+   */
+  _readPending(): boolean {
+    return this.pendingRead !== null;
+  }
+
   /** @internal The read waiting on w is over (woken, failed, cancelled or closed). */
   _readDone(w: Future<void>): void {
     // Woken reads were already forgotten by wakeup(); a read started since then keeps its waiter.
     if (this.waiter === w) this.waiter = null;
+    if (this.pendingRead === w) this.pendingRead = null;
   }
 
   /**

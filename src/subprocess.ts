@@ -410,6 +410,13 @@ export function subprocessShell<P extends SubprocessProtocol>(loop: BaseSelector
 
 // ---- Process: the streams level --------------------------------------------------
 
+/**
+ * The most a pipe can hold unless root raised the limit (Linux's default
+ * /proc/sys/fs/pipe-max-size): what an exited child's pipe is drained of at
+ * most, however fast a grandchild still writes into it.
+ */
+const PIPE_DRAIN_MAX = 1024 * 1024;
+
 /** Feeds a Process's streams (asyncio's SubprocessStreamProtocol). */
 class SubprocessStreamProtocol implements SubprocessProtocol {
   stdin: StreamWriter<WritePipeTransport> | null = null;
@@ -418,6 +425,8 @@ class SubprocessStreamProtocol implements SubprocessProtocol {
   private transport: SubprocessTransport | null = null;
   private exited = false;
   private readonly openPipes = new Set<number>();
+  /** A communicate() was cancelled and none was called since: see abandonPipes(). */
+  private abandoned = false;
   /** stdin's flow control and close waiting: the stream protocol's, with no reader. */
   private readonly stdinFlow: StreamReaderProtocol;
 
@@ -464,7 +473,39 @@ class SubprocessStreamProtocol implements SubprocessProtocol {
 
   processExited(): void {
     this.exited = true;
+    if (this.abandoned) this.releasePipes();
     this.maybeCloseTransport();
+  }
+
+  /**
+   * A communicate() ended without finishing (cancelled by a timeout, or failed). Nobody
+   * collects the output any more, so once the child has exited (now, or when
+   * it does), its pipes are drained into their streams and closed. Else they
+   * stay open as long as anyone holds their write ends: a grandchild
+   * (`sh -c 'cmd &'`, or the command of a shell that was killed) keeps our
+   * fds for as long as it lives, and a pipe paused behind a full stream
+   * nobody reads never sees its EOF. A child's pipes are otherwise read to
+   * their EOF, as asyncio's are: communicate() collects what grandchildren
+   * write, and wait() then stdout.read() gets everything.
+   */
+  abandonPipes(): void {
+    this.abandoned = true;
+    if (this.exited) this.releasePipes();
+  }
+
+  /** @internal communicate() was called (again): it reads the pipes to their EOF. */
+  collect(): void {
+    this.abandoned = false;
+  }
+
+  private releasePipes(): void {
+    // Everything the child wrote is in its pipes by now: reading what they
+    // hold loses none of it. A pipe a read is in progress on keeps going.
+    for (const fd of this.openPipes) {
+      const reader = fd === 1 ? this.stdout : this.stderr;
+      if (reader === null || reader._readPending()) continue;
+      (this.transport?.getPipeTransport(fd) as ReadPipeTransport | null)?._drainAndClose(PIPE_DRAIN_MAX);
+    }
   }
 
   pauseWriting(): void {
@@ -496,7 +537,7 @@ export class Process {
   /** @internal Use createSubprocessExec / createSubprocessShell. */
   constructor(
     private readonly transport: SubprocessTransport,
-    protocol: SubprocessStreamProtocol,
+    private readonly protocol: SubprocessStreamProtocol,
   ) {
     this.stdin = protocol.stdin;
     this.stdout = protocol.stdout;
@@ -534,13 +575,21 @@ export class Process {
    * EOF, wait for the child to exit: [stdout, stderr] (null for those not
    * piped). A child that stops reading its stdin early is not an error.
    * @throws TypeError if input is given but stdin is not a pipe; CancelledError
-   *   (the child keeps running: kill it if it must stop).
+   *   (the child keeps running: kill it if it must stop; once it has exited,
+   *   its pipes are closed, even if a grandchild still holds them, and what
+   *   they held stays readable from stdout / stderr).
    */
   *communicate(input?: Uint8Array | string | null): Coroutine<[Buffer | null, Buffer | null]> {
     if (input !== undefined && input !== null && this.stdin === null) throw new TypeError('communicate(input): stdin is not a pipe (use stdin: PIPE)');
-    const [, stdout, stderr] = yield* gather(this.feedStdin(input), this.readStream(1), this.readStream(2));
+    this.protocol.collect();
+    let output: [unknown, Buffer | null, Buffer | null] | null = null;
+    try {
+      output = yield* gather(this.feedStdin(input), this.readStream(1), this.readStream(2));
+    } finally {
+      if (output === null) this.protocol.abandonPipes();
+    }
     yield* this.wait();
-    return [stdout, stderr];
+    return [output[1], output[2]];
   }
 
   private *feedStdin(input: Uint8Array | string | null | undefined): Coroutine<void> {

@@ -20,7 +20,8 @@ import {
   TimeoutError,
 } from '../src/index.js';
 import type { Process, SubprocessProtocol, SubprocessTransport, Transport } from '../src/index.js';
-import { backends, useLoop } from './helpers.js';
+import { backends, settle, useLoop } from './helpers.js';
+import { openFds } from './setup.js';
 import type { Co } from './helpers.js';
 
 const pidfdWorks = ((): boolean => {
@@ -244,6 +245,63 @@ describe.each(backends)('subprocesses (%s)', (backend) => {
           expect(yield* p.wait()).toBe(-9);
         })(),
       );
+    });
+
+    test('the timeout pattern (communicate() cancelled, kill, wait) leaves no fd, even when a grandchild holds the pipes', () => {
+      // The shell's background loop inherits stdout and stderr and outlives
+      // the kill; it ends at its first write once our read ends are closed.
+      t.run(
+        (function* (): Co<void> {
+          const before = openFds();
+          for (let i = 0; i < 50; i++) {
+            const p = yield* createSubprocessShell('(while echo tick; do sleep 0.05; done) & wait', { stdin: PIPE, stdout: PIPE, stderr: PIPE });
+            let timedOut = false;
+            try {
+              yield* waitFor(p.communicate(), 0.01);
+            } catch (err) {
+              timedOut = err instanceof TimeoutError;
+            }
+            expect(timedOut).toBe(true);
+            p.kill();
+            expect(yield* p.wait()).toBe(-9);
+          }
+          yield* settle();
+          expect(openFds() - before, 'fds left open by 50 finished children').toBe(0);
+        })(),
+      );
+    });
+
+    test('communicate() timing out after the child exited, with a grandchild holding its pipes: they are released', () => {
+      t.run(
+        (function* (): Co<void> {
+          const before = openFds();
+          for (let i = 0; i < 10; i++) {
+            const p = yield* createSubprocessShell('(while echo tick; do sleep 0.05; done) &', { stdout: PIPE, stderr: PIPE });
+            let timedOut = false;
+            try {
+              yield* waitFor(p.communicate(), 0.02);
+            } catch (err) {
+              timedOut = err instanceof TimeoutError;
+            }
+            expect(timedOut).toBe(true);
+            expect(yield* p.wait()).toBe(0);
+          }
+          yield* settle();
+          expect(openFds() - before, 'fds left open by 10 finished children').toBe(0);
+        })(),
+      );
+    });
+
+    test('communicate() reads to EOF: it collects what a grandchild writes after the child exited', () => {
+      const [out, rc] = t.run(
+        (function* (): Co<[string, number | null]> {
+          const p = yield* createSubprocessShell('echo one; (sleep 0.1; echo two) &', { stdout: PIPE });
+          const [out] = yield* p.communicate();
+          return [out!.toString(), p.returncode];
+        })(),
+      );
+      expect(out).toBe('one\ntwo\n');
+      expect(rc).toBe(0);
     });
 
     test('loop.subprocessExec with a protocol: the callbacks in asyncio order', () => {
