@@ -1,6 +1,8 @@
 {
   # The build picks one file per OS for the default backend; poll and select
   # are POSIX and built everywhere. No #ifdef in shared logic (STYLE.md 1).
+  # common.gypi of some Node releases tests openssl_fips without defining it.
+  "variables": { "openssl_fips%": "" },
   "targets": [
     {
       "target_name": "coio",
@@ -41,6 +43,41 @@
           "sources": ["native/poller_none.cc", "native/waker_pipe.cc"]
         }]
       ]
+    },
+    {
+      # TLS is its own addon, loaded on the first TLS call (src/tls_native.ts):
+      # when OpenSSL cannot be reached, TLS fails with a clear error and the
+      # rest of coio works. It uses the OpenSSL that Node carries: Node
+      # exports its symbols to addons and node-gyp's headers include
+      # <openssl/ssl.h> (include/node/openssl), so nothing is linked and no
+      # system OpenSSL headers are needed. A Node built against a shared
+      # OpenSSL (node_shared_openssl) links the system's -lssl -lcrypto; a
+      # Node without OpenSSL (node_use_openssl false) gets no TLS addon.
+      # OPENSSL_API_COMPAT 1.1.0: the API used here exists in 1.1.1 and 3.x,
+      # and 3.0's deprecation warnings stay quiet.
+      "target_name": "coio_tls",
+      "conditions": [
+        ["node_use_openssl=='true'", {
+          "sources": ["native/tls.cc", "native/args.cc"],
+          "defines": ["OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],
+          "conditions": [
+            ["node_shared_openssl=='true'", { "libraries": ["-lssl", "-lcrypto"] }]
+          ]
+        }, {
+          "type": "none"
+        }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "11.0"
+          }
+        }]
+      ],
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

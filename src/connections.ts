@@ -10,12 +10,14 @@ import { Server } from './server.js';
 import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
+import { SSLProtocol, resolveTls } from './sslproto.js';
+import type { TlsOptions, TlsSetup } from './sslproto.js';
 import type { Transport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
 
 
 /** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
-export interface CreateServerOptions {
+export interface CreateServerOptions extends TlsOptions {
   /** listen() backlog, also the most connections accepted per readiness event. Default 100 (asyncio's). */
   backlog?: number;
   /** SO_REUSEADDR; default true, as asyncio on POSIX. */
@@ -29,21 +31,30 @@ export interface CreateServerOptions {
 }
 
 /** Options of loop.createConnection and openConnection. */
-export interface CreateConnectionOptions {
+export interface CreateConnectionOptions extends TlsOptions {
   /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
   family?: number;
   /** Local address to bind before connecting. */
   localAddr?: readonly [string, number];
 }
 
-/** A connected socket becomes a transport: wait for connectionMade, return both. */
-export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P): Coroutine<[Transport, P]> {
+/**
+ * A connected socket becomes a transport: wait for connectionMade (with
+ * `tls`, after the TLS handshake), return both.
+ */
+export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null): Coroutine<[Transport, P]> {
   let protocol: P;
   let transport: SocketTransport;
+  let ssl: SSLProtocol | null = null;
   const waiter = loop.createFuture<null>();
   try {
     protocol = protocolFactory();
-    transport = new SocketTransport(loop, sock, protocol, waiter);
+    if (tls === null) {
+      transport = new SocketTransport(loop, sock, protocol, waiter);
+    } else {
+      ssl = new SSLProtocol(loop, protocol, tls.context, waiter as never, false, tls.serverHostname, tls.handshakeTimeout, tls.shutdownTimeout);
+      transport = new SocketTransport(loop, sock, ssl);
+    }
   } catch (err) {
     // The socket is ours until a transport owns it: a factory that throws (or
     // a closed loop refusing the transport's first callback) must not leak it
@@ -57,7 +68,13 @@ export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: So
     transport.abort();
     throw err;
   }
-  return [transport, protocol];
+  return [ssl === null ? transport : ssl._appTransport, protocol];
+}
+
+/** With TLS, each connection's protocol is an SSLProtocol over the app's. */
+function tlsFactory(loop: IoLoop, protocolFactory: () => BaseProtocol, tls: TlsSetup | null): () => BaseProtocol {
+  if (tls === null) return protocolFactory;
+  return () => new SSLProtocol(loop, protocolFactory(), tls.context, null, true, null, tls.handshakeTimeout, tls.shutdownTimeout);
 }
 
 function enableNoDelay(sock: Socket): void {
@@ -74,6 +91,7 @@ export function* createConnection<P extends BaseProtocol>(
   port: number,
   options: CreateConnectionOptions = {},
 ): Coroutine<[Transport, P]> {
+  const tls = resolveTls(options, false, host);
   const infos = yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM });
   if (infos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${host}`);
   const errors: Error[] = [];
@@ -88,7 +106,7 @@ export function* createConnection<P extends BaseProtocol>(
       continue;
     }
     enableNoDelay(sock);
-    return yield* connectTransport(loop, sock, protocolFactory);
+    return yield* connectTransport(loop, sock, protocolFactory, tls);
   }
   // One address: its own error (ECONNREFUSED with its code). Several: all of them.
   if (errors.length === 1) throw errors[0];
@@ -106,6 +124,7 @@ export function* createServer(
   options: CreateServerOptions = {},
 ): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
+  const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
   const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
   const sockets: Socket[] = [];
   // Port 0 on several addresses: every socket gets the port the first one got.
@@ -133,17 +152,21 @@ export function* createServer(
     for (const s of sockets) s.close();
     throw err;
   }
-  return serve(loop, sockets, protocolFactory, backlog, options.startServing ?? true);
+  return serve(loop, sockets, factory, backlog, options.startServing ?? true);
 }
+
+/** Options of loop.createUnixServer and startUnixServer. */
+export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout'>;
 
 /** Listen on a Unix socket path; a stale socket file left by a dead server is removed first. */
 export function* createUnixServer(
   loop: IoLoop,
   protocolFactory: () => BaseProtocol,
   path: string,
-  options: Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
+  options: CreateUnixServerOptions = {},
 ): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
+  const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
   if (!path.startsWith('\0') && existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
@@ -153,11 +176,15 @@ export function* createUnixServer(
     sock.close();
     throw err;
   }
-  return serve(loop, [sock], protocolFactory, backlog, options.startServing ?? true);
+  return serve(loop, [sock], factory, backlog, options.startServing ?? true);
 }
 
+/** Options of loop.createUnixConnection and openUnixConnection: TLS only (serverHostname is required with ssl, as there is no host name). */
+export type CreateUnixConnectionOptions = TlsOptions;
+
 /** Connect to a Unix socket path and wrap it in a transport. */
-export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, path: string): Coroutine<[Transport, P]> {
+export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
+  const tls = resolveTls(options, false, null);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
     yield* sockConnect(loop, sock, path);
@@ -165,7 +192,7 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, prot
     sock.close();
     throw err;
   }
-  return yield* connectTransport(loop, sock, protocolFactory);
+  return yield* connectTransport(loop, sock, protocolFactory, tls);
 }
 
 function serve(loop: IoLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {

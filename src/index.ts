@@ -64,7 +64,7 @@ export { ProtocolBase, DatagramProtocolBase } from './protocols.js';
 export type { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol } from './protocols.js';
 export type { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, ExtraInfo } from './transports.js';
 export { Server } from './server.js';
-export type { CreateServerOptions, CreateConnectionOptions } from './connections.js';
+export type { CreateServerOptions, CreateConnectionOptions, CreateUnixServerOptions, CreateUnixConnectionOptions } from './connections.js';
 export type { DatagramEndpointOptions } from './datagram_transport.js';
 export type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
 export {
@@ -104,3 +104,22 @@ export type { StdioOption, SubprocessOptions, ProcessOptions, SubprocessProtocol
 // Debugging: the live tasks and what each waits on.
 export { formatTasks } from './debug.js';
 export type { FormatTasksOptions } from './debug.js';
+
+// TLS: contexts, errors and the SSL protocol between a transport and an app.
+export {
+  SSLContext,
+  SSLObject,
+  SSLError,
+  SSLCertVerificationError,
+  createDefaultContext,
+  PROTOCOL_TLS_CLIENT,
+  PROTOCOL_TLS_SERVER,
+  CERT_NONE,
+  CERT_OPTIONAL,
+  CERT_REQUIRED,
+  TLSVersion,
+  Purpose,
+} from './ssl.js';
+export type { SNICallback, Password, VerifyLocations, NodeTlsOptions, PeerCertificate, VerifyMode, TLSVersionValue, PurposeValue } from './ssl.js';
+export { SSLProtocol, SSLProtocolTransport, SSLProtocolState, SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT } from './sslproto.js';
+export type { TlsOptions, StartTlsOptions, SSLProtocolStateName } from './sslproto.js';

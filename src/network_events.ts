@@ -5,7 +5,7 @@
 // those modules stay loop-agnostic (they only need io_loop.ts's IoLoop).
 
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
-import type { CreateConnectionOptions, CreateServerOptions } from './connections.js';
+import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
 import { createDatagramEndpoint } from './datagram_transport.js';
 import type { DatagramEndpointOptions } from './datagram_transport.js';
 import type { SockAddress } from './native.js';
@@ -13,6 +13,9 @@ import type { BaseProtocol, DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
 import { BaseSelectorEventLoop } from './selector_events.js';
+import type { SSLContext } from './ssl.js';
+import { startTls } from './sslproto.js';
+import type { StartTlsOptions } from './sslproto.js';
 import type { Server } from './server.js';
 import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
 import type { AddressLike, Socket } from './socket.js';
@@ -116,7 +119,7 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on a Unix socket path (a stale socket file there is replaced).
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...).
    */
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: Pick<CreateServerOptions, 'backlog' | 'startServing'>): Coroutine<Server> {
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Coroutine<Server> {
     return createUnixServer(this, protocolFactory, path, options);
   }
 
@@ -124,8 +127,18 @@ export class NetworkEventLoop extends BaseSelectorEventLoop {
    * Connect to a Unix socket path.
    * @throws the connect error (ENOENT, ECONNREFUSED, ...).
    */
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string): Coroutine<[Transport, P]> {
-    return createUnixConnection(this, protocolFactory, path);
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Coroutine<[Transport, P]> {
+    return createUnixConnection(this, protocolFactory, path, options);
+  }
+
+  /**
+   * Upgrade a connected transport to TLS (STARTTLS): `protocol` talks
+   * through the returned transport from now on, once the handshake is done.
+   * @throws TypeError for a transport that cannot be upgraded; the
+   *   handshake's SSLError / SSLCertVerificationError (the transport is closed then).
+   */
+  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Coroutine<Transport> {
+    return startTls(this, transport, protocol, sslContext, options);
   }
 
   /**

@@ -19,7 +19,10 @@ import type { Future } from './futures.js';
 import type { IoLoop } from './io_loop.js';
 import type { EventLoop } from './loop.js';
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
-import type { CreateConnectionOptions, CreateServerOptions } from './connections.js';
+import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
+import type { SSLContext } from './ssl.js';
+import { startTls } from './sslproto.js';
+import type { StartTlsOptions } from './sslproto.js';
 import { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
@@ -80,6 +83,18 @@ export class StreamReader {
   setTransport(transport: ReadTransport): void {
     if (this.transport !== null) throw new RuntimeError('Transport already set');
     this.transport = transport;
+  }
+
+  /** @internal startTls: read through the TLS transport from now on. */
+  _replaceTransport(transport: ReadTransport): void {
+    this.transport = transport;
+    this.paused = false;
+  }
+
+  /** @internal startTls: the bytes buffered and not read yet (they are TLS already), removed from the buffer. */
+  _takeBuffered(): Buffer | null {
+    if (this.buffer.size === 0) return null;
+    return this.buffer.take(this.buffer.size);
   }
 
   /** True when the peer closed and every byte has been read. */
@@ -456,6 +471,17 @@ export class StreamReaderProtocol implements Protocol {
     if (waiters !== null) for (const w of waiters) if (!w.done()) w.setResult(undefined);
   }
 
+  /** @internal startTls: the protocol talks through the TLS transport from now on. */
+  _replaceTransport(transport: Transport): void {
+    this.transport = transport;
+    this.reader?._replaceTransport(transport);
+  }
+
+  /** @internal startTls: a server's connection (made by startServer) does the server side of the handshake. */
+  _isServerSide(): boolean {
+    return this.clientConnected !== null;
+  }
+
   /** True when drainHelper() would wait or throw (StreamWriter.drain skips it otherwise: one generator less per write). */
   mustDrain(): boolean {
     return this.paused || this.connectionLostFlag;
@@ -491,13 +517,22 @@ export class StreamReaderProtocol implements Protocol {
 
 /** Writes to a stream transport; T is any WriteTransport (a subprocess's stdin pipe, for one). */
 export class StreamWriter<T extends WriteTransport = Transport> {
+  private transport_: T;
+
   constructor(
     /** The transport it writes to. */
-    readonly transport: T,
+    transport: T,
     private readonly protocol: StreamReaderProtocol,
     private readonly reader: StreamReader | null,
     private readonly loop: IoLoop,
-  ) {}
+  ) {
+    this.transport_ = transport;
+  }
+
+  /** The transport it writes to (the TLS transport after startTls). */
+  get transport(): T {
+    return this.transport_;
+  }
 
   /**
    * Write data: sent now as far as the kernel takes it, the rest buffered
@@ -505,32 +540,32 @@ export class StreamWriter<T extends WriteTransport = Transport> {
    * @throws TypeError for data that is not a Uint8Array or string; an Error after writeEof().
    */
   write(data: Uint8Array | string): void {
-    this.transport.write(data);
+    this.transport_.write(data);
   }
 
   /** write() each buffer in turn. Throws as write(). */
   writelines(list: Iterable<Uint8Array | string>): void {
-    this.transport.writelines(list);
+    this.transport_.writelines(list);
   }
 
   /** Close the write side once the buffer is sent (the peer reads EOF); reading goes on. */
   writeEof(): void {
-    this.transport.writeEof();
+    this.transport_.writeEof();
   }
 
   /** True if writeEof() is supported (it is on coio's socket and pipe transports). */
   canWriteEof(): boolean {
-    return this.transport.canWriteEof();
+    return this.transport_.canWriteEof();
   }
 
   /** Close the stream once the buffer is sent; `yield* writer.waitClosed()` waits until it is. */
   close(): void {
-    this.transport.close();
+    this.transport_.close();
   }
 
   /** True once close() was called or the connection is lost. */
   isClosing(): boolean {
-    return this.transport.isClosing();
+    return this.transport_.isClosing();
   }
 
   /** Wait until the connection is closed (after close()). Raises the error it was lost with, if any. */
@@ -540,7 +575,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
 
   /** The transport's 'peername', 'sockname' or 'socket' (see ExtraInfo); `fallback` when unknown. */
   getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
-    return this.transport.getExtraInfo(name, fallback);
+    return this.transport_.getExtraInfo(name, fallback);
   }
 
   /**
@@ -551,11 +586,35 @@ export class StreamWriter<T extends WriteTransport = Transport> {
   *drain(): Coroutine<void> {
     const exc = this.reader?.exception();
     if (exc) throw exc;
-    if (this.transport.isClosing()) {
+    if (this.transport_.isClosing()) {
       // Let connectionLost run first so drain raises its error (asyncio yields once here too).
       yield;
     }
     if (this.protocol.mustDrain()) yield* this.protocol.drainHelper();
+  }
+
+  /**
+   * Upgrade the connection to TLS (STARTTLS): a stream from openConnection
+   * does the client side of the handshake, one of startServer the server
+   * side. Bytes the reader holds unread at that point were sent after the
+   * upgrade began, so they are the start of the TLS stream: they go to the
+   * handshake, not to a later read (asyncio loses them).
+   * @throws the handshake's SSLError / SSLCertVerificationError (the
+   *   connection is closed then); TypeError for a transport that cannot be upgraded.
+   */
+  *startTls(sslContext: SSLContext, options: Omit<StartTlsOptions, 'serverSide'> = {}): Coroutine<void> {
+    yield* this.drain();
+    const leftover = this.reader?._takeBuffered() ?? null;
+    const transport = yield* startTls(
+      this.loop,
+      this.transport_ as unknown as Transport,
+      this.protocol,
+      sslContext,
+      { ...options, serverSide: this.protocol._isServerSide() },
+      leftover,
+    );
+    this.transport_ = transport as unknown as T;
+    this.protocol._replaceTransport(transport);
   }
 
   /** The loop the stream runs on (typed EventLoop, as Future.getLoop() and Server.getLoop() are). */
@@ -565,7 +624,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
 
   /** `<StreamWriter transport=...>`. */
   toString(): string {
-    return `<StreamWriter transport=${String(this.transport)}>`;
+    return `<StreamWriter transport=${String(this.transport_)}>`;
   }
 }
 
@@ -594,11 +653,11 @@ export function* openConnection(host: string, port: number, options: StreamOptio
  * Connect to a Unix socket path on the running loop; returns [reader, writer].
  * @throws the connect error (e.g. ENOENT, ECONNREFUSED); RuntimeError if no loop is running.
  */
-export function* openUnixConnection(path: string, options: StreamOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
+export function* openUnixConnection(path: string, options: StreamOptions & CreateUnixConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
-  const [transport] = yield* createUnixConnection(loop, () => protocol, path);
+  const [transport] = yield* createUnixConnection(loop, () => protocol, path, options);
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
@@ -633,7 +692,7 @@ export function* startServer(
 export function* startUnixServer(
   clientConnected: ClientConnected,
   path: string,
-  options: StreamOptions & Pick<CreateServerOptions, 'backlog' | 'startServing'> = {},
+  options: StreamOptions & CreateUnixServerOptions = {},
 ): Coroutine<Server> {
   return yield* createUnixServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), path, options);
 }

@@ -5,6 +5,7 @@
 import type { SockAddress } from './native.js';
 import type { Socket } from './socket.js';
 import type { BaseProtocol } from './protocols.js';
+import type { PeerCertificate, SSLContext, SSLObject } from './ssl.js';
 
 /** Keys of getExtraInfo(). */
 export interface ExtraInfo {
@@ -14,11 +15,23 @@ export interface ExtraInfo {
   sockname: SockAddress | undefined;
   /** The transport's Socket (use it for options; reading or writing it directly confuses the transport). */
   socket: Socket;
+  /** TLS: the connection's SSLObject (undefined on a plain transport, as the other TLS keys). */
+  sslObject: SSLObject;
+  /** TLS: the peer's certificate as SSLObject.getpeercert() gives it ({} when not verified, null when none). */
+  peercert: PeerCertificate | Record<string, never> | null;
+  /** TLS: [cipher name, protocol version, secret bits]. */
+  cipher: [string, string, number] | null;
+  /** TLS: always null (no TLS compression). */
+  compression: string | null;
+  /** TLS: the SSLContext in use. */
+  sslContext: SSLContext;
+  /** TLS: the ALPN protocol agreed on, or null. */
+  alpnProtocol: string | null;
 }
 
 /** What every transport has (asyncio.BaseTransport). */
 export interface BaseTransport {
-  /** 'peername', 'sockname' or 'socket'; `fallback` when unknown. */
+  /** 'peername', 'sockname', 'socket', or over TLS 'sslObject', 'peercert', 'cipher', 'compression', 'sslContext', 'alpnProtocol'; `fallback` when unknown. */
   getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined;
   /** True once close() or abort() was called, or the connection was lost. */
   isClosing(): boolean;
