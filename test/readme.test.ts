@@ -9,11 +9,13 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import ts from 'typescript';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { availableBackends } from '../src/selectors.js';
 import { runNode, startNode, stopNode } from './children.js';
 import type { Child, NodeResult } from './children.js';
 import { ensureDist, root } from './dist.js';
+import { makeCerts } from './tls_certs.js';
+import type { TestCerts } from './tls_certs.js';
 
 beforeAll(ensureDist, 240_000);
 
@@ -169,7 +171,30 @@ function normalized(text: string): string {
     .replace(/due in \d+\.\d+ s/g, 'due in N s');
 }
 
+// The TLS snippets name cert.pem, key.pem and ca.pem: certificates made for the test.
+let tlsCerts: TestCerts | undefined;
+afterAll(() => tlsCerts?.remove());
+
+async function runTlsSnippet(name: string): Promise<NodeResult> {
+  tlsCerts ??= makeCerts();
+  const c = tlsCerts;
+  const code = program(snippet(name), (src) =>
+    src.replaceAll("'cert.pem'", JSON.stringify(c.server.cert)).replaceAll("'key.pem'", JSON.stringify(c.server.key)).replaceAll("'ca.pem'", JSON.stringify(c.ca.cert)),
+  );
+  return runNode([inputType(snippet(name)), '-e', code]);
+}
+
+async function expectTlsSnippetOutput(name: string): Promise<void> {
+  const r = await runTlsSnippet(name);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe(snippet(name).output);
+}
+
 const checks: Record<string, () => Promise<void>> = {
+  'tls-echo': () => expectTlsSnippetOutput('tls-echo'),
+  'tls-verify-error': () => expectTlsSnippetOutput('tls-verify-error'),
+  starttls: () => expectTlsSnippetOutput('starttls'),
   'ten-line-server': () => checkEchoServer('ten-line-server'),
   selectors: () => checkEchoServer('selectors'),
   coroutines: () => expectPrintsItsOutput('coroutines'),
