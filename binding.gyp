@@ -1,6 +1,7 @@
 {
   # The build picks one file per OS for the default backend; poll and select
-  # are POSIX and built everywhere. No #ifdef in shared logic (STYLE.md 1).
+  # are POSIX and built everywhere. No #ifdef in shared logic: what differs
+  # by OS is a file of its own, picked below.
   # common.gypi of some Node releases tests openssl_fips without defining it.
   "variables": { "openssl_fips%": "" },
   "targets": [
@@ -27,20 +28,38 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      # The per-OS files, one of each kind: OS backend (poller_*), waker,
+      # pidfd. coio_portable=1 (node-gyp rebuild -- -Dcoio_portable=1, as
+      # scripts/portable.sh does) builds, on any OS, those of a POSIX system
+      # with none of the fast paths, so Linux runs the paths the other
+      # systems take.
+      "variables": {"coio_portable%": 0},
+      "defines": ["COIO_PORTABLE=<(coio_portable)"],
       "conditions": [
-        ["OS=='linux'", {
-          "sources": ["native/poller_epoll.cc", "native/waker_eventfd.cc"]
+        ["coio_portable==1", {
+          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+        }, {
+          "conditions": [
+            ["OS=='linux'", {
+              "sources": ["native/poller_epoll.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc"]
+            }],
+            ["OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+            }],
+            ["OS=='mac'", {
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+            }],
+            ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
+              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+            }]
+          ]
         }],
-        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
-          "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc"],
+        ["OS=='mac'", {
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
             "MACOSX_DEPLOYMENT_TARGET": "11.0"
           }
-        }],
-        ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
-          "sources": ["native/poller_none.cc", "native/waker_pipe.cc"]
         }]
       ]
     },

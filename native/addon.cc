@@ -8,8 +8,10 @@
 
 #include "addon.h"
 #include "microtasks.h"
+#include "pidfd.h"
 #include "signals.h"
 #include "spawn_api.h"
+#include "waker.h"
 
 namespace coio {
 
@@ -25,8 +27,16 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function waker = DefineWaker(env);
   data->waker_constructor = Napi::Persistent(waker);
   exports.Set("Waker", waker);
+  InitWaker(env, exports);
 
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  // What this build compiled in, for code and tests that must not guess it
+  // from the OS: the portable build runs macOS's paths on Linux.
+  Napi::Object build = Napi::Object::New(env);
+  build.Set("portable", Napi::Boolean::New(env, COIO_PORTABLE != 0));
+  build.Set("waker", Napi::String::New(env, WakerCreateSyscall()));
+  build.Set("pidfd", Napi::Boolean::New(env, PidfdCompiled()));
+  exports.Set("build", build);
   InitSocket(env, exports);
   InitMemory(env, exports);
   InitSignals(env, exports);

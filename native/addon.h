@@ -18,6 +18,8 @@ Napi::Function DefinePoller(Napi::Env env);
 Napi::Value Backends(const Napi::CallbackInfo& info);
 // waker.cc
 Napi::Function DefineWaker(Napi::Env env);
+// waker.cc: wakeWrite (another thread's wakeup).
+void InitWaker(Napi::Env env, Napi::Object exports);
 // socket.cc: the socket functions and their constants.
 void InitSocket(Napi::Env env, Napi::Object exports);
 // native/memory.cc: tuneMalloc (glibc heap thresholds).

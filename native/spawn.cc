@@ -1,8 +1,8 @@
 // Child processes as thin syscalls: spawn one (posix_spawn), watch it
-// (pidfd_open where the kernel has it), reap it (waitpid on its own pid, never
-// -1, which would steal the children of Node's child_process), signal it
-// (kill). Policy (PATH search, pipes, which watcher) is in src/subprocess.ts
-// and src/child_watcher.ts.
+// (pidfd_open where the kernel has it: pidfd.h), reap it (waitpid on its
+// own pid, never -1, which would steal the children of Node's
+// child_process), signal it (kill). Policy (PATH search, pipes, which
+// watcher) is in src/subprocess.ts and src/child_watcher.ts.
 //
 // posix_spawn rather than fork + exec: glibc implements it with
 // clone(CLONE_VM | CLONE_VFORK), so spawning does not copy the page tables of
@@ -13,7 +13,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +25,7 @@
 #include "args.h"
 #include "errors.h"
 #include "fd_util.h"
+#include "pidfd.h"
 #include "spawn_api.h"
 
 namespace coio {
@@ -196,20 +196,14 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
 }
 
 // pidfdOpen(pid) -> an fd readable once the child exits (close-on-exec), or
-// -1 where the kernel has no pidfd_open (before Linux 5.3, not Linux, or a
-// sandbox that refuses the syscall).
+// -1 where there is none (pidfd.h).
 Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   pid_t pid = ArgPid(info, 0, "pidfdOpen");
-#if defined(__linux__) && defined(SYS_pidfd_open)
-  // Safe from pid reuse: pid is our child and we have not reaped it yet.
-  long fd = syscall(SYS_pidfd_open, pid, 0);
-  if (fd >= 0) return Napi::Number::New(env, static_cast<double>(fd));
-  if (errno != ENOSYS && errno != EPERM) ThrowErrno(env, errno, "pidfd_open");
-#else
-  (void)pid;
-#endif
-  return Napi::Number::New(env, -1);
+  int err;
+  int fd = OpenPidfd(pid, &err);
+  if (err != 0) ThrowErrno(env, err, "pidfd_open");
+  return Napi::Number::New(env, fd);
 }
 
 // waitpid(pid) -> null while the child runs, else its returncode as asyncio

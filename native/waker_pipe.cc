@@ -18,13 +18,18 @@ int OpenWaker(WakerFds* fds) {
   return 0;
 }
 
-void SignalWaker(int write_fd) {
+int SignalWaker(int write_fd) {
   int saved_errno = errno;  // a signal handler must not clobber errno
   const char byte = 1;
   // EAGAIN: the pipe is full of earlier wakeups, so it is readable already.
-  while (write(write_fd, &byte, 1) < 0 && errno == EINTR) {
+  int err = 0;
+  while (write(write_fd, &byte, 1) < 0) {
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) err = errno;
+    break;
   }
   errno = saved_errno;
+  return err;
 }
 
 int DrainWaker(int read_fd, bool* woken) {

@@ -43,7 +43,9 @@ if [ ! -f "$libasan" ]; then
   exit 1
 fi
 
-out=build-asan
+# scripts/portable.sh --asan: another directory, and gyp variables for the
+# portable build.
+out=${COIO_ASAN_OUT:-build-asan}
 mkdir -p "$out"
 cp binding.gyp "$out/binding.gyp"
 ln -sfn ../native "$out/native"
@@ -56,7 +58,7 @@ echo "== building the sanitized addon into $out/build"
   cd "$out" &&
   CXXFLAGS="$san -fno-omit-frame-pointer -g -O1" CFLAGS="$san -fno-omit-frame-pointer -g -O1" \
   LDFLAGS="-fsanitize=address,undefined" \
-  "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn
+  "$root/node_modules/.bin/node-gyp" rebuild --loglevel=warn -- ${COIO_ASAN_GYP_DEFINES:-}
 ) || { echo "asan.sh: the sanitized build failed" >&2; exit 1; }
 addon="$root/$out/build/Release/coio.node"
 built=$(date +%s)

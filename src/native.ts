@@ -71,6 +71,12 @@ export interface NativePollerConstructor {
 export interface NativeWaker {
   /** The fd to register for POLL_READ (eventfd on Linux, a pipe's read end elsewhere). */
   fileno(): number;
+  /**
+   * The fd wake() writes to: the same eventfd on Linux, the pipe's write end
+   * elsewhere. Another thread wakes the loop with wakeWrite() on its own
+   * dup() of this fd (never of fileno(): a pipe's read end cannot be written).
+   */
+  writeFd(): number;
   /** Make fileno() readable. Async-signal-safe on the native side; never throws on a full pipe. */
   wake(): void;
   /** Consume all pending wakeups (non-blocking). Returns true if there was one. */
@@ -106,11 +112,35 @@ export interface UnixAddress {
 /** An address coio returns: an InetAddress or a UnixAddress (tell them apart by `family`). */
 export type SockAddress = InetAddress | UnixAddress;
 
+/** What the addon was built with (native.build): key on this, not on process.platform. */
+export interface NativeBuild {
+  /**
+   * Built with coio_portable=1 (scripts/portable.sh): the files an OS
+   * without epoll or kqueue gets, on any OS, so Linux runs the paths macOS
+   * and the BSDs take (the pipe waker, no pidfd, poll as the default).
+   */
+  portable: boolean;
+  /** The Waker's kind: one 'eventfd' (Linux) or a 'pipe' (everywhere else, and the portable build). */
+  waker: 'eventfd' | 'pipe';
+  /** Whether pidfdOpen can return a pidfd (Linux builds; it may still get -1 from an old kernel). */
+  pidfd: boolean;
+}
+
 export interface NativeAddon {
   Poller: NativePollerConstructor;
   Waker: NativeWakerConstructor;
   /** Backends compiled into this build, e.g. ['epoll', 'poll', 'select']. */
   backends(): BackendName[];
+  /** What this build compiled in. */
+  build: NativeBuild;
+  /**
+   * Wake a Waker from any thread: one write to `fd`, a dup of its writeFd().
+   * Returns true (woken, or a full pipe / counter: awake already), or false
+   * when its read end is closed (EPIPE: the loop closed its Waker, nobody is
+   * left to wake); SIGPIPE is never delivered, whatever its disposition.
+   * Other errors (EBADF) throw.
+   */
+  wakeWrite(fd: number): boolean;
 
   // Constants (platform values).
   AF_INET: number;

@@ -54,7 +54,6 @@ const { createRequire } = require('node:module');
 const native = workerData.addon
   ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
   : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
-const one = Buffer.from(new BigUint64Array([1n]).buffer); // eventfd wants a native-endian u64
 const ports = new Map();
 parentPort.on('message', (msg) => {
   if (msg.kind === 'port') return void ports.set(msg.rid, msg.port);
@@ -65,8 +64,10 @@ parentPort.on('message', (msg) => {
       ? { id, error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, hostname: err.hostname } }
       : { id, addresses };
     ports.get(rid)?.postMessage(reply);
-    try { native.write(wakeFd, one, 0, 8); } catch {}
-    try { native.close(wakeFd); } catch {}
+    // false: the loop closed its waker and reads no more replies. Any other
+    // failure would leave the loop asleep beside its answer: it is thrown
+    // (the thread dies, and its 'error' fails every pending lookup).
+    try { native.wakeWrite(wakeFd); } finally { native.close(wakeFd); }
   });
 });
 `;

@@ -5,16 +5,20 @@
 // no promise callback can fire there. So a worker thread answers on a
 // MessagePort (read here synchronously with receiveMessageOnPort) and then
 // wakes the poller by writing to the loop's native Waker, through its own
-// dup() of the Waker's fd: the dup keeps the eventfd (or pipe) alive, so the
-// write can never land on an fd number the loop closed and the process
-// reused. The other thread closes its dup when done (closeRemoteWakeFd).
+// dup() of the Waker's write end (writeFd(): the eventfd itself on Linux,
+// the pipe's write end elsewhere; the read end the loop polls cannot be
+// written to). The dup keeps the eventfd (or pipe) open, so the write can
+// never land on an fd number the loop closed and the process reused. The
+// other thread closes its dup when done (closeRemoteWakeFd).
 //
 // One ThreadBridge per loop, made on first use: resolver.ts (name lookups),
 // threads.ts (executors, inboxes) and callSoonThreadsafe share it. Its Waker
 // exists (and is registered with the loop) only while some port is watched:
 // a loop with nothing to wait for still reports "would wait forever" instead
 // of hanging, and an idle loop holds no fd for it. Closing the Waker while
-// other threads still hold dups is safe: they write to an orphaned eventfd.
+// other threads still hold dups is safe: their wakeups are dropped (an
+// eventfd nobody polls takes them; a pipe without a reader refuses them with
+// EPIPE, which wakeRemote ignores, SIGPIPE held back by the addon).
 
 import type { MessagePort } from 'node:worker_threads';
 import { receiveMessageOnPort } from 'node:worker_threads';
@@ -25,9 +29,6 @@ import type { NativeWaker } from './native.js';
 
 /** What the loop side calls for each message that arrives on a watched port. */
 export type MessageHandler = (message: unknown) => void;
-
-/** An eventfd wants a native-endian 64-bit 1; a pipe takes the 8 bytes as they are. */
-const WAKE_BYTES = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 export class ThreadBridge {
   /** Exists, registered with the loop, exactly while some port is watched. */
@@ -65,7 +66,7 @@ export class ThreadBridge {
    */
   remoteWakeFd(): number {
     if (this.waker === null) throw new Error('ThreadBridge.remoteWakeFd: watch a port first (nothing would read the messages)');
-    return native.dup(this.waker.fileno());
+    return native.dup(this.waker.writeFd());
   }
 
   /** Make the poller return (a no-op unless something is watched: nothing else could need it). */
@@ -145,11 +146,13 @@ export function closeThreadBridge(loop: IoLoop): void {
 
 /**
  * Wake the loop whose remoteWakeFd gave `fd`. Callable from any thread that
- * loaded the addon; never throws on a full pipe (it is readable already).
+ * loaded the addon. A full pipe is readable already; a loop that closed its
+ * Waker (or closed altogether) reads no more messages, so the wakeup is
+ * dropped: it returns false then, true otherwise.
+ * @throws an errno Error for anything else (EBADF: `fd` is not open).
  */
-export function wakeRemote(fd: number): void {
-  // WOULD_BLOCK: a full pipe, readable already.
-  native.write(fd, WAKE_BYTES, 0, WAKE_BYTES.length);
+export function wakeRemote(fd: number): boolean {
+  return native.wakeWrite(fd);
 }
 
 /** Close a fd from remoteWakeFd (its owner is done with it). */

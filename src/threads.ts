@@ -95,7 +95,6 @@ const { createRequire } = require('node:module');
 const native = workerData.addon
   ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
   : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
-const wakeBytes = new Uint8Array(new BigUint64Array([1n]).buffer);
 const userRequire = createRequire(process.cwd() + '/');
 const compiled = new Map();
 
@@ -157,13 +156,15 @@ async function runJob(job) {
   }
   reply(job.port, message);
   job.port.close();
-  try { native.write(job.wakeFd, wakeBytes, 0, 8); } catch {}
-  try { native.close(job.wakeFd); } catch {}
+  // false: the loop closed its waker and reads no more replies. Any other
+  // failure would leave the loop asleep beside its answer: it is thrown
+  // (the thread dies, and its 'error' fails the jobs it had).
+  try { native.wakeWrite(job.wakeFd); } finally { native.close(job.wakeFd); }
 }
 
 parentPort.on('message', (msg) => {
   if (msg.kind === 'exit') parentPort.close(); // the thread ends once its jobs are done
-  else void runJob(msg);
+  else runJob(msg).catch((err) => process.nextTick(() => { throw err; }));
 });
 `;
 

@@ -6,10 +6,24 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, expect } from 'vitest';
 import { availableBackends, newEventLoop } from '../src/index.js';
 import type { EventLoop } from '../src/index.js';
+import { native } from '../src/native.js';
 import { AF_INET6, Socket } from '../src/socket.js';
 import { trackLoop } from './leaks.js';
 
 export const backends = availableBackends();
+
+/**
+ * The OS backend the addon was built with (native.build says which files it
+ * compiled: the portable build has none, and runs on Linux the paths of an OS
+ * without epoll or kqueue): 'epoll' (Linux), 'kqueue' (macOS, the BSDs) or
+ * null. Tests key on this, never on process.platform alone.
+ */
+export const osBackend: 'epoll' | 'kqueue' | null = ((): 'epoll' | 'kqueue' | null => {
+  if (native.build.portable) return null;
+  if (process.platform === 'linux') return 'epoll';
+  if (process.platform === 'darwin' || process.platform.endsWith('bsd')) return 'kqueue';
+  return null;
+})();
 
 export type Co<T> = Generator<unknown, T, unknown>;
 

@@ -11,8 +11,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { osBackend } from './helpers.js';
 
 import {
+  addonPathOverride,
   native,
   POLL_ERROR,
   POLL_HUP,
@@ -168,10 +170,16 @@ describe('backends()', () => {
   it('lists the compiled backends, default first, poll and select everywhere', () => {
     const names = native.backends();
     expect(names.slice(-2)).toEqual(['poll', 'select']);
-    if (process.platform === 'linux') expect(names).toEqual(['epoll', 'poll', 'select']);
-    if (process.platform === 'darwin' || process.platform.endsWith('bsd')) {
-      expect(names).toEqual(['kqueue', 'poll', 'select']);
-    }
+    expect(names).toEqual(osBackend === null ? ['poll', 'select'] : [osBackend, 'poll', 'select']);
+  });
+
+  it('reports what the build compiled in (native.build)', () => {
+    const { portable, waker, pidfd } = native.build;
+    expect(typeof portable).toBe('boolean');
+    // eventfd and pidfd come with the Linux files, which the portable build leaves out.
+    const linuxFiles = osBackend === 'epoll';
+    expect({ waker, pidfd }).toEqual({ waker: linuxFiles ? 'eventfd' : 'pipe', pidfd: linuxFiles });
+    if (!pidfd) expect(native.pidfdOpen(process.pid)).toBe(-1);
   });
 });
 
@@ -399,7 +407,8 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
       const err = errorOf(() => p.add(high, POLL_READ));
       expect(err).toBeInstanceOf(RangeError);
       expect(err.message).toMatch(/FD_SETSIZE \(1024\)/);
-      expect(err.message).toMatch(/epoll or poll backend/);
+      // It names the build's own backends: 'epoll or poll', 'kqueue or poll', or 'poll' alone.
+      expect(err.message).toMatch(osBackend === null ? /use the poll backend$/ : new RegExp(`use the ${osBackend} or poll backend$`));
       // The other backends take it.
       const other = poller(native.backends()[0]!);
       other.p.add(high, POLL_READ);
@@ -456,20 +465,53 @@ describe('Waker', () => {
     expect(() => waker.close()).not.toThrow();
   });
 
+  it('wakeWrite writes to writeFd (the read end for an eventfd only); a closed Waker drops it; EBADF throws', () => {
+    const { p, ev } = poller(native.backends()[0]!);
+    const waker = new native.Waker();
+    let dup = -1;
+    try {
+      if (native.build.waker === 'eventfd') expect(waker.writeFd()).toBe(waker.fileno());
+      else expect(waker.writeFd()).not.toBe(waker.fileno());
+      dup = track(native.dup(waker.writeFd()));
+      p.add(waker.fileno(), POLL_READ);
+      expect(native.wakeWrite(dup)).toBe(true);
+      expect(waitMap(p, ev, 1000).get(waker.fileno())).toBe(POLL_READ);
+      expect(waker.drain()).toBe(true);
+      if (native.build.waker === 'pipe') {
+        // A full pipe is awake already: still true (64 KiB on Linux, 16 KiB to 64 KiB on macOS).
+        for (let i = 0; i < 70_000; i++) expect(native.wakeWrite(dup)).toBe(true);
+        expect(waker.drain()).toBe(true);
+      }
+      p.remove(waker.fileno());
+    } finally {
+      waker.close();
+    }
+    expectErrno(() => waker.writeFd(), 'EBADF');
+    // The other thread's dup outlives the Waker: an eventfd nobody polls
+    // takes the write; a pipe without a reader refuses it (EPIPE), reported
+    // as false, with no SIGPIPE (Node ignores it here anyway: see test/threads.test.ts).
+    expect(native.wakeWrite(dup)).toBe(native.build.waker === 'eventfd');
+    const [r, w] = native.pipe();
+    native.close(r);
+    native.close(w);
+    expectErrno(() => native.wakeWrite(w), 'EBADF', 'write');
+  });
+
   it('wakes a blocked wait from another thread (which loads the addon too)', async () => {
     const { p, ev } = poller(native.backends()[0]!);
     const waker = new native.Waker();
-    const addonPath = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'coio.node');
+    // The addon this file loaded (scripts/asan.sh and scripts/portable.sh point COIO_ADDON_PATH elsewhere).
+    const addonPath = addonPathOverride ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release', 'coio.node');
     try {
       p.add(waker.fileno(), POLL_READ);
-      // The worker writes an 8-byte 1: an eventfd increment, or 8 bytes on a pipe.
+      // The worker writes to the write end: the eventfd itself, or the pipe's
+      // other end (the read end the poller watches cannot be written).
       const worker = new Worker(
         `const { workerData, parentPort } = require('node:worker_threads');
          const addon = require(workerData.addonPath);
-         const one = Buffer.alloc(8); one.writeBigUInt64LE(1n);
          parentPort.postMessage(addon.backends());
-         setTimeout(() => { addon.write(workerData.fd, one, 0, 8); }, 100);`,
-        { eval: true, workerData: { addonPath, fd: waker.fileno() } },
+         setTimeout(() => { addon.wakeWrite(workerData.fd); }, 100);`,
+        { eval: true, workerData: { addonPath, fd: waker.writeFd() } },
       );
       const exited = new Promise((resolve) => worker.once('exit', resolve));
       const backends = await new Promise((resolve) => worker.once('message', resolve));

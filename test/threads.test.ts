@@ -2,6 +2,7 @@
 // (runInExecutor, toThread), messages from other threads (Inbox,
 // callSoonThreadsafe), and one loop per worker thread (the documents'
 // program 7). Every loop-level test runs on every backend.
+import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -9,6 +10,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import {
   gather,
   getRunningLoop,
+  LoopSender,
   RuntimeError,
   sleep,
   ThreadPoolExecutor,
@@ -25,7 +27,7 @@ import { buildFixtures } from './transpile.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const moduleFixture = join(here, 'fixtures', 'executor_module.mjs');
-const fixture = buildFixtures(['test/fixtures/loop_thread.ts', 'test/fixtures/inbox_sender.ts']);
+const fixture = buildFixtures(['test/fixtures/loop_thread.ts', 'test/fixtures/inbox_sender.ts', 'test/fixtures/late_sender.ts']);
 /** Under scripts/asan.sh, the fixtures' threads load the sanitized addon too. */
 const workerEnv = { ...process.env, ...sanitizedChildEnv() };
 
@@ -269,6 +271,51 @@ describe.each(backends)('messages from other threads (%s)', (backend) => {
       })(),
     );
     expect(calls).toEqual(['a']);
+  });
+});
+
+// Another thread wakes the loop through a dup of its Waker's write end. With
+// an eventfd (Linux) that is the fd the loop polls too; with the pipe waker
+// (macOS, the BSDs, the portable build) writing to the read end fails
+// (EBADF) and the loop sleeps beside its answer: these would time out there.
+describe.each(backends)('waking the loop from another thread (%s)', (backend) => {
+  const t = useLoop(backend);
+
+  test('toThread, runInExecutor and getaddrinfo answer, with nothing else to wake the loop', () => {
+    const ex = executor(1);
+    const [a, b, infos] = t.run(
+      (function* () {
+        return yield* waitFor(
+          gather(
+            toThread((x: number) => x + 1, 41),
+            t.loop.runInExecutor(ex, (s: string) => s.toUpperCase(), 'ok'),
+            t.loop.getaddrinfo('localhost', 80),
+          ),
+          10,
+        );
+      })(),
+    );
+    expect([a, b]).toEqual([42, 'OK']);
+    expect(infos.length).toBeGreaterThan(0);
+  });
+
+  test('a send after the loop closed its waker is dropped, not thrown', () => {
+    const inbox = t.loop.createInbox(() => {});
+    const out = new LoopSender(inbox.sender());
+    try {
+      inbox.close(); // its last port: the loop's waker closes
+      // eventfd: an orphaned counter takes it; pipe: EPIPE, dropped.
+      expect(() => out.send('late')).not.toThrow();
+      expect(() => out.send('later')).not.toThrow();
+    } finally {
+      out.close();
+    }
+  });
+
+  test('a late send does not raise SIGPIPE, even at its default action (kill)', () => {
+    const r = spawnSync(process.execPath, [fixture('test/fixtures/late_sender.ts'), backend], { encoding: 'utf8', env: workerEnv, timeout: 30_000 });
+    expect({ status: r.status, signal: r.signal, stderr: r.stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(r.stdout).toBe('returned\nalive\n');
   });
 });
 
