@@ -29,28 +29,29 @@
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       # The per-OS files, one of each kind: OS backend (poller_*), waker,
-      # pidfd. coio_portable=1 (node-gyp rebuild -- -Dcoio_portable=1, as
+      # pidfd, and how new fds get O_NONBLOCK / FD_CLOEXEC (fd_new_*).
+      # coio_portable=1 (node-gyp rebuild -- -Dcoio_portable=1, as
       # scripts/portable.sh does) builds, on any OS, those of a POSIX system
-      # with none of the fast paths, so Linux runs the paths the other
-      # systems take.
+      # with none of the fast paths, so Linux runs the paths macOS takes
+      # (all but kqueue itself and SO_NOSIGPIPE).
       "variables": {"coio_portable%": 0},
       "defines": ["COIO_PORTABLE=<(coio_portable)"],
       "conditions": [
         ["coio_portable==1", {
-          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
         }, {
           "conditions": [
             ["OS=='linux'", {
-              "sources": ["native/poller_epoll.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc"]
+              "sources": ["native/poller_epoll.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc", "native/fd_new_atomic.cc"]
             }],
             ["OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
-              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_atomic.cc"]
             }],
             ["OS=='mac'", {
-              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
             }],
             ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
-              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc"]
+              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
             }]
           ]
         }],

@@ -65,29 +65,21 @@ int SetNoSigpipe(int fd) {
   return 0;
 }
 
-// Finishes a new fd: the flags that could not be set atomically. Closes fd
-// and returns an errno on failure.
-int PrepareNewSocket(int fd, bool flags_set) {
-  int err = flags_set ? 0 : SetNonBlockCloexec(fd);
-  if (err == 0) err = SetNoSigpipe(fd);
+// Finishes a new socket (fd_util.h made it non-blocking and close-on-exec):
+// SO_NOSIGPIPE where there is no MSG_NOSIGNAL. Closes fd and returns an
+// errno on failure.
+int PrepareNewSocket(int fd) {
+  int err = SetNoSigpipe(fd);
   if (err != 0) CloseQuietly(fd);
   return err;
 }
 
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-constexpr int kAtomicFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
-constexpr bool kHaveAtomicFlags = true;
-#else
-constexpr int kAtomicFlags = 0;
-constexpr bool kHaveAtomicFlags = false;
-#endif
-
 Napi::Value Socket(const Napi::CallbackInfo& info) {
   int family = static_cast<int>(ArgInteger(info, 0, "socket", "family", 0, INT_MAX));
   int type = static_cast<int>(ArgInteger(info, 1, "socket", "type", 0, INT_MAX));
-  int fd = socket(family, type | kAtomicFlags, 0);
-  if (fd < 0) ThrowErrno(info.Env(), errno, "socket");
-  int err = PrepareNewSocket(fd, kHaveAtomicFlags);
+  int fd;
+  int err = OpenSocket(family, type, &fd);
+  if (err == 0) err = PrepareNewSocket(fd);
   if (err != 0) ThrowErrno(info.Env(), err, "socket");
   return Napi::Number::New(info.Env(), fd);
 }
@@ -96,14 +88,14 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   int family = static_cast<int>(ArgInteger(info, 0, "socketpair", "family", 0, INT_MAX));
   int type = static_cast<int>(ArgInteger(info, 1, "socketpair", "type", 0, INT_MAX));
   int fds[2];
-  if (socketpair(family, type | kAtomicFlags, 0, fds) < 0) {
-    ThrowErrno(info.Env(), errno, "socketpair");
-  }
-  int err = PrepareNewSocket(fds[0], kHaveAtomicFlags);
-  if (err != 0) {
-    CloseQuietly(fds[1]);
-  } else if ((err = PrepareNewSocket(fds[1], kHaveAtomicFlags)) != 0) {
-    CloseQuietly(fds[0]);
+  int err = OpenSocketPair(family, type, fds);
+  if (err == 0) {
+    err = PrepareNewSocket(fds[0]);
+    if (err != 0) {
+      CloseQuietly(fds[1]);
+    } else if ((err = PrepareNewSocket(fds[1])) != 0) {
+      CloseQuietly(fds[0]);
+    }
   }
   if (err != 0) ThrowErrno(info.Env(), err, "socketpair");
   Napi::Array pair = Napi::Array::New(info.Env(), 2);
@@ -207,23 +199,16 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "accept");
   int client;
-  // accept4(2) sets the flags atomically where SOCK_NONBLOCK exists (Linux,
-  // FreeBSD 10, NetBSD 8, OpenBSD 5.7); elsewhere fcntl afterwards.
-  do {
-#if defined(SOCK_NONBLOCK) && defined(SOCK_CLOEXEC)
-    client = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-#else
-    client = accept(fd, nullptr, nullptr);
-#endif
-  } while (client < 0 && errno == EINTR);
-  if (client < 0) {
-    int err = errno;
+  // Non-blocking and close-on-exec: accept4(2) where it exists, else
+  // accept(2) and fcntl (fd_util.h).
+  int err = AcceptConnection(fd, &client);
+  if (err != 0) {
     if (IsWouldBlock(err)) return Napi::Number::New(info.Env(), kWouldBlock);
     // ECONNABORTED and the "already-pending network errors" Linux passes on
     // (accept(2) NOTES) are thrown with their code: retrying is policy.
     ThrowErrno(info.Env(), err, "accept");
   }
-  int err = PrepareNewSocket(client, kHaveAtomicFlags);
+  err = PrepareNewSocket(client);
   if (err != 0) ThrowErrno(info.Env(), err, "accept");
   return Napi::Number::New(info.Env(), client);
 }

@@ -5,7 +5,7 @@
 // cleanup; the file ends by checking the process has as many open fds as it
 // started with.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -529,6 +529,41 @@ describe('Waker', () => {
 });
 
 // ---- sockets ----------------------------------------------------------------
+
+/** The open-file and fd flags of fd, from /proc/self/fdinfo (Linux), or null where it is missing. */
+function fdFlags(fd: number): { nonBlocking: boolean; closeOnExec: boolean } | null {
+  if (!existsSync('/proc/self/fdinfo')) return null;
+  const flags = parseInt(/^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+  // O_NONBLOCK and O_CLOEXEC as Linux numbers them (asm-generic/fcntl.h).
+  return { nonBlocking: (flags & 0o4000) !== 0, closeOnExec: (flags & 0o2000000) !== 0 };
+}
+
+describe.skipIf(fdFlags(0) === null)('new fds are non-blocking and close-on-exec', () => {
+  // In one call (pipe2, SOCK_NONBLOCK, accept4) or with fcntl afterwards
+  // (macOS's way, and the portable build's): either way, every one of them.
+  it('socket, socketpair, pipe, accept and dup', () => {
+    const fds: Record<string, number> = {};
+    fds.socket = track(native.socket(AF_INET, SOCK_STREAM));
+    fds.udp = track(native.socket(AF_INET, SOCK_DGRAM));
+    [fds.socketpair0, fds.socketpair1] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    [fds.pipeRead, fds.pipeWrite] = track(native.pipe());
+    [fds.client, fds.accepted] = tcpPair(AF_INET, '127.0.0.1');
+    fds.dup = track(native.dup(fds.pipeRead));
+    const waker = new native.Waker();
+    try {
+      fds.wakerRead = waker.fileno();
+      fds.wakerWrite = waker.writeFd();
+      for (const [name, fd] of Object.entries(fds)) {
+        const flags = fdFlags(fd)!;
+        expect({ name, closeOnExec: flags.closeOnExec }).toEqual({ name, closeOnExec: true });
+        // dup(2) shares the open file (and so O_NONBLOCK) with the original.
+        expect({ name, nonBlocking: flags.nonBlocking }).toEqual({ name, nonBlocking: true });
+      }
+    } finally {
+      waker.close();
+    }
+  });
+});
 
 describe('sockets', () => {
   it('exports constants and errno values', () => {
