@@ -6,8 +6,9 @@
 #     backend through the PollerBackend contract: against libkqueue (a real
 #     kqueue emulation) when available, and always against the poll(2)-based
 #     shim, with and without EV_RECEIPT.
-# Not part of npm install or CI: a developer's check before touching the
-# kqueue backend. On macOS / *BSD the real thing is built by node-gyp.
+# Run by CI (.ci/run) and before touching the kqueue backend. Without
+# libkqueue-dev (Debian 12 has no such package) it says so and checks
+# against the shim only. On macOS / *BSD the real thing is built by node-gyp.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
