@@ -13,6 +13,7 @@
 // copy, and a read that finds data buffered returns without suspending.
 
 import { _markAwaitable } from './async_tasks.js';
+import { _isAsyncFunction, isThenable } from './coroutines.js';
 import { RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
@@ -413,23 +414,43 @@ export class StreamReaderProtocol implements Protocol {
   private lostExc: Error | null = null;
   private closedFut: Future<void> | null = null;
   private writer: StreamWriter | null = null;
-  private task: unknown = null;
+  /** The handler's task (a server connection whose handler is a coroutine or async function). */
+  private task: Future<unknown> | null = null;
 
   constructor(
     private readonly loop: IoLoop,
     private reader: StreamReader | null,
-    /** Called with (reader, writer) when a server accepts a connection; may return a coroutine to run as a task. */
-    private readonly clientConnected: ((reader: StreamReader, writer: StreamWriter) => unknown) | null = null,
-    private readonly spawn: ((coro: Generator<unknown, unknown, unknown>) => unknown) | null = null,
+    /** Called with (reader, writer) when a server accepts a connection; may return a coroutine or a promise to run as a task. */
+    private readonly clientConnected: ClientConnected | null = null,
+    /** Makes the handler's task: a coroutine, a promise, or an async function called on the task's first step. */
+    private readonly spawn: ((work: HandlerWork) => Future<unknown>) | null = null,
   ) {}
 
   connectionMade(transport: Transport): void {
     this.transport = transport;
     this.reader?.setTransport(transport);
-    if (this.clientConnected !== null) {
-      this.writer = new StreamWriter(transport, this, this.reader!, this.loop);
-      const res = this.clientConnected(this.reader!, this.writer);
-      if (isGenerator(res) && this.spawn !== null) this.task = this.spawn(res);
+    const cb = this.clientConnected;
+    if (cb === null) return;
+    const reader = this.reader!;
+    const writer = (this.writer = new StreamWriter(transport, this, reader, this.loop));
+    let task: Future<unknown> | null = null;
+    try {
+      if (_isAsyncFunction(cb)) {
+        // Called on the task's first step, inside its context: cancellable at
+        // its awaits, and currentTask() is its task.
+        task = this.spawn!(() => cb(reader, writer) as unknown as PromiseLike<unknown>);
+      } else {
+        const res: unknown = cb(reader, writer);
+        if (isGenerator(res) || isThenable(res)) task = this.spawn!(res as HandlerWork);
+      }
+    } catch (exc) {
+      // A plain handler that threw: the same report and close as a failed task.
+      handlerFailed(this.loop, exc, transport);
+      return;
+    }
+    if (task !== null) {
+      this.task = task;
+      task.addDoneCallback((t) => handlerDone(this.loop, t, transport));
     }
   }
 
@@ -661,13 +682,60 @@ export function* openUnixConnection(path: string, options: StreamOptions & Creat
   return [reader, new StreamWriter(transport, protocol, reader, loop)];
 }
 
-/** What a stream server calls per connection: a plain function, or a generator function whose coroutine runs as a task. */
-export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => Generator<unknown, unknown, unknown> | void;
+/**
+ * What a stream server calls per connection: a plain function, a generator
+ * function (its coroutine runs as a task) or an async function (run as a
+ * task). If the handler throws, or its task fails, the exception handler
+ * gets "Unhandled exception in client_connected_cb" and the connection is
+ * closed; if its task is cancelled, the connection is closed.
+ */
+export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => Generator<unknown, unknown, unknown> | PromiseLike<unknown> | void;
+
+/** What a stream server runs as the handler's task: its coroutine, its promise, or an async function to call. */
+type HandlerWork = Generator<unknown, unknown, unknown> | PromiseLike<unknown> | (() => PromiseLike<unknown>);
 
 function streamProtocolFactory(clientConnected: ClientConnected, limit: number | undefined): () => StreamReaderProtocol {
   const loop = getRunningLoop();
-  const spawn = (coro: Generator<unknown, unknown, unknown>) => loop.createTask(coro);
+  const spawn = (work: HandlerWork): Future<unknown> => loop.createTask(work);
   return () => new StreamReaderProtocol(loop, new StreamReader(loop, limit), clientConnected, spawn);
+}
+
+/**
+ * A server connection's handler task is done (asyncio 3.12's
+ * client_connected_cb callback): cancelled, the connection is closed; failed,
+ * the failure goes to the exception handler ("Unhandled exception in
+ * client_connected_cb") and the connection is closed, so the client gets EOF
+ * and server.waitClosed() does not wait for it forever. A handler that
+ * returned normally keeps its connection open: it may have handed the
+ * writer on. Reading the exception here also means the task is never
+ * reported as "exception was never retrieved".
+ */
+function handlerDone(loop: IoLoop, task: Future<unknown>, transport: Transport): void {
+  if (task.cancelled()) {
+    transport.close();
+    return;
+  }
+  const exc = task.exception();
+  if (exc !== undefined) handlerFailed(loop, exc, transport);
+}
+
+/**
+ * Peer errors that end a handler without a report (outside debug mode):
+ * the client reset or dropped the connection. That is the peer's doing and
+ * routine on any network; a handler that did not catch it lost nothing it
+ * could have kept (the connection is gone either way), and one report per
+ * reset would let any client flood the log. asyncio's transports log the
+ * same errors only in debug mode. Every other failure (a bug in the
+ * handler, a timeout, an incomplete read) is reported.
+ */
+const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+function handlerFailed(loop: IoLoop, exc: unknown, transport: Transport): void {
+  const code = (exc as NodeJS.ErrnoException | null)?.code;
+  if (!(typeof code === 'string' && PEER_GONE.has(code)) || loop.getDebug()) {
+    loop.callExceptionHandler({ message: 'Unhandled exception in client_connected_cb', exception: exc, transport });
+  }
+  transport.close();
 }
 
 /**
