@@ -196,9 +196,9 @@ function* serve(port, host, maxBuffer) {
   const sig = yield* untilSignal(); // the server accepts connections meanwhile
   console.log(`${sig}: shutting down`);
   room.broadcast('* the server is shutting down');
-  server.close(); // stop listening
-  server.closeClients(); // close every connection once its pending output is sent
-  yield* server.waitClosed();
+  // Stop listening, close every connection once its pending output is sent,
+  // and abort those still open after 5 s (a client that does not read).
+  yield* server.shutdown();
 }
 
 const argv = process.argv.slice(2);

@@ -99,9 +99,9 @@ function* serverMain(port, host) {
   console.log(`echo server (protocols) listening on ${addrs.join(', ')}`);
   const sig = yield* untilSignal(); // the server accepts connections meanwhile
   console.log(`${sig}: shutting down`);
-  server.close(); // stop listening
-  server.closeClients(); // close every connection once its pending output is sent
-  yield* server.waitClosed();
+  // Stop listening, close every connection once its pending output is sent,
+  // and abort those still open after 5 s (a client that does not read).
+  yield* server.shutdown();
 }
 
 echoCli('echo_protocol', { demo, serverMain, echoClient });

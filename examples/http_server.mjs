@@ -21,7 +21,9 @@
 // connections after a while (loop.callLater per connection).
 //
 // Stopping: Ctrl-C or SIGTERM shut it down cleanly (stop listening, close
-// the connections once their pending responses are sent, exit 0); the
+// the connections once their pending responses are sent, abort those still
+// open after SHUTDOWN_TIMEOUT seconds: a client that does not read must not
+// hold the shutdown for ever; exit 0); the
 // handlers are coio's loop.addSignalHandler, since a process.on('SIGINT')
 // listener cannot fire while coio's loop waits in epoll. A second Ctrl-C
 // kills it.
@@ -53,6 +55,8 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
 /** Responses up to this size go out as one Buffer (head and body concatenated). */
 const COALESCE_LIMIT = 64 * 1024;
 const MAX_BYTES = 64 * 1024 * 1024;
+/** Seconds a shutdown waits for pending responses before it aborts their connections. */
+const SHUTDOWN_TIMEOUT = 5;
 
 // The Date header, formatted once per second.
 let dateSecond = -1;
@@ -211,11 +215,13 @@ export function* startHttpServer(host, port, { handler = defaultHandler, reusePo
   return yield* getRunningLoop().createServer(() => new HttpProtocol(handler), host, port, { reusePort, backlog });
 }
 
-/** Stop listening; close every connection once its pending responses are sent. */
-export function* stopHttpServer(server) {
-  server.close();
-  server.closeClients();
-  yield* server.waitClosed();
+/**
+ * Stop listening; close every connection once its pending responses are
+ * sent; abort those still open after `timeout` seconds (a client that does
+ * not read would otherwise hold the shutdown forever).
+ */
+export function* stopHttpServer(server, timeout = SHUTDOWN_TIMEOUT) {
+  yield* server.shutdown(timeout);
 }
 
 // ---- demo: a tiny client on coio streams -------------------------------

@@ -13,6 +13,15 @@ import type { TransportOwner } from './socket_transport.js';
 import type { Coroutine } from './coroutines.js';
 
 
+/**
+ * How long shutdown() lets open connections finish sending before it aborts
+ * them, seconds. Time for a slow client to receive what it was sent, and
+ * shorter than the grace period a process manager gives a SIGTERM before it
+ * kills (Docker's 10 s, Kubernetes' 30 s, systemd's 90 s), so a stopped
+ * server still ends its connections and exits on its own.
+ */
+export const SHUTDOWN_TIMEOUT = 5;
+
 /** How long to stop accepting after EMFILE / ENFILE / ENOBUFS / ENOMEM (asyncio's ACCEPT_RETRY_DELAY). */
 export const ACCEPT_RETRY_DELAY = 1;
 /** Accept errors that mean "out of resources for now": retry later instead of failing. */
@@ -124,7 +133,11 @@ export class Server implements TransportOwner {
     this.wakeupIfDone();
   }
 
-  /** Close every open connection (flushing its buffer first). */
+  /**
+   * Close every open connection (flushing its buffer first). A client that
+   * does not read keeps its connection open until it does: shutdown() gives
+   * that a deadline.
+   */
   closeClients(): void {
     for (const t of [...this.transports]) t.close();
   }
@@ -133,6 +146,34 @@ export class Server implements TransportOwner {
   abortClients(): void {
     for (const t of [...this.transports]) t.abort();
   }
+
+  /**
+   * Graceful shutdown with a deadline: stop listening, close every
+   * connection once its buffered data is sent, wait for them, and abort
+   * (drop unsent data, reset) those still open after `timeout` seconds
+   * (default SHUTDOWN_TIMEOUT, 5 s; Infinity waits for ever; 0 aborts at
+   * the next loop iteration). Returns once every connection is gone. Cancelled, it aborts
+   * what is left before raising CancelledError.
+   * @throws TypeError if timeout is not a number; RangeError if it is negative or NaN.
+   */
+  *shutdown(timeout: number = SHUTDOWN_TIMEOUT): Coroutine<void> {
+    if (typeof timeout !== 'number') throw new TypeError(`shutdown: timeout must be a number of seconds, got ${typeof timeout}`);
+    if (!(timeout >= 0)) throw new RangeError(`shutdown: timeout must be >= 0 seconds, got ${timeout}`);
+    this.close();
+    this.closeClients();
+    if (this.transports.size === 0) return;
+    const deadline = timeout === Infinity ? null : this.loop.callLater(timeout, Server.abortCb, this);
+    try {
+      yield* this.waitClosed();
+    } catch (err) {
+      this.abortClients();
+      throw err;
+    } finally {
+      deadline?.cancel();
+    }
+  }
+
+  private static readonly abortCb = (server: Server): void => server.abortClients();
 
   /** Wait until the server is closed and every connection it accepted is gone. Throws only CancelledError. */
   *waitClosed(): Coroutine<void> {

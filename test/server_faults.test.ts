@@ -1,9 +1,10 @@
 // Servers facing faulty handlers and hostile clients, over real sockets on
 // every backend: a stream handler that throws or is cancelled must close its
-// connection (the client reads EOF, the server keeps no fd).
+// connection (the client reads EOF, the server keeps no fd); a graceful
+// shutdown must end even when a client never reads.
 import { describe, expect, it } from 'vitest';
-import { currentTask, gather, openConnection, sleep, startServer, startUnixServer, Task } from '../src/index.js';
-import type { ClientConnected, EventLoop, ExceptionContext, Server, StreamReader, StreamWriter } from '../src/index.js';
+import { currentTask, gather, openConnection, ProtocolBase, sleep, Socket, startServer, startUnixServer, Task } from '../src/index.js';
+import type { ClientConnected, EventLoop, ExceptionContext, Server, StreamReader, StreamWriter, Transport } from '../src/index.js';
 import { native } from '../src/native.js';
 import { openUnixConnection } from '../src/index.js';
 import { macrotask } from './async_helpers.js';
@@ -172,5 +173,95 @@ describe.each(backends)('stream handlers that fail, on %s', (backend) => {
       errors.restore();
     }
     expect(errors.contexts.map((c) => `${c.message}: ${String(c.exception)}`)).toEqual([]);
+  });
+});
+
+/** A protocol that sends `size` bytes as soon as it is connected. */
+class Sender extends ProtocolBase {
+  transport: Transport | null = null;
+  lost: Error | null | undefined = undefined;
+  constructor(private readonly size: number) {
+    super();
+  }
+  override connectionMade(t: Transport): void {
+    this.transport = t;
+    t.write(Buffer.alloc(this.size, 120));
+  }
+  override connectionLost(exc: Error | null): void {
+    this.lost = exc;
+  }
+}
+
+describe.each(backends)('Server.shutdown on %s', (backend) => {
+  const t = useLoop(backend);
+  const SIZE = 16 * 1024 * 1024;
+
+  it('a client that never reads: shutdown(timeout) aborts its connection at the deadline, and the server keeps no fd', () => {
+    const loop = t.loop;
+    const senders: Sender[] = [];
+    function* main(): Co<number> {
+      const fdsBefore = native.countOpenFds();
+      const server = yield* loop.createServer(() => {
+        const p = new Sender(SIZE);
+        senders.push(p);
+        return p;
+      }, '127.0.0.1', 0);
+      const client = new Socket();
+      yield* loop.sockConnect(client, ['127.0.0.1', portOf(server)]);
+      while (senders.length === 0 || senders[0]!.transport!.getWriteBufferSize() === 0) yield* sleep(0.002);
+      const t0 = loop.time();
+      yield* server.shutdown(0.3); // the client never reads: only the deadline ends this
+      const elapsed = loop.time() - t0;
+      expect(senders[0]!.lost).toBe(null); // aborted: connectionLost(null), the unsent data dropped
+      client.close();
+      yield* sleep(0);
+      expect(native.countOpenFds()).toBe(fdsBefore);
+      return elapsed;
+    }
+    const elapsed = runGuarded(loop, main(), 20);
+    expect(elapsed).toBeGreaterThanOrEqual(0.29);
+    expect(elapsed).toBeLessThan(5);
+  });
+
+  it('a client that reads gets every byte and EOF before the deadline: nothing is aborted', () => {
+    const loop = t.loop;
+    function* main(): Co<[number, number]> {
+      const server = yield* loop.createServer(() => new Sender(SIZE), '127.0.0.1', 0);
+      const [reader, writer] = yield* openConnection('127.0.0.1', portOf(server));
+      yield* reader.readExactly(1); // connected and sending
+      const t0 = loop.time();
+      const shutdown = loop.createTask(server.shutdown(30));
+      let got = 1;
+      for (;;) {
+        const chunk = yield* reader.read(1 << 20);
+        if (chunk.length === 0) break; // EOF: the server closed after the last byte
+        got += chunk.length;
+      }
+      yield* shutdown;
+      writer.close();
+      yield* writer.waitClosed();
+      return [got, loop.time() - t0];
+    }
+    const [got, elapsed] = runGuarded(loop, main(), 40);
+    expect(got).toBe(SIZE);
+    expect(elapsed).toBeLessThan(30);
+  });
+
+  it('refuses a timeout that is not a number of seconds >= 0', () => {
+    const loop = t.loop;
+    function* main(): Co<string[]> {
+      const server = yield* loop.createServer(() => new Sender(1), '127.0.0.1', 0);
+      const errors: string[] = [];
+      for (const bad of ['5', -1, NaN]) {
+        try {
+          yield* server.shutdown(bad as number);
+        } catch (err) {
+          errors.push((err as Error).name);
+        }
+      }
+      yield* server.shutdown();
+      return errors;
+    }
+    expect(runGuarded(loop, main(), 20)).toEqual(['TypeError', 'RangeError', 'RangeError']);
   });
 });
