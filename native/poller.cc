@@ -2,6 +2,7 @@
 // backend shares: argument checks, the fd registry (EEXIST / ENOENT are
 // answered here, identically for all backends), the closed state, the
 // deadline with its EINTR retry, and the factory that picks by name.
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cerrno>
@@ -18,6 +19,16 @@
 #include "poller.h"
 
 namespace coio {
+
+FileId FileIdOf(int fd) {
+  struct stat st;
+  FileId id;
+  if (fstat(fd, &st) == 0) {
+    id.dev = static_cast<uint64_t>(st.st_dev);
+    id.ino = static_cast<uint64_t>(st.st_ino);
+  }
+  return id;
+}
 
 int TimeoutNsToMs(int64_t timeout_ns) {
   if (timeout_ns < 0) return -1;
@@ -139,17 +150,28 @@ class Poller : public Napi::ObjectWrap<Poller> {
     return info.Env().Undefined();
   }
 
+  // modify(fd, interest, again = false) -> true when the fd had been closed
+  // and its number reused behind the poller's back (the new file is watched
+  // now: epoll's ENOENT, a changed fstat identity for poll and select; not
+  // detected by kqueue), else false. An unchanged interest makes no syscall
+  // unless `again`: a new owner taking the fd over asks again, so a
+  // registration the kernel dropped at close(2) is made anew.
   Napi::Value Modify(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
     int fd = ArgFd(info, 0, "Poller.modify");
     int interest = ArgInterest(info, "Poller.modify");
-    EnsureOpen(info.Env(), "modify");
+    bool again = false;
+    if (!info[2].IsUndefined() && napi_get_value_bool(env, info[2], &again) != napi_ok) {
+      throw Napi::TypeError::New(env, "Poller.modify: again must be a boolean");
+    }
+    EnsureOpen(env, "modify");
     int old_interest = Interest(fd);
-    if (old_interest < 0) ThrowErrno(info.Env(), ENOENT, backend_->CtlSyscall());
-    if (interest == old_interest) return info.Env().Undefined();
+    if (old_interest < 0) ThrowErrno(env, ENOENT, backend_->CtlSyscall());
+    if (interest == old_interest && !again) return Napi::Boolean::New(env, false);
     int err = backend_->Modify(fd, old_interest, interest);
-    if (err != 0) ThrowErrno(info.Env(), err, backend_->CtlSyscall());
+    if (err > 0) ThrowErrno(env, err, backend_->CtlSyscall());
     registry_[fd] = static_cast<uint8_t>(kRegistered | interest);
-    return info.Env().Undefined();
+    return Napi::Boolean::New(env, err == kReAdded);
   }
 
   Napi::Value Remove(const Napi::CallbackInfo& info) {

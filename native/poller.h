@@ -26,7 +26,16 @@ constexpr int kPollRead = 1;
 constexpr int kPollWrite = 2;
 constexpr int kPollError = 4;
 constexpr int kPollHup = 8;
+// The fd is not open: it was closed while registered (poll's POLLNVAL,
+// select's EBADF). Always reported with kPollError.
+constexpr int kPollNval = 16;
 constexpr int kInterestMask = kPollRead | kPollWrite;
+
+// Modify's answer when the fd had been closed behind the poller's back and
+// its number reused (epoll: the kernel had dropped the old registration;
+// poll, select: the file's identity changed): the backend now watches the
+// new file with the interest asked for.
+constexpr int kReAdded = -1;
 
 class PollerBackend {
  public:
@@ -35,7 +44,10 @@ class PollerBackend {
   // Start watching fd (not registered yet: the caller's registry says so).
   // interest is kPollRead | kPollWrite, possibly 0.
   virtual int Add(int fd, int interest) = 0;
-  // fd is registered with old_interest; change it to interest.
+  // Start watching fd (registered in the caller's registry) with interest,
+  // which may equal old_interest: the caller asks again when a new owner
+  // takes the fd over, in case the number was closed and reused behind its
+  // back. Returns 0, an errno, or kReAdded (see above).
   virtual int Modify(int fd, int old_interest, int interest) = 0;
   // fd is registered with old_interest; stop watching it. EBADF / ENOENT
   // from the kernel mean fd was closed already; the caller forgets fd anyway.
@@ -77,6 +89,17 @@ size_t OsBackends(const BackendEntry** entries);
 // The POSIX backends, built everywhere.
 std::unique_ptr<PollerBackend> CreatePollBackend(int max_pairs, int* err);
 std::unique_ptr<PollerBackend> CreateSelectBackend(int max_pairs, int* err);
+
+// Which open file an fd names (st_dev, st_ino), so that poll and select,
+// which watch fd numbers, can tell when the number was closed and reused
+// behind their back (epoll and kqueue are told by the kernel). An fd that
+// fstat refuses has the identity {0, 0}.
+struct FileId {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  bool operator==(const FileId& other) const { return dev == other.dev && ino == other.ino; }
+};
+FileId FileIdOf(int fd);
 
 // Timeout conversions shared by the backends: always round up, so a wait
 // never ends before the requested time.

@@ -41,8 +41,22 @@ class EpollBackend final : public PollerBackend {
     if (epfd_ >= 0) close(epfd_);
   }
 
-  int Add(int fd, int interest) override { return Ctl(EPOLL_CTL_ADD, fd, interest); }
-  int Modify(int fd, int, int interest) override { return Ctl(EPOLL_CTL_MOD, fd, interest); }
+  // The registry and the kernel disagree when an fd was closed behind the
+  // poller's back: close(2) drops the registration from the interest list
+  // (when no dup of the open file remains), so the next owner of the number
+  // gets ENOENT from EPOLL_CTL_MOD; and an fd the registry forgot (removed
+  // while a dup kept the file open) is still there for EPOLL_CTL_ADD
+  // (EEXIST). Each falls back to the other op, as libuv does.
+  int Add(int fd, int interest) override {
+    int err = Ctl(EPOLL_CTL_ADD, fd, interest);
+    return err == EEXIST ? Ctl(EPOLL_CTL_MOD, fd, interest) : err;
+  }
+  int Modify(int fd, int, int interest) override {
+    int err = Ctl(EPOLL_CTL_MOD, fd, interest);
+    if (err != ENOENT) return err;
+    err = Ctl(EPOLL_CTL_ADD, fd, interest);
+    return err == 0 ? kReAdded : err;
+  }
   // Caveat (epoll(7) Q6): registration belongs to the open file, not the
   // fd number, so an fd closed while a dup(2) of it is still open stays in
   // the interest list and cannot be removed any more (EBADF). The Poller

@@ -58,6 +58,10 @@ class KqueueBackend final : public PollerBackend {
   }
 
   int Modify(int fd, int old_interest, int interest) override {
+    // Asked again with the same interest (a new owner took the fd over):
+    // EV_ADD each filter, which only updates one that is still there and
+    // restores one that close(2) dropped behind our back.
+    if (old_interest == interest) return Change(fd, 0, interest);
     return Change(fd, old_interest, interest);
   }
 

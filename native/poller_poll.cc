@@ -25,8 +25,9 @@ int32_t Bits(short revents) {
   int32_t bits = 0;
   if (revents & (POLLIN | POLLPRI)) bits |= kPollRead;
   if (revents & POLLOUT) bits |= kPollWrite;
+  if (revents & POLLERR) bits |= kPollError;
   // POLLNVAL: the fd was closed while still registered.
-  if (revents & (POLLERR | POLLNVAL)) bits |= kPollError;
+  if (revents & POLLNVAL) bits |= kPollError | kPollNval;
   if (revents & POLLHUP) bits |= kPollHup;
   return bits;
 }
@@ -36,25 +37,34 @@ class PollBackend final : public PollerBackend {
   int Add(int fd, int interest) override {
     try {
       if (static_cast<size_t>(fd) >= slot_of_fd_.size()) slot_of_fd_.resize(fd + 1, -1);
+      ids_.reserve(fds_.size() + 1);
       fds_.push_back(pollfd{fd, PollEvents(interest), 0});
     } catch (const std::bad_alloc&) {
       return ENOMEM;
     }
+    ids_.push_back(FileIdOf(fd));
     slot_of_fd_[fd] = static_cast<int32_t>(fds_.size() - 1);
     return 0;
   }
 
+  // One fstat: was the number closed and reused since it was added?
   int Modify(int fd, int, int interest) override {
-    fds_[slot_of_fd_[fd]].events = PollEvents(interest);
-    return 0;
+    int32_t slot = slot_of_fd_[fd];
+    fds_[slot].events = PollEvents(interest);
+    FileId now = FileIdOf(fd);
+    if (now == ids_[slot]) return 0;
+    ids_[slot] = now;
+    return kReAdded;
   }
 
   int Remove(int fd, int) override {
     int32_t slot = slot_of_fd_[fd];
     pollfd last = fds_.back();
     fds_[slot] = last;
+    ids_[slot] = ids_.back();
     slot_of_fd_[last.fd] = slot;
     fds_.pop_back();
+    ids_.pop_back();
     slot_of_fd_[fd] = -1;
     return 0;
   }
@@ -88,6 +98,7 @@ class PollBackend final : public PollerBackend {
   int Close() override {
     // No kernel object: drop the table (and its memory).
     std::vector<pollfd>().swap(fds_);
+    std::vector<FileId>().swap(ids_);
     std::vector<int32_t>().swap(slot_of_fd_);
     return 0;
   }
@@ -97,6 +108,7 @@ class PollBackend final : public PollerBackend {
 
  private:
   std::vector<pollfd> fds_;
+  std::vector<FileId> ids_;  // per slot: the file fds_[slot].fd named when added
   std::vector<int32_t> slot_of_fd_;  // fd -> index in fds_, -1 if absent
   size_t scan_start_ = 0;
 };

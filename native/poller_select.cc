@@ -33,14 +33,19 @@ class SelectBackend final : public PollerBackend {
 
   int Add(int fd, int interest) override {
     state_[fd] = kRegistered;
+    ids_[fd] = FileIdOf(fd);
     Apply(fd, interest);
     if (fd > max_fd_) max_fd_ = fd;
     return 0;
   }
 
+  // One fstat: was the number closed and reused since it was added?
   int Modify(int fd, int, int interest) override {
     Apply(fd, interest);
-    return 0;
+    FileId now = FileIdOf(fd);
+    if (now == ids_[fd]) return 0;
+    ids_[fd] = now;
+    return kReAdded;
   }
 
   int Remove(int fd, int) override {
@@ -126,7 +131,7 @@ class SelectBackend final : public PollerBackend {
       if (state_[fd] == 0 || (!FD_ISSET(fd, &read_set_) && !FD_ISSET(fd, &write_set_))) continue;
       if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
         out[2 * count] = fd;
-        out[2 * count + 1] = kPollError;
+        out[2 * count + 1] = kPollError | kPollNval;
         ++count;
       }
     }
@@ -136,6 +141,7 @@ class SelectBackend final : public PollerBackend {
   fd_set read_set_;
   fd_set write_set_;
   uint8_t state_[FD_SETSIZE];  // kRegistered or 0, per fd
+  FileId ids_[FD_SETSIZE];     // per registered fd: the file it named when added
   int max_fd_ = -1;
   int scan_start_ = 0;
 };

@@ -25,6 +25,8 @@ export const POLL_WRITE = 2;
 export const POLL_ERROR = 4;
 /** Output only: hang-up (EPOLLHUP / EPOLLRDHUP, POLLHUP, EV_EOF). */
 export const POLL_HUP = 8;
+/** Output only, with POLL_ERROR: the fd is not open (closed while registered: POLLNVAL, or EBADF from select). */
+export const POLL_NVAL = 16;
 
 /** Returned by non-blocking calls that would block (EAGAIN, EINPROGRESS). */
 export const WOULD_BLOCK = -1;
@@ -39,8 +41,14 @@ export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
 export interface NativePoller {
   /** Start watching fd for `interest` (POLL_READ | POLL_WRITE, may be 0). EEXIST if already added. */
   add(fd: number, interest: number): void;
-  /** Change the interest of a watched fd. ENOENT if not added. */
-  modify(fd: number, interest: number): void;
+  /**
+   * Change the interest of a watched fd. ENOENT if not added. An unchanged
+   * interest makes no syscall unless `again` (a new owner takes the fd over:
+   * a registration close(2) dropped behind the poller's back is made anew).
+   * True when the fd's number was found to name another file than when it
+   * was added (epoll: the kernel had dropped it; poll, select: fstat), else false.
+   */
+  modify(fd: number, interest: number, again?: boolean): boolean;
   /**
    * Stop watching fd. ENOENT if not added. Removing an fd that was already
    * closed by its owner does not throw (the kernel dropped it already).

@@ -128,7 +128,22 @@ export class BaseSelectorEventLoop extends BaseEventLoop {
     const previous = event === EVENT_READ ? io.reader : io.writer;
     if (event === EVENT_READ) io.reader = handle;
     else io.writer = handle;
-    sel.modify(key.fd, key.events | event); // no syscall if the interest was already there
+    // No syscall if the interest was already there, unless a callback is
+    // replaced: then its fd's number may have been closed and reused behind
+    // our back (by a raw fd's owner; a Socket unregisters when closed), and
+    // asking the kernel again makes a dropped registration anew (epoll)
+    // instead of never waking. When the kernel says the number now names
+    // another file, the other direction's callback belonged to the old one:
+    // it is dropped.
+    if (sel._setEvents(key, key.events | event, previous !== null)) {
+      const other = event === EVENT_READ ? io.writer : io.reader;
+      if (other !== null) {
+        if (event === EVENT_READ) io.writer = null;
+        else io.reader = null;
+        other.cancel();
+        sel._setEvents(key, event, false);
+      }
+    }
     if (previous !== null) previous.cancel();
     return handle;
   }

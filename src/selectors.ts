@@ -10,7 +10,7 @@
 // - wait(timeout) returns a count, then readyKey(i) / readyEvents(i): the
 //   event loop's hot path, allocates nothing.
 
-import { native, POLL_ERROR, POLL_HUP, POLL_READ, POLL_WRITE } from './native.js';
+import { native, POLL_ERROR, POLL_HUP, POLL_NVAL, POLL_READ, POLL_WRITE } from './native.js';
 import type { BackendName, NativePoller } from './native.js';
 
 /** Interest and readiness bit: the fd is readable (or at EOF, or in error). */
@@ -167,9 +167,19 @@ export abstract class BaseSelector {
     const ready = this.ready;
     let n = 0;
     for (let i = 0; i < raw; i++) {
-      const key = this.map.get(ready[2 * i]!);
+      const fd = ready[2 * i]!;
+      const key = this.map.get(fd);
       if (key === undefined) continue; // unregistered while its event was in flight
       const bits = ready[2 * i + 1]!;
+      if ((bits & POLL_NVAL) !== 0) {
+        // Closed while registered (poll, select): the kernel cannot watch it
+        // any more, and would report it on every wait (a callback that does
+        // not unregister would spin). Report it this once (both directions,
+        // so whoever waits finds out through its own syscall: EBADF), and
+        // forget it; the next owner of the number registers afresh.
+        this.map.delete(fd);
+        this.poller.remove(fd);
+      }
       let events = 0;
       if (bits & POLL_READ) events |= EVENT_READ;
       if (bits & POLL_WRITE) events |= EVENT_WRITE;
@@ -183,6 +193,22 @@ export abstract class BaseSelector {
       n++;
     }
     return n;
+  }
+
+  /**
+   * @internal Set the events of a registered key. The kernel is told when
+   * they change, and also when `again` (a new owner takes the fd over: its
+   * number may have been closed and reused behind the selector's back, and
+   * the kernel's registration dropped). True when that happened (the
+   * registration now watches the new file), else false.
+   */
+  _setEvents(key: SelectorKey, events: number, again: boolean): boolean {
+    this.checkOpen();
+    checkEvents(events);
+    if (events === key.events && !again) return false;
+    const reused = this.poller.modify(key.fd, events, again);
+    key.events = events;
+    return reused;
   }
 
   /** After wait() returned n: the key of the i-th ready fd (0 <= i < n). Valid until the next wait(). */

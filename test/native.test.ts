@@ -18,6 +18,7 @@ import {
   native,
   POLL_ERROR,
   POLL_HUP,
+  POLL_NVAL,
   POLL_READ,
   POLL_WRITE,
   WOULD_BLOCK,
@@ -338,8 +339,8 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
     closeFd(a);
     if (backend === 'poll' || backend === 'select') {
       // The fd is still in the table: poll says POLLNVAL, select fails with
-      // EBADF; both come out as the error bit on that fd.
-      expect(waitMap(p, ev, 0).get(a)).toBe(POLL_ERROR);
+      // EBADF; both come out as the error and "not open" bits on that fd.
+      expect(waitMap(p, ev, 0).get(a)).toBe(POLL_ERROR | POLL_NVAL);
     }
     expect(() => p.remove(a)).not.toThrow();
     expectErrno(() => p.modify(a, POLL_READ), 'ENOENT');
@@ -349,6 +350,31 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
     p.add(c, POLL_WRITE);
     p.add(d, POLL_WRITE);
     expect(waitMap(p, ev, 0).size).toBe(2);
+  });
+
+  it('modify(fd, interest, again) watches a number reused behind its back, and says so', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    // Same interest: nothing to do, nothing to tell.
+    expect(p.modify(a, POLL_READ)).toBe(false);
+    // Asking again about the same open file: still the same.
+    expect(p.modify(a, POLL_READ, true)).toBe(false);
+    expect(p.modify(a, POLL_READ | POLL_WRITE)).toBe(false);
+    // The owner closes a without telling the poller; the number comes back
+    // as another socket, with data to read.
+    closeFd(a);
+    const [c, d] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    expect(c).toBe(a);
+    native.send(d, Buffer.from('x'), 0, 1);
+    // epoll had dropped the registration at close (a plain MOD would fail with
+    // ENOENT); poll and select see another file behind the number.
+    expect(p.modify(c, POLL_READ, true)).toBe(true);
+    expect(waitMap(p, ev, 0).get(c)! & POLL_READ).toBe(POLL_READ);
+    expect(p.modify(c, POLL_READ, true)).toBe(false);
+    expect(() => p.modify(c, POLL_READ, 1 as unknown as boolean)).toThrow(TypeError);
+    p.remove(c);
+    void b;
   });
 
   it('throws EBADF once closed; close is idempotent', () => {
