@@ -9,14 +9,19 @@ export interface Cancellable {
   cancel(): void;
 }
 
+export interface IoHandle {
+  cancelled(): boolean;
+}
+
 export interface IoLoop {
   callSoon<A extends unknown[]>(callback: (...args: A) => void, ...args: A): Cancellable;
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => void, ...args: A): Cancellable;
   time(): number;
   createFuture<T>(): Future<T>;
-  addReader<A extends unknown[]>(fd: number, callback: (...args: A) => void, ...args: A): void;
+  /** The handle is cancelled once removed or replaced. */
+  addReader<A extends unknown[]>(fd: number, callback: (...args: A) => void, ...args: A): IoHandle;
   removeReader(fd: number): boolean;
-  addWriter<A extends unknown[]>(fd: number, callback: (...args: A) => void, ...args: A): void;
+  addWriter<A extends unknown[]>(fd: number, callback: (...args: A) => void, ...args: A): IoHandle;
   removeWriter(fd: number): boolean;
   callExceptionHandler(context: Record<string, unknown>): void;
   getDebug(): boolean;

@@ -283,8 +283,44 @@ export class Socket {
   close(): void {
     const fd = this.fd;
     if (fd < 0) return;
-    this.fd = -1;
-    native.close(fd);
+    const waiters = this.closeWaiters;
+    try {
+      if (waiters !== null) {
+        // The loop's sock* coroutines waiting on this socket: each removes its
+        // reader or writer now, while fd is still ours (a number closed
+        // behind the selector's back could be reused by the next socket and
+        // find a stale registration), then fails its waiter with EBADF.
+        this.closeWaiters = null;
+        for (let i = 0; i < waiters.length; i++) waiters[i]!();
+      }
+    } finally {
+      this.fd = -1;
+      native.close(fd);
+    }
+  }
+
+  /** Functions close() calls first (the sock* coroutines waiting on this socket); null when none. */
+  private closeWaiters: Array<() => void> | null = null;
+
+  /** @internal Call fn when close() is called, before the fd is closed. */
+  _watchClose(fn: () => void): void {
+    if (this.closeWaiters === null) this.closeWaiters = [fn];
+    else this.closeWaiters.push(fn);
+  }
+
+  /** @internal Undo _watchClose(fn). */
+  _unwatchClose(fn: () => void): void {
+    const waiters = this.closeWaiters;
+    if (waiters === null) return;
+    const i = waiters.indexOf(fn);
+    if (i < 0) return;
+    waiters[i] = waiters[waiters.length - 1]!;
+    waiters.pop();
+  }
+
+  /** @internal The error of a syscall on this socket once closed: EBADF, as open() throws. */
+  _closedError(syscall: string): Error {
+    return native.errorFromErrno(native.errno.EBADF!, syscall);
   }
 
   /** Give up ownership of the fd without closing it; the Socket acts closed afterwards. Never throws. */
