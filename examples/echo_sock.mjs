@@ -11,10 +11,20 @@
 // listening, close the connections, exit 0); the handlers are coio's
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { AF_INET6, createTask, gather, getRunningLoop, SHUT_WR, Socket, wait } from 'coio';
+import { AF_INET6, createTask, gather, getRunningLoop, SHUT_WR, sleep, Socket, wait } from 'coio';
 import { echoCli, untilSignal } from './_common.mjs';
 
 const RECV_SIZE = 64 * 1024;
+
+/** accept() errors about one connection only (it was reset before we took it): skip it. */
+const ACCEPT_SKIP = new Set(['ECONNABORTED', 'EPROTO', 'ECONNRESET', 'EPERM']);
+/**
+ * Out of fds (EMFILE: this process's limit, ENFILE: the system's) or kernel
+ * memory: accepting again at once would fail again. The connections wait in
+ * the listen backlog; try again after a pause, once clients have left.
+ */
+const ACCEPT_BACKOFF = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+const ACCEPT_RETRY_DELAY = 1; // seconds, as asyncio's servers
 
 /** Echo one connection until the peer closes its side. */
 function* handleClient(conn, peer) {
@@ -46,17 +56,35 @@ function listen(host, port) {
   return sock;
 }
 
-/** Accept connections forever, one task per client; closes the listener when cancelled. */
+/**
+ * Accept connections forever, one task per client; closes the listener when
+ * cancelled. A failed accept does not end it: a server must outlive a burst
+ * of clients that exhausts its fds.
+ */
 function* serve(listener, { verbose = true } = {}) {
   const loop = getRunningLoop();
   const clients = new Set();
   try {
     for (;;) {
-      const [conn, peer] = yield* loop.sockAccept(listener);
-      if (verbose) console.log(`server: connection from ${peer.address}:${peer.port}`);
-      const task = createTask(handleClient(conn, peer));
-      clients.add(task);
-      task.addDoneCallback(() => clients.delete(task));
+      let conn, peer;
+      try {
+        [conn, peer] = yield* loop.sockAccept(listener);
+      } catch (err) {
+        if (ACCEPT_SKIP.has(err.code)) continue;
+        if (!ACCEPT_BACKOFF.has(err.code)) throw err;
+        console.error(`server: accept failed (${err.code}), ${clients.size} clients connected; retrying in ${ACCEPT_RETRY_DELAY} s`);
+        yield* sleep(ACCEPT_RETRY_DELAY);
+        continue;
+      }
+      try {
+        if (verbose) console.log(`server: connection from ${peer.address}:${peer.port}`);
+        const task = createTask(handleClient(conn, peer)); // closes conn when done
+        clients.add(task);
+        task.addDoneCallback(() => clients.delete(task));
+      } catch (err) {
+        conn.close(); // not handed to a task: ours to close
+        throw err;
+      }
     }
   } finally {
     listener.close();

@@ -12,6 +12,7 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canLimitFds, cpuSeconds, leaveFreeFds, openFds } from './emfile.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const example = (name: string): string => join(root, 'examples', name);
@@ -243,6 +244,79 @@ describe.each(['echo_sock.mjs', 'echo_protocol.mjs', 'echo_streams.mjs'])('%s', 
       await stop(server);
     }
   });
+});
+
+// A burst of clients beyond the server's fd limit: the server must keep
+// listening, not spin while out of fds, and serve everyone once fds free up
+// (as the library's servers do: test/faults.test.ts). echo_sock.mjs's accept
+// loop died on the first EMFILE and left the accepted connections open.
+describe.skipIf(!canLimitFds).each(['echo_sock.mjs', 'echo_protocol.mjs', 'echo_streams.mjs'])('%s out of fds', (file) => {
+  it('keeps serving once fds free up, does not spin while out of them, leaves no fd behind', async () => {
+    const [server, port] = await startServer([example(file), 'server', '0'], /listening on 127\.0\.0\.1:(\d+)/);
+    const clients: net.Socket[] = [];
+    try {
+      const pid = server.child.pid!;
+      const baseline = openFds(pid);
+      const free = 6;
+      leaveFreeFds(pid, baseline, free);
+      const total = free + 12;
+      const answered = new Set<number>();
+      await Promise.all(
+        Array.from(
+          { length: total },
+          (_, i) =>
+            new Promise<void>((resolve, reject) => {
+              const s = net.connect(port, '127.0.0.1', () => {
+                s.write(`hello ${i}\n`);
+                resolve();
+              });
+              let got = '';
+              s.setEncoding('utf8');
+              s.on('data', (d: string) => {
+                got += d;
+                if (got === `hello ${i}\n`) answered.add(i);
+              });
+              s.on('error', reject);
+              clients[i] = s;
+            }),
+        ),
+      );
+      await until(() => answered.size >= free - 1, 'the connections that fit to be answered', 20_000);
+      await until(() => server.err().includes('EMFILE'), 'the server to report EMFILE', 20_000);
+      const answeredBefore = answered.size;
+      expect(answeredBefore).toBeLessThan(total);
+      // Out of fds with connections pending: no spinning, nothing more served.
+      const cpu0 = cpuSeconds(pid);
+      const t0 = Date.now();
+      await new Promise((r) => setTimeout(r, 1200));
+      const wall = (Date.now() - t0) / 1000;
+      expect(cpuSeconds(pid) - cpu0, `CPU seconds used in ${wall.toFixed(2)} s out of fds`).toBeLessThan(0.25 * wall);
+      expect(answered.size).toBe(answeredBefore);
+      // Clients that got their echo leave: the server takes the rest.
+      const ended = new Set<number>();
+      await until(
+        () => {
+          for (const i of answered) {
+            if (!ended.has(i)) {
+              ended.add(i);
+              clients[i]!.end();
+            }
+          }
+          return answered.size === total;
+        },
+        'every connection to be answered once fds free up',
+        60_000,
+      );
+      for (const s of clients) s.end();
+      // Every connection closed by the server once its client left: back to the fds it had.
+      await until(() => openFds(pid).size <= baseline.size, `the server's fds back to ${baseline.size}`, 20_000);
+      expect(server.child.exitCode).toBeNull();
+      expect(await terminate(server)).toBe(0);
+    } finally {
+      for (const s of clients) s?.destroy();
+      await stop(server);
+    }
+  }, 120_000);
 });
 
 describe.each(['echo_sock.mjs', 'echo_protocol.mjs', 'echo_streams.mjs'])('%s client', (file) => {

@@ -9,10 +9,9 @@
 // Every connection must end with exactly one connectionLost per side, no
 // error may reach the exception handler unless the test expects it, and no
 // fd or registration may be left (useLoop and test/setup.ts check).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { native } from '../src/native.js';
 import { READ_BUFFER_SIZE } from '../src/socket_transport.js';
 import { backends, runGuarded, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
+import { canLimitFds, cpuSeconds, leaveFreeFds } from './emfile.js';
 import { sanitizedChildEnv } from './leaks.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -458,17 +458,6 @@ describe.each(backends)('faults on %s', (backend) => {
 
 // ---- accept hitting EMFILE, in a child process with a lowered RLIMIT_NOFILE ------
 
-const hasPrlimit = spawnSync('prlimit', ['--version']).status === 0;
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-
-/** user + system CPU seconds of a process, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // The command name (field 2) may hold spaces: count fields after its ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
-}
-
 interface Child {
   proc: ChildProcess;
   lines: string[];
@@ -527,16 +516,7 @@ function startChild(args: string[]): Child {
   };
 }
 
-/** The lowest limit under which exactly `free` fd numbers are unused, given the open ones. */
-function limitWithFree(open: Set<number>, free: number): number {
-  let unused = 0;
-  for (let n = 0; ; n++) {
-    if (!open.has(n)) unused++;
-    if (unused === free) return n + 1;
-  }
-}
-
-describe.skipIf(!hasPrlimit || process.platform !== 'linux').each(backends)('accept hitting EMFILE on %s (child process, prlimit)', (backend) => {
+describe.skipIf(!canLimitFds).each(backends)('accept hitting EMFILE on %s (child process, prlimit)', (backend) => {
   it('keeps serving once fds free up, and does not spin while out of them', async () => {
     const child = startChild(['test/fixtures/emfile_server.ts', backend]);
     const clients: net.Socket[] = [];
@@ -545,9 +525,7 @@ describe.skipIf(!hasPrlimit || process.platform !== 'linux').each(backends)('acc
       const port = Number(ready[1]);
       const open = new Set(ready[2]!.split(',').map(Number));
       const free = 6;
-      const limit = limitWithFree(open, free);
-      const pl = spawnSync('prlimit', ['--pid', String(child.proc.pid), `--nofile=${limit}:${limit}`], { encoding: 'utf8' });
-      expect(pl.status, pl.stderr).toBe(0);
+      leaveFreeFds(child.proc.pid!, open, free);
 
       // More connections than the child has fds for (the kernel completes the
       // handshakes; they wait in the listen backlog).
