@@ -578,13 +578,17 @@ export class SSLProtocol implements Protocol {
     if (data.length === 0) return;
     if (this.state === SSLProtocolState.WRAPPED && this.backlogSize === 0) {
       const conn = this.sslObj!._conn!;
-      const n = conn.write(data, 0, data.length);
-      if (n === data.length) {
+      // In partial-write mode SSL_write returns after each record: encrypt on to
+      // the end of the data now (nothing else would before the peer sends more).
+      let off = 0;
+      let n = 0;
+      while (off < data.length && (n = conn.write(data, off, data.length - off)) > 0) off += n;
+      if (off === data.length) {
         this.processOutgoing();
         return;
       }
       if (n < 0 && n !== SSL_ERROR_WANT_READ && n !== SSL_ERROR_WANT_WRITE) return this.writeFailed();
-      this.pushBacklog(n > 0 ? data.subarray(n) : data);
+      this.pushBacklog(data.subarray(off));
       this.processOutgoing();
       return;
     }
