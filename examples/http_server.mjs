@@ -6,6 +6,12 @@
 //                                                  "listening on http://HOST:PORT"
 //   node examples/http_server.mjs demo             serve on a free port, make a few requests with a coio
 //                                                  streams client, print them, exit
+//   node examples/http_server.mjs [port] [host] --tls [--cert CERT.pem --key KEY.pem]
+//                                                  HTTPS: "listening on https://HOST:PORT". Without
+//                                                  --cert/--key it makes a throwaway self-signed
+//                                                  certificate for localhost / 127.0.0.1 / ::1 (with the
+//                                                  openssl command, in a temp dir it prints and removes
+//                                                  on exit): curl --cacert DIR/cert.pem https://127.0.0.1:PORT/
 //
 //   curl http://127.0.0.1:8080/                    Hello, World!
 //   curl -d 'some body' http://127.0.0.1:8080/echo the body back
@@ -31,9 +37,12 @@
 // Reuse: `new HttpProtocol(handler)` serves any handler(req) -> response
 // ({ status, body, contentType?, headers? }); examples/reuseport_workers.mjs
 // imports it.
-import { realpathSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { getRunningLoop, openConnection, run } from 'coio';
+import { PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, run } from 'coio';
 import { untilSignal } from './_common.mjs';
 import { RequestParser } from './http_parser.mjs';
 
@@ -210,9 +219,10 @@ export class HttpProtocol {
   }
 }
 
-/** Listen on host:port with `handler`; returns the Server. */
-export function* startHttpServer(host, port, { handler = defaultHandler, reusePort = false, backlog = 1024 } = {}) {
-  return yield* getRunningLoop().createServer(() => new HttpProtocol(handler), host, port, { reusePort, backlog });
+/** Listen on host:port with `handler` (HTTPS when given an `ssl` SSLContext); returns the Server. */
+export function* startHttpServer(host, port, { handler = defaultHandler, reusePort = false, backlog = 1024, ssl } = {}) {
+  const options = ssl === undefined ? { reusePort, backlog } : { reusePort, backlog, ssl };
+  return yield* getRunningLoop().createServer(() => new HttpProtocol(handler), host, port, options);
 }
 
 /**
@@ -262,10 +272,10 @@ function* demo() {
   console.log('demo done');
 }
 
-function* serve(port, host) {
-  const server = yield* startHttpServer(host, port);
+function* serve(port, host, ssl) {
+  const server = yield* startHttpServer(host, port, { ssl });
   const { port: actual } = server.sockets[0].getsockname();
-  console.log(`listening on http://${host.includes(':') ? `[${host}]` : host}:${actual}`);
+  console.log(`listening on ${ssl ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actual}`);
   const sig = yield* untilSignal(); // the server accepts connections meanwhile
   console.log(`${sig}: shutting down`);
   yield* stopHttpServer(server);
@@ -279,12 +289,45 @@ function isMain() {
   }
 }
 
+/** A self-signed certificate for localhost, 127.0.0.1 and ::1, made by the openssl command. */
+function throwawayCert() {
+  const dir = mkdtempSync(join(tmpdir(), 'coio-https-'));
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+      '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1'], { stdio: 'pipe' });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error(`could not make a certificate with the openssl command (${err.code ?? err.message}): pass --cert and --key`);
+  }
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  console.log(`no --cert/--key: made a throwaway self-signed certificate, ${cert} (removed on exit)`);
+  return { cert, key };
+}
+
 if (isMain()) {
-  const [arg, hostArg] = process.argv.slice(2);
-  if (arg === 'demo') run(demo);
-  else if (arg === undefined || /^\d+$/.test(arg)) run(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1'));
-  else {
-    console.error('usage: node examples/http_server.mjs [port [host] | demo]');
+  const usage = 'usage: node examples/http_server.mjs [port [host] [--tls [--cert CERT.pem --key KEY.pem]] | demo]';
+  const positional = [];
+  const flags = {};
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--tls') flags.tls = true;
+    else if ((argv[i] === '--cert' || argv[i] === '--key') && i + 1 < argv.length) flags[argv[i].slice(2)] = argv[++i];
+    else positional.push(argv[i]);
+  }
+  const [arg, hostArg] = positional;
+  if (arg === 'demo' && !flags.tls) run(demo);
+  else if ((arg === undefined || /^\d+$/.test(arg)) && positional.length <= 2 && !flags.cert === !flags.key && (flags.tls || !flags.cert)) {
+    let ssl;
+    if (flags.tls) {
+      const { cert, key } = flags.cert ? flags : throwawayCert();
+      ssl = new SSLContext(PROTOCOL_TLS_SERVER);
+      ssl.loadCertChain(cert, key);
+    }
+    run(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1', ssl));
+  } else {
+    console.error(usage);
     process.exit(2);
   }
 }

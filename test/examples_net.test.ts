@@ -6,9 +6,11 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -546,6 +548,146 @@ describe('http_server.mjs', () => {
 
   if (!hasTool('curl')) console.log('curl is not installed: the curl test is skipped (apt-get install -y curl)');
   if (!hasTool('wrk')) console.log('wrk is not installed: the wrk test is skipped (apt-get install -y wrk)');
+});
+
+// ---- TLS: the HTTPS mode of the HTTP server, the TLS echo client -----------------
+
+/**
+ * A test CA and a certificate it signed for localhost / 127.0.0.1 / ::1, made with
+ * the openssl command into a temp dir (removed by the returned cleanup).
+ */
+function makeCerts(): { dir: string; ca: string; cert: string; key: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'coio-examples-tls-'));
+  const f = (name: string): string => join(dir, name);
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const openssl = (...args: string[]): void => void execFileSync('openssl', args, { stdio: 'pipe' });
+  openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '1', '-subj', '/CN=coio examples test CA');
+  openssl('req', ...ec, '-keyout', f('key.pem'), '-out', f('leaf.csr'), '-subj', '/CN=localhost');
+  writeFileSync(f('leaf.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n');
+  openssl('x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial',
+    '-out', f('cert.pem'), '-days', '1', '-extfile', f('leaf.ext'));
+  return { dir, ca: f('ca.pem'), cert: f('cert.pem'), key: f('key.pem'), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+function curl(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync('curl', ['-sS', '--max-time', '5', ...args], { encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe.skipIf(!hasTool('openssl'))('TLS examples (skipped without the openssl command)', () => {
+  let certs: ReturnType<typeof makeCerts>;
+  beforeAll(() => {
+    certs = makeCerts();
+    return () => certs.cleanup();
+  });
+
+  describe('http_server.mjs --tls --cert --key', () => {
+    let server: Proc;
+    let port: number;
+    beforeAll(async () => {
+      [server, port] = await startServer(
+        [example('http_server.mjs'), '0', '--tls', '--cert', certs.cert, '--key', certs.key],
+        /listening on https:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      return () => stop(server);
+    });
+
+    it.skipIf(!hasTool('curl'))('curl --cacert fetches / and POSTs to /echo; without the CA curl refuses the certificate', () => {
+      const r = curl(['--cacert', certs.ca, `https://127.0.0.1:${port}/`]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe('Hello, World!\n');
+      const byName = curl(['--cacert', certs.ca, '--resolve', `localhost:${port}:127.0.0.1`, '-d', 'over TLS', `https://localhost:${port}/echo`]);
+      expect(byName.stdout).toBe('over TLS');
+      const untrusted = curl([`https://127.0.0.1:${port}/`]);
+      expect(untrusted.status).toBe(60); // CURLE_PEER_FAILED_VERIFICATION
+    });
+
+    it("Node's https client: keep-alive requests on one TLS socket, a 1 MB body intact", async () => {
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 1, ca: readFileSync(certs.ca) });
+      try {
+        const get = (path: string): Promise<{ status: number; body: Buffer; socket: unknown; protocol: string | null }> =>
+          new Promise((resolve, reject) => {
+            const req = https.get({ host: '127.0.0.1', port, path, agent }, (res) => {
+              const chunks: Buffer[] = [];
+              res.on('data', (c: Buffer) => chunks.push(c));
+              res.on('end', () => resolve({
+                status: res.statusCode!, body: Buffer.concat(chunks), socket: req.socket, protocol: (req.socket as import('node:tls').TLSSocket).getProtocol(),
+              }));
+              res.on('error', reject);
+            });
+            req.on('error', reject);
+          });
+        const a = await get('/');
+        const b = await get('/bytes/1000000');
+        expect(a.status).toBe(200);
+        expect(a.body.toString()).toBe('Hello, World!\n');
+        expect(b.body.length).toBe(1_000_000);
+        expect(b.body.equals(Buffer.alloc(1_000_000, 'abcdefghijklmnopqrstuvwxyz'))).toBe(true);
+        expect(b.socket).toBe(a.socket); // keep-alive over the one TLS connection
+        expect(a.protocol).toMatch(/^TLSv1\.[23]$/);
+      } finally {
+        agent.destroy();
+      }
+    });
+
+    it('SIGTERM: a clean shutdown, exit 0 (the handshake curl refused was one connection lost, nothing more)', async () => {
+      expect(server.child.exitCode).toBeNull();
+      expect(await terminate(server)).toBe(0);
+      expect(server.out()).toMatch(/SIGTERM: shutting down\n$/);
+    });
+  });
+
+  it.skipIf(!hasTool('curl'))('http_server.mjs --tls alone makes a throwaway certificate, says where, removes it on exit', async () => {
+    const [server, port] = await startServer([example('http_server.mjs'), '0', '--tls'], /listening on https:\/\/127\.0\.0\.1:(\d+)/);
+    try {
+      const certPath = /throwaway self-signed certificate, (\S+cert\.pem)/.exec(server.out())?.[1];
+      expect(certPath, server.out()).toBeDefined();
+      const r = curl(['--cacert', certPath!, `https://127.0.0.1:${port}/`]);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('Hello, World!\n');
+      expect(await terminate(server)).toBe(0);
+      expect(existsSync(certPath!)).toBe(false);
+    } finally {
+      await stop(server);
+    }
+  });
+
+  describe('tls_echo_client.mjs against a Node tls echo server (a child process)', () => {
+    let server: Proc;
+    let port: number;
+    beforeAll(async () => {
+      const script =
+        "const fs=require('fs'),tls=require('tls');" +
+        `const s=tls.createServer({key:fs.readFileSync(${JSON.stringify(certs.key)}),cert:fs.readFileSync(${JSON.stringify(certs.cert)})},` +
+        "c=>{c.on('error',()=>{});c.pipe(c);});s.on('tlsClientError',()=>{});" +
+        "s.listen(0,'127.0.0.1',()=>console.log('tls echo on '+s.address().port));";
+      [server, port] = await startServer(['-e', script], /tls echo on (\d+)/);
+      return () => stop(server);
+    });
+
+    it('verifies the server against --ca and prints the echo (by IP address, and by name with --servername)', async () => {
+      const msg = 'hello over TLS';
+      const byIp = await runExample([example('tls_echo_client.mjs'), '127.0.0.1', String(port), msg, '--ca', certs.ca]);
+      expect(byIp.err).toBe('');
+      expect(byIp.code).toBe(0);
+      expect(byIp.out).toMatch(/^TLSv1\.3 TLS_\w+, certificate verified for 127\.0\.0\.1\nhello over TLS\n$/);
+      const byName = await runExample([example('tls_echo_client.mjs'), '127.0.0.1', String(port), 'named', '--ca', certs.ca, '--servername', 'localhost']);
+      expect(byName.err).toBe('');
+      expect(byName.out).toMatch(/certificate verified for localhost\nnamed\n$/);
+    });
+
+    it("fails the handshake with the verification error's code: unknown CA, wrong host name", async () => {
+      const noCa = await runExample([example('tls_echo_client.mjs'), '127.0.0.1', String(port), 'x']);
+      expect(noCa.code).toBe(1);
+      expect(noCa.out).toBe('');
+      expect(noCa.err).toMatch(/^tls echo client: UNABLE_TO_GET_ISSUER_CERT_LOCALLY: /);
+      const wrongName = await runExample([example('tls_echo_client.mjs'), '127.0.0.1', String(port), 'x', '--ca', certs.ca, '--servername', 'example.com']);
+      expect(wrongName.code).toBe(1);
+      expect(wrongName.err).toMatch(/^tls echo client: ERR_TLS_CERT_ALTNAME_INVALID: /);
+      expect(server.child.exitCode).toBeNull(); // the server kept serving
+    });
+  });
 });
 
 // ---- the chat server ----------------------------------------------------------
