@@ -76,11 +76,30 @@ let worker: Worker | undefined;
 let workerUsers = 0;
 let nextResolverId = 1;
 
+/** Resolvers with lookups in flight (the ones a dying worker must fail). */
+const live = new Set<Resolver>();
+
 function acquireWorker(): Worker {
   if (worker === undefined) {
-    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
     // The worker must never keep the process alive on its own.
-    worker.unref();
+    w.unref();
+    // A worker that ends while in use (it failed to start, or could not
+    // wake a loop) answers none of its lookups: they fail with its error,
+    // and the next lookup starts a new worker. Node reports this on its own
+    // event loop: at once in guest mode, else once coio's loop stops waiting.
+    let cause: Error | undefined;
+    w.on('error', (err) => {
+      cause = err;
+    });
+    w.once('exit', (code) => {
+      if (worker !== w) return; // released: terminated on purpose
+      worker = undefined;
+      workerUsers = 0;
+      const err = new RuntimeError(`the name resolution thread ended (exit code ${code})${cause === undefined ? '' : `: ${cause.message}`}`, { cause });
+      for (const resolver of [...live]) resolver.abandon(err);
+    });
+    worker = w;
   }
   workerUsers++;
   return worker;
@@ -111,6 +130,7 @@ class Resolver {
       throw err;
     }
     acquireWorker().postMessage({ kind: 'port', rid: this.rid, port: this.channel.port2 }, [this.channel.port2]);
+    live.add(this);
   }
 
   lookup(host: string, port: number, family: number, type: number): Future<AddrInfo[]> {
@@ -141,10 +161,22 @@ class Resolver {
   }
 
   close(): void {
+    live.delete(this);
     resolvers.delete(this.loop);
     this.unwatch(); // closes port1
     worker?.postMessage({ kind: 'close', rid: this.rid });
     releaseWorker();
+  }
+
+  /** The worker ended: fail every lookup in flight and forget this resolver (the worker is gone already). */
+  abandon(err: Error): void {
+    live.delete(this);
+    resolvers.delete(this.loop);
+    this.unwatch();
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    if (this.loop.isClosed()) return;
+    for (const { fut } of pending) if (!fut.done()) fut.setException(err);
   }
 }
 

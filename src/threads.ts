@@ -22,7 +22,7 @@
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
@@ -146,7 +146,10 @@ function reply(port, message) {
   }
 }
 
+const running = new Set();
+
 async function runJob(job) {
+  running.add(job);
   let message;
   try {
     const fn = await load(job.fn);
@@ -154,13 +157,38 @@ async function runJob(job) {
   } catch (err) {
     message = { ok: false, ...describe(err) };
   }
+  answer(job, message);
+}
+
+function answer(job, message) {
+  if (!running.delete(job)) return;
   reply(job.port, message);
   job.port.close();
   // false: the loop closed its waker and reads no more replies. Any other
-  // failure would leave the loop asleep beside its answer: it is thrown
-  // (the thread dies, and its 'error' fails the jobs it had).
+  // failure would leave the loop asleep beside its answer: it is thrown,
+  // and ends this thread (below).
   try { native.wakeWrite(job.wakeFd); } finally { native.close(job.wakeFd); }
 }
+
+// An exception nothing caught (a job's timer threw, or waking a loop
+// failed) ends this thread. First each job still running here is answered
+// with it, so no loop waits for a reply that cannot come; the executor
+// fails whatever is left when it sees the thread exit.
+process.on('uncaughtException', (err) => {
+  const died = describe(err);
+  for (const job of [...running]) {
+    try { answer(job, { ok: false, died }); } catch {} // that loop is left to the executor's exit handler
+  }
+  process.exit(1);
+});
+
+// However the thread ends (process.exit in a job, the handler above), the
+// wake fds of the jobs it leaves unanswered are its own to close.
+process.on('exit', () => {
+  for (const job of running) {
+    try { native.close(job.wakeFd); } catch {} // exiting: nothing is left to report to
+  }
+});
 
 parentPort.on('message', (msg) => {
   if (msg.kind === 'exit') parentPort.close(); // the thread ends once its jobs are done
@@ -176,7 +204,8 @@ interface JobMessage {
   wakeFd: number;
 }
 
-type Reply = { ok: true; value: unknown } | { ok: false; error?: SerializedError; thrown?: unknown };
+/** `died`: the thread died of this uncaught exception while the job ran (describe() of it). */
+type Reply = { ok: true; value: unknown } | { ok: false; error?: SerializedError; thrown?: unknown; died?: { error?: SerializedError; thrown?: unknown } };
 
 interface SerializedError {
   name: string;
@@ -209,6 +238,8 @@ interface WorkerSlot {
   /** Jobs posted and not answered yet (to pick the least busy worker). */
   outstanding: number;
   exited: Promise<void>;
+  /** How to fail each job posted to it and not answered yet, should the thread end first. */
+  readonly unanswered: Set<(err: Error) => void>;
 }
 
 /** Options of new ThreadPoolExecutor. */
@@ -271,15 +302,34 @@ export class ThreadPoolExecutor {
     return slot;
   }
 
+  /** @internal A thread that is ending gets no more jobs. */
+  _retire(slot: WorkerSlot): void {
+    const i = this.slots.indexOf(slot);
+    if (i >= 0 && !this.isShutdown) this.slots.splice(i, 1);
+  }
+
   private startWorker(): WorkerSlot {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
     worker.unref();
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
     });
-    // A worker that fails to start reports it on Node's loop only: do not let it crash the process.
-    worker.on('error', () => {});
-    const slot: WorkerSlot = { worker, outstanding: 0, exited };
+    const slot: WorkerSlot = { worker, outstanding: 0, exited, unanswered: new Set() };
+    // A thread that ends with jobs unanswered (it failed to start, it died,
+    // or it could not wake a loop) fails them, and later jobs go to a new
+    // one. Node reports this on its own event loop: at once in guest mode,
+    // else once coio's loop stops waiting. (A job's own uncaught exception
+    // is answered in band by the thread itself, see WORKER_SOURCE.)
+    let cause: Error | undefined;
+    worker.on('error', (err) => {
+      cause = err;
+    });
+    worker.once('exit', (code) => {
+      this._retire(slot);
+      const err = new RuntimeError(`the worker thread running this job ended (exit code ${code})${cause === undefined ? '' : `: ${cause.message}`}`, { cause });
+      for (const fail of [...slot.unanswered]) fail(err);
+      slot.unanswered.clear();
+    });
     this.slots.push(slot);
     return slot;
   }
@@ -289,7 +339,11 @@ export class ThreadPoolExecutor {
  * Run fn(...args) in a thread of `executor` and return a Future of its
  * result (asyncio's loop.run_in_executor). See the top of this file for
  * what fn may be. TypeError at once for a function that cannot be sent or
- * arguments that cannot be cloned; RuntimeError after shutdown.
+ * arguments that cannot be cloned; RuntimeError after shutdown. The Future
+ * fails with a RuntimeError (its `cause` the original) when the thread
+ * running the job dies: of an exception the job did not catch (thrown from
+ * a timer, say), at once; when it exits (process.exit in the job), once
+ * Node's own event loop reports it.
  */
 export function runInExecutor<A extends unknown[], R>(loop: IoLoop, executor: ThreadPoolExecutor, fn: ThreadFunction<A, R>, args: A): Future<Awaited<R>> {
   if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
@@ -298,16 +352,35 @@ export function runInExecutor<A extends unknown[], R>(loop: IoLoop, executor: Th
   const bridge = threadBridge(loop);
   const { port1, port2 } = new MessageChannel();
   let slot: WorkerSlot | undefined;
-  const unwatch = bridge.watch(port1, (message) => {
+  const done = (): void => {
     unwatch();
     executor._pending.delete(fut as Future<unknown>);
-    if (slot !== undefined) slot.outstanding--;
+    if (slot !== undefined) {
+      slot.outstanding--;
+      slot.unanswered.delete(fail);
+    }
+  };
+  const fail = (err: Error): void => {
+    // An answer posted before the thread ended wins (the loop may not have
+    // read it yet: Node can report the exit first).
+    const posted = receiveMessageOnPort(port1);
+    done();
+    if (loop.isClosed()) return;
+    if (posted !== undefined) settle(fut, posted.message as Reply);
+    else if (!fut.done()) fut.setException(err);
+  };
+  const unwatch = bridge.watch(port1, (message) => {
+    done();
+    // The thread says it is dying: no more jobs for it (Node reports its
+    // exit only when its own event loop runs, which may be much later).
+    if ((message as Reply).ok === false && (message as { died?: unknown }).died !== undefined && slot !== undefined) executor._retire(slot);
     settle(fut, message as Reply);
   });
   let wakeFd = -1;
   try {
     wakeFd = bridge.remoteWakeFd();
     slot = executor._post({ kind: 'job', fn: spec, args, port: port2, wakeFd }, [port2]);
+    slot.unanswered.add(fail);
   } catch (err) {
     unwatch();
     port2.close();
@@ -322,7 +395,11 @@ export function runInExecutor<A extends unknown[], R>(loop: IoLoop, executor: Th
 function settle<T>(fut: Future<T>, reply: Reply): void {
   if (fut.done()) return; // cancelled meanwhile: the result is dropped
   if (reply.ok) fut.setResult(reply.value as T);
-  else if (reply.error !== undefined) fut.setException(rebuildError(reply.error));
+  else if (reply.died !== undefined) {
+    const cause = reply.died.error !== undefined ? rebuildError(reply.died.error) : reply.died.thrown;
+    const what = cause instanceof Error ? cause.message : String(cause);
+    fut.setException(new RuntimeError(`the worker thread running this job died of an uncaught exception: ${what}`, { cause }));
+  } else if (reply.error !== undefined) fut.setException(rebuildError(reply.error));
   else fut.setException(reply.thrown);
 }
 

@@ -181,6 +181,48 @@ describe.each(backends)('runInExecutor and toThread (%s)', (backend) => {
     expect((errs[4] as Error).name).toBe('DataCloneError');
   });
 
+  test('a job whose thread dies of an uncaught exception fails with it, and the executor goes on', () => {
+    const ex = executor(1);
+    const [err, after] = t.run(
+      (function* (): Co<[unknown, number]> {
+        // The throw escapes the job (from a timer): nothing in the job can catch it.
+        const dying = t.loop.runInExecutor(ex, () => new Promise(() => setTimeout(() => {
+          throw new TypeError('boom');
+        }, 10)));
+        let err: unknown;
+        try {
+          yield* waitFor(dying, 10);
+        } catch (e) {
+          err = e;
+        }
+        const after = yield* waitFor(t.loop.runInExecutor(ex, (x: number) => x * 2, 21), 10);
+        return [err, after];
+      })(),
+    );
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as Error).message).toMatch(/died of an uncaught exception: boom/);
+    expect((err as Error).cause).toBeInstanceOf(TypeError);
+    expect(after).toBe(42);
+  });
+
+  test('a job whose thread exits fails once Node reports the exit', async () => {
+    const ex = executor(1);
+    const fut = t.loop.runInExecutor(ex, () => process.exit(3));
+    // Node reports a worker's exit on its own event loop, which runs here.
+    for (let i = 0; i < 100 && !fut.done(); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const err = (() => {
+      try {
+        t.run(waitFor(fut, 5));
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as Error).message).toMatch(/exit code 3/);
+    expect(ex.threads).toBe(0);
+  });
+
   test('what cannot be sent is refused at once', () => {
     const ex = executor();
     expect(() => t.loop.runInExecutor(ex, Math.max, 1, 2)).toThrow(/native or bound/);
