@@ -11,8 +11,30 @@
 //   Unix paths (strings) are all accepted. Hosts must be numeric here; name
 //   resolution belongs to the loop (getaddrinfo), which never blocks.
 
+import { _getRunningLoop } from './events.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
+
+// A Socket nobody closed (nor detached) keeps its fd until the process
+// exits, unless the garbage collector tells: as CPython's socket.__del__,
+// the fd of a collected Socket is closed, with a warning ("unclosed
+// Socket", a ResourceWarning) if the Socket was made while a loop in debug
+// mode ran. The registry holds the fd number only (bit-inverted when the
+// warning is due), never the Socket, so it keeps nothing alive; close() and
+// detach() unregister, so a number the owner gave up is never touched.
+// Node runs these callbacks from its own event loop: while coio's loop
+// blocks in run() they wait for it to return (in guest mode they run as
+// the host loop turns).
+const unclosed = new FinalizationRegistry<number>((held) => {
+  const warn = held < 0;
+  const fd = warn ? ~held : held;
+  try {
+    native.close(fd);
+  } catch {
+    // Closed behind the Socket's back already: nothing left to release.
+  }
+  if (warn) process.emitWarning(`unclosed Socket fd=${fd}: closed when it was garbage-collected; close() sockets when done`, 'ResourceWarning');
+});
 
 /** Address family: IPv4. */
 export const AF_INET = native.AF_INET;
@@ -84,7 +106,8 @@ export class Socket {
 
   /**
    * A new non-blocking socket, or (with `fd`) a Socket taking ownership of an
-   * fd the caller got from accept, socketpair or elsewhere.
+   * fd the caller got from accept, socketpair or elsewhere: close() closes it,
+   * and so does the garbage collector if nobody did (detach() to give it up).
    * @throws RangeError for a bad fd; an errno Error from socket(2) (EAFNOSUPPORT, EMFILE, ...).
    */
   constructor(family: number = AF_INET, type: number = SOCK_STREAM, fd?: number) {
@@ -94,6 +117,7 @@ export class Socket {
     this.family = family;
     this.type = type;
     this.fd = fd ?? native.socket(family, type);
+    unclosed.register(this, _getRunningLoop()?._debug === true ? ~this.fd : this.fd, this);
   }
 
   /** The fd, or -1 once closed (as Python's fileno()). */
@@ -279,6 +303,7 @@ export class Socket {
   /**
    * Close the fd. Idempotent. The fd number is forgotten first, so a later
    * call can never touch an fd the process has reused for something else.
+   * The loop's sock* coroutines waiting on this socket fail with EBADF.
    */
   close(): void {
     const fd = this.fd;
@@ -295,6 +320,7 @@ export class Socket {
       }
     } finally {
       this.fd = -1;
+      unclosed.unregister(this);
       native.close(fd);
     }
   }
@@ -326,6 +352,7 @@ export class Socket {
   /** Give up ownership of the fd without closing it; the Socket acts closed afterwards. Never throws. */
   detach(): number {
     const fd = this.fd;
+    if (fd >= 0) unclosed.unregister(this);
     this.fd = -1;
     return fd;
   }

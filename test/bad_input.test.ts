@@ -77,6 +77,12 @@ interface Kit {
   fileFd(content?: string): number;
   /** A pipe [read, write], closed after the row. */
   pipe(): [number, number];
+  /**
+   * A Socket over an fd the kit owns (from pipe() or fileFd()), detached after
+   * the row: a dropped Socket still owning it would close the number when
+   * collected, whatever it names by then.
+   */
+  wrap(family: number, fd: number): Socket;
   /** Run fn after the row (cleanup), last registered first. */
   defer(fn: () => void): void;
 }
@@ -401,12 +407,12 @@ const rows: Row[] = [
   { name: 'Socket(AF_INET, unknown type)', call: () => new Socket(AF_INET, 999), want: errno('EINVAL') },
   {
     name: 'Socket over a pipe fd (foreign): recv is ENOTSOCK',
-    call: (k) => new Socket(AF_UNIX, undefined, k.pipe()[0]).recv(1),
+    call: (k) => k.wrap(AF_UNIX, k.pipe()[0]).recv(1),
     want: errno('ENOTSOCK'),
   },
   {
     name: 'Socket over a regular file fd (foreign): getsockname is ENOTSOCK',
-    call: (k) => new Socket(AF_INET, undefined, k.fileFd()).getsockname(),
+    call: (k) => k.wrap(AF_INET, k.fileFd()).getsockname(),
     want: errno('ENOTSOCK'),
   },
   { name: 'bind to 256.0.0.1', call: (k) => k.sock().bind(['256.0.0.1', 0]), want: errno('EINVAL') },
@@ -478,7 +484,7 @@ const rows: Row[] = [
     },
     want: errno('EBADF'),
   },
-  { name: 'sockRecv on a pipe wrapped as a Socket (foreign): ENOTSOCK', call: (k) => k.loop.sockRecv(new Socket(AF_UNIX, undefined, k.pipe()[0]), 1), want: errno('ENOTSOCK') },
+  { name: 'sockRecv on a pipe wrapped as a Socket (foreign): ENOTSOCK', call: (k) => k.loop.sockRecv(k.wrap(AF_UNIX, k.pipe()[0]), 1), want: errno('ENOTSOCK') },
   { name: 'sockRecvInto(sock, buf, nbytes > buf.length)', call: (k) => k.loop.sockRecvInto(k.pair()[0], Buffer.alloc(4), 99), want: throws(RangeError) },
   { name: 'sockSendall(sock, 42)', call: (k) => k.loop.sockSendall(k.pair()[0], 42 as never), want: throws(TypeError) },
   { name: 'sockSendall(sock, null)', call: (k) => k.loop.sockSendall(k.pair()[0], null as never), want: throws(TypeError) },
@@ -737,6 +743,11 @@ function makeKit(loop: EventLoop, backend: string, cleanups: Array<() => void>):
       const p = native.pipe();
       cleanups.push(() => p.forEach((fd) => native.close(fd)));
       return p;
+    },
+    wrap(family, fd) {
+      const s = new Socket(family, undefined, fd);
+      cleanups.push(() => s.detach());
+      return s;
     },
     defer(fn) {
       cleanups.push(fn);

@@ -2,7 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { newEventLoop } from '../src/index.js';
 import { native } from '../src/native.js';
 import { EVENT_WRITE, PollSelector } from '../src/selectors.js';
 import { AF_INET, AF_INET6, AF_UNIX, SHUT_WR, SOCK_DGRAM, Socket, socketpair } from '../src/socket.js';
@@ -259,5 +262,79 @@ describe('bad input', () => {
     const buf = Buffer.alloc(4);
     expect(() => s.recvInto(buf, 8)).toThrow(RangeError);
     expect(() => s.send(buf, 2, 8)).toThrow(RangeError);
+  });
+});
+
+/** global.gc, exposed at run time when node was not started with --expose-gc. */
+const gc: (() => void) | null = ((): (() => void) | null => {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
+
+/** Collect garbage and let Node run finalization callbacks until cond() holds (or ~2 s pass). */
+async function collectUntil(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !cond(); i++) {
+    gc!();
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(gc === null)('a Socket nobody closes', () => {
+  /** One end of a socketpair, dropped without close(); returns the other end, kept. */
+  function leakOneEnd(): Socket {
+    const [leaked, kept] = socketpair();
+    expect(leaked.fileno()).toBeGreaterThan(0);
+    return kept;
+  }
+
+  it('has its fd closed when it is garbage-collected (the peer reads EOF)', async () => {
+    const kept = leakOneEnd();
+    try {
+      let eof = false;
+      await collectUntil(() => (eof = kept.recv(1)?.length === 0));
+      expect(eof).toBe(true);
+    } finally {
+      kept.close();
+    }
+  });
+
+  it('warns (ResourceWarning) when made while a loop in debug mode ran; closed or detached ones are left alone', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void (w.name === 'ResourceWarning' && warnings.push(w));
+    process.on('warning', onWarning);
+    const loop = newEventLoop();
+    const kept: Socket[] = [];
+    let detachedFd = -1;
+    try {
+      loop.setDebug(true);
+      loop.runUntilComplete(
+        (function* () {
+          kept.push(leakOneEnd());
+          // Closed, and detached: the registry forgets them.
+          const [a, b] = socketpair();
+          a.close();
+          b.close();
+          const c = new Socket(AF_INET);
+          detachedFd = c.detach();
+          yield;
+        })(),
+      );
+      let eof = false;
+      await collectUntil(() => (eof = kept[0]!.recv(1)?.length === 0) && warnings.length > 0);
+      expect(eof).toBe(true);
+      expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^unclosed Socket fd=\d+/)]);
+      // The detached fd is still open and ours to close.
+      expect(native.getsockname(detachedFd)).toMatchObject({ family: 'IPv4' });
+    } finally {
+      process.off('warning', onWarning);
+      loop.close();
+      for (const s of kept) s.close();
+      if (detachedFd >= 0) native.close(detachedFd);
+    }
   });
 });
