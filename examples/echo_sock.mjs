@@ -11,7 +11,7 @@
 // listening, close the connections, exit 0); the handlers are coio's
 // loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
 // while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { AF_INET6, createTask, gather, getRunningLoop, SHUT_WR, sleep, Socket, wait } from 'coio';
+import { AF_INET6, CancelledError, createTask, gather, getRunningLoop, SHUT_WR, sleep, Socket, wait } from 'coio';
 import { echoCli, untilSignal } from './_common.mjs';
 
 const RECV_SIZE = 64 * 1024;
@@ -117,6 +117,7 @@ function* connect(host, port) {
       return sock;
     } catch (err) {
       sock.close();
+      if (err instanceof CancelledError) throw err; // cancelled: not a reason to try the next address
       lastError = err;
     }
   }
