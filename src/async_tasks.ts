@@ -50,14 +50,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BaseEventLoop } from './base_events.js';
 import { CancelledError, RuntimeError } from './errors.js';
-import { _getRunningLoop, _getSetLoop, _loopForNewFuture, describeValue, getRunningLoop } from './events.js';
+import { describeValue, _getRunningLoop, getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, _loopForNewFuture } from './events.js';
 import { Future, PENDING, _promiseHooks } from './futures.js';
 import { _checkCanDrain, _promiseSettled, _promiseWorkDone, _promiseWorkStarted } from './microtasks.js';
 import { _isAsyncFunction, _isGeneratorFunction, isCoroutine, isThenable } from './coroutines.js';
 import type { Coroutine } from './coroutines.js';
 import type { Task } from './tasks.js';
-
-
 
 // --- contexts ---------------------------------------------------------------
 
@@ -235,7 +233,7 @@ export class PromiseFuture<T = unknown> extends Future<T> {
 export function _callBody<T>(fn: (...args: never[]) => unknown, args: readonly unknown[]): Coroutine<T> | Future<T> {
   const call = fn as (...a: unknown[]) => unknown;
   if (_isGeneratorFunction(call)) return call(...args) as Coroutine<T>;
-  const loop = getRunningLoop();
+  const loop = _getRunningLoopOrThrow();
   const isAsync = _isAsyncFunction(call);
   if (isAsync) _checkCanDrain(loop);
   const ctx = new AsyncContext(loop, loop._currentTask ?? _currentAsyncTask(loop));
@@ -271,7 +269,7 @@ function* guarded<T>(pf: PromiseFuture<T>): Coroutine<T> {
 export function _toAwaitable<T>(aw: unknown): Coroutine<T> | Future<T> {
   if (isCoroutine(aw) || aw instanceof Future) return aw as Coroutine<T> | Future<T>;
   if (isThenable(aw)) {
-    const loop = getRunningLoop();
+    const loop = _getRunningLoopOrThrow();
     _checkCanDrain(loop);
     return new PromiseFuture<T>(loop, aw as PromiseLike<T>);
   }
@@ -413,7 +411,7 @@ function inlineThen(this: Coroutine<unknown> & { [AWAIT_INLINE]?: Promise<unknow
         if (loop !== null) _promiseSettled(loop);
         return;
       }
-      loop ??= getRunningLoop();
+      loop ??= _getRunningLoopOrThrow();
       const y = r.value;
       if (y instanceof Future) {
         y._blocking = false; // taken from the chain, as a Task would

@@ -9,15 +9,22 @@ import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
-import type { Callback, Runnable } from './events.js';
+import type { AbstractEventLoop, AbstractServer, AddrInfo, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, Executor, ExceptionHandler, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+
+export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
 import { TimerHeap } from './timer_heap.js';
 import type { Awaitable, TaskInput } from './tasks.js';
 import type { Coroutine } from './coroutines.js';
+import type { SockAddress } from './native.js';
+import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from './protocols.js';
+import type { FileObj } from './selectors.js';
+import type { SSLContext } from './ssl.js';
+import type { AddressLike, Socket } from './socket.js';
+import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
 import { _taskCoroutine } from './async_tasks.js';
-import type { EventLoop } from './loop.js';
 
 /** Rebuild the timer heap when more than this fraction of it is cancelled timers... */
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
@@ -26,47 +33,6 @@ const MIN_SCHEDULED_TIMER_HANDLES = 100;
 /** The longest single wait in the poller, seconds (asyncio's MAXIMUM_SELECT_TIMEOUT). */
 const MAXIMUM_SELECT_TIMEOUT = 24 * 3600;
 
-/** What the exception handler receives: a message and whatever objects explain it. */
-export interface ExceptionContext {
-  /** What happened, in a sentence (e.g. 'Exception in callback cb()'). */
-  message: string;
-  /** The error, if the report is about one. */
-  exception?: unknown;
-  /** The Future whose exception was never retrieved, if any. */
-  future?: Future<unknown>;
-  /** The Task concerned (a failed step, a task destroyed while pending), if any. */
-  task?: Task<unknown>;
-  /** The callback's Handle, for an exception thrown by a callback. */
-  handle?: Handle;
-  /** Debug mode: the stack where the Future / Task concerned was created, or the Handle scheduled. */
-  sourceTraceback?: string;
-  /**
-   * @deprecated Use sourceTraceback. The same value under asyncio's snake_case
-   * key, still set on the loop's contexts (not enumerable, so a handler that
-   * lists the keys sees the traceback once).
-   */
-  source_traceback?: string;
-  [key: string]: unknown;
-}
-
-// The loop is typed EventLoop, as getRunningLoop() and Future.getLoop() are:
-// every loop coio makes is one, BaseEventLoop is its layer, and a callback
-// may then call the documented loop methods on it. loop.ts sits above this
-// module, hence a type-only import and a cast where the callbacks are called
-// (no runtime cycle). A callback typed (loop: BaseEventLoop, ...) still fits.
-
-/** What setExceptionHandler takes: called with the loop and the report; it should not throw (if it does, both its error and the report go to defaultExceptionHandler). */
-export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
-
-/** Options of createTask / loop.createTask / TaskGroup.createTask. */
-export interface TaskOptions {
-  /** The task's name (default 'Task-N'). */
-  name?: string;
-}
-
-/** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
-export type TaskFactory = (loop: EventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
-
 /**
  * The OS-agnostic part of the event loop (asyncio's BaseEventLoop): the ready
  * queue, the timer heap, running and stopping, the exception handler, debug
@@ -74,7 +40,7 @@ export type TaskFactory = (loop: EventLoop, coro: Coroutine<unknown>, options: T
  * provides; use {@link EventLoop} (from newEventLoop()), which adds readiness
  * I/O, networking, signals, threads and subprocesses.
  */
-export abstract class BaseEventLoop {
+export abstract class BaseEventLoop implements AbstractEventLoop {
   /** Callbacks slower than this many seconds are logged in debug mode. */
   slowCallbackDuration = 0.1;
 
@@ -123,6 +89,38 @@ export abstract class BaseEventLoop {
    * _ready. Called exactly once per runOnce.
    */
   protected abstract _poll(timeout: number | null): void;
+
+  // The rest of the contract is provided by the layers above: readiness I/O
+  // (selector_events.ts), sockets and connections (network_events.ts),
+  // signals, threads, pipes and subprocesses (unix_events.ts).
+  abstract callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  abstract addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  abstract removeReader(fd: FileObj): boolean;
+  abstract addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  abstract removeWriter(fd: FileObj): boolean;
+  abstract sockRecv(sock: Socket, n: number): Coroutine<Buffer>;
+  abstract sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number>;
+  abstract sockSendall(sock: Socket, data: Uint8Array | string): Coroutine<void>;
+  abstract sockAccept(sock: Socket): Coroutine<[Socket, SockAddress]>;
+  abstract sockConnect(sock: Socket, address: AddressLike): Coroutine<void>;
+  abstract sockRecvfrom(sock: Socket, n: number): Coroutine<[Buffer, SockAddress]>;
+  abstract sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number>;
+  abstract getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Coroutine<AddrInfo[]>;
+  abstract createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Coroutine<AbstractServer>;
+  abstract createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Coroutine<[Transport, P]>;
+  abstract createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Coroutine<AbstractServer>;
+  abstract createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Coroutine<[Transport, P]>;
+  abstract startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Coroutine<Transport>;
+  abstract createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Coroutine<[DatagramTransport, P]>;
+  abstract connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Coroutine<[ReadTransport, P]>;
+  abstract connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Coroutine<[WriteTransport, P]>;
+  abstract subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
+  abstract subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
+  abstract runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>>;
+  abstract setDefaultExecutor(executor: Executor): void;
+  abstract shutdownDefaultExecutor(): Coroutine<void>;
+  abstract addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void;
+  abstract removeSignalHandler(sig: Signal): boolean;
 
   // --- time and scheduling -------------------------------------------------
 
@@ -195,7 +193,7 @@ export abstract class BaseEventLoop {
   createTask<T>(input: TaskInput<T>, options: TaskOptions = {}): Task<T> {
     this._checkClosed();
     const coro = isCoroutine(input) ? input : _taskCoroutine<T>(input, this);
-    if (this._taskFactory !== null) return this._taskFactory(this as BaseEventLoop as EventLoop, coro, options) as Task<T>;
+    if (this._taskFactory !== null) return this._taskFactory(this, coro, options) as Task<T>;
     return new Task<T>(coro, { loop: this, name: options.name });
   }
 
@@ -345,7 +343,7 @@ export abstract class BaseEventLoop {
       return;
     }
     try {
-      this._exceptionHandler(this as BaseEventLoop as EventLoop, context);
+      this._exceptionHandler(this, context);
     } catch (exc) {
       // Report both: the handler's own failure, then what it was given.
       try {

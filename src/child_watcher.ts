@@ -15,9 +15,9 @@
 // The choice is made per child at runtime: pidfdOpen returns -1 where the
 // kernel (or a sandbox) has no pidfd_open.
 
-import type { Cancellable, IoLoop } from './io_loop.js';
+import type { Handle } from './events.js';
 import { native } from './native.js';
-import type { BaseSelectorEventLoop } from './selector_events.js';
+import type { BaseEventLoop } from './base_events.js';
 import { signalNumber, signalWatchers } from './signals.js';
 
 export type ExitCallback = (returncode: number) => void;
@@ -52,9 +52,9 @@ export class ChildWatcher {
   /** Children watched through SIGCHLD. */
   private readonly bySigchld = new Map<number, ExitCallback>();
   private unwatchSigchld: (() => void) | null = null;
-  private pollTimer: Cancellable | null = null;
+  private pollTimer: Handle | null = null;
 
-  constructor(private readonly loop: BaseSelectorEventLoop) {}
+  constructor(private readonly loop: BaseEventLoop) {}
 
   /** Call onExit(returncode) from the loop once our child pid has exited (and been reaped). */
   add(pid: number, onExit: ExitCallback): void {
@@ -134,10 +134,10 @@ export class ChildWatcher {
   }
 }
 
-const watchers = new WeakMap<IoLoop, ChildWatcher>();
+const watchers = new WeakMap<BaseEventLoop, ChildWatcher>();
 
 /** The loop's child watcher, made on first use. */
-export function childWatcher(loop: BaseSelectorEventLoop): ChildWatcher {
+export function childWatcher(loop: BaseEventLoop): ChildWatcher {
   let w = watchers.get(loop);
   if (w === undefined) {
     w = new ChildWatcher(loop);
@@ -147,7 +147,7 @@ export function childWatcher(loop: BaseSelectorEventLoop): ChildWatcher {
 }
 
 /** Close the loop's child watcher, if any (the loop is closing). */
-export function closeChildWatcher(loop: BaseSelectorEventLoop): void {
+export function closeChildWatcher(loop: BaseEventLoop): void {
   watchers.get(loop)?.close();
   watchers.delete(loop);
 }

@@ -2,7 +2,7 @@
 // create_connection, create_unix_server, create_unix_connection).
 
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo } from './resolver.js';
@@ -11,38 +11,17 @@ import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import { SSLProtocol, resolveTls } from './sslproto.js';
-import type { TlsOptions, TlsSetup } from './sslproto.js';
+import type { TlsSetup } from './sslproto.js';
 import type { Transport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
 
-
-/** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
-export interface CreateServerOptions extends TlsOptions {
-  /** listen() backlog, also the most connections accepted per readiness event. Default 100 (asyncio's). */
-  backlog?: number;
-  /** SO_REUSEADDR; default true, as asyncio on POSIX. */
-  reuseAddress?: boolean;
-  /** SO_REUSEPORT: several processes (each with its own loop) share the port. */
-  reusePort?: boolean;
-  /** Start accepting at once (default true), or wait for startServing()/serveForever(). */
-  startServing?: boolean;
-  /** AF_INET / AF_INET6 to restrict resolution; default both. */
-  family?: number;
-}
-
-/** Options of loop.createConnection and openConnection. */
-export interface CreateConnectionOptions extends TlsOptions {
-  /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
-  family?: number;
-  /** Local address to bind before connecting. */
-  localAddr?: readonly [string, number];
-}
+export type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions };
 
 /**
  * A connected socket becomes a transport: wait for connectionMade (with
  * `tls`, after the TLS handshake), return both.
  */
-export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null): Coroutine<[Transport, P]> {
+export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null): Coroutine<[Transport, P]> {
   let protocol: P;
   let transport: SocketTransport;
   let ssl: SSLProtocol | null = null;
@@ -72,7 +51,7 @@ export function* connectTransport<P extends BaseProtocol>(loop: IoLoop, sock: So
 }
 
 /** With TLS, each connection's protocol is an SSLProtocol over the app's. */
-function tlsFactory(loop: IoLoop, protocolFactory: () => BaseProtocol, tls: TlsSetup | null): () => BaseProtocol {
+function tlsFactory(loop: AbstractEventLoop, protocolFactory: () => BaseProtocol, tls: TlsSetup | null): () => BaseProtocol {
   if (tls === null) return protocolFactory;
   return () => new SSLProtocol(loop, protocolFactory(), tls.context, null, true, null, tls.handshakeTimeout, tls.shutdownTimeout);
 }
@@ -85,7 +64,7 @@ function enableNoDelay(sock: Socket): void {
 
 /** Open a TCP connection to host:port (names resolved off the loop) and wrap it in a transport. */
 export function* createConnection<P extends BaseProtocol>(
-  loop: IoLoop,
+  loop: AbstractEventLoop,
   protocolFactory: () => P,
   host: string,
   port: number,
@@ -117,7 +96,7 @@ export function* createConnection<P extends BaseProtocol>(
 
 /** Listen on host:port (every address host resolves to; all interfaces for '' / null). */
 export function* createServer(
-  loop: IoLoop,
+  loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
   host: string | null | undefined,
   port: number,
@@ -155,12 +134,9 @@ export function* createServer(
   return serve(loop, sockets, factory, backlog, options.startServing ?? true);
 }
 
-/** Options of loop.createUnixServer and startUnixServer. */
-export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout'>;
-
 /** Listen on a Unix socket path; a stale socket file left by a dead server is removed first. */
 export function* createUnixServer(
-  loop: IoLoop,
+  loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
   path: string,
   options: CreateUnixServerOptions = {},
@@ -179,11 +155,8 @@ export function* createUnixServer(
   return serve(loop, [sock], factory, backlog, options.startServing ?? true);
 }
 
-/** Options of loop.createUnixConnection and openUnixConnection: TLS only (serverHostname is required with ssl, as there is no host name). */
-export type CreateUnixConnectionOptions = TlsOptions;
-
 /** Connect to a Unix socket path and wrap it in a transport. */
-export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, path: string, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
+export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, path: string, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
   const tls = resolveTls(options, false, null);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
@@ -195,7 +168,7 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: IoLoop, prot
   return yield* connectTransport(loop, sock, protocolFactory, tls);
 }
 
-function serve(loop: IoLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {
+function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {
   const server = new Server(loop, sockets, protocolFactory, { backlog, configure: enableNoDelay });
   if (start) {
     try {

@@ -1,7 +1,7 @@
 // UDP endpoints (asyncio's _SelectorDatagramTransport and
 // loop.create_datagram_endpoint).
 
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 import type { DatagramProtocol } from './protocols.js';
@@ -36,7 +36,7 @@ export class DatagramSocketTransport implements DatagramTransport {
   private readonly extra: Partial<ExtraInfo>;
 
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     private readonly sock: Socket,
     private protocol: DatagramProtocol,
     private readonly remote: AddressLike | undefined,
@@ -230,7 +230,7 @@ export interface DatagramEndpointOptions {
  *   errno Errors of socket / bind / connect; getaddrinfo's errors.
  */
 export function* createDatagramEndpoint<P extends DatagramProtocol>(
-  loop: IoLoop,
+  loop: AbstractEventLoop,
   protocolFactory: () => P,
   options: DatagramEndpointOptions = {},
 ): Coroutine<[DatagramTransport, P]> {

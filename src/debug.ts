@@ -9,8 +9,8 @@
 // live while the Future is made), which is usually the chain still waiting.
 
 import type { BaseEventLoop } from './base_events.js';
-import { getRunningLoop } from './events.js';
-import type { TimerHandle } from './events.js';
+import { _baseLoop, _getRunningLoopOrThrow } from './events.js';
+import type { AbstractEventLoop, TimerHandle } from './events.js';
 import { Task, allTasks } from './tasks.js';
 
 /** Options of formatTasks(). */
@@ -39,8 +39,8 @@ export interface FormatTasksOptions {
  *
  * @throws RuntimeError if `loop` is omitted and no loop is running.
  */
-export function formatTasks(loop?: BaseEventLoop, options: FormatTasksOptions = {}): string {
-  const target = loop ?? getRunningLoop();
+export function formatTasks(loop?: AbstractEventLoop, options: FormatTasksOptions = {}): string {
+  const target = loop !== undefined ? _baseLoop(loop) : _getRunningLoopOrThrow();
   const timers = target._scheduled.toArray();
   const lines: string[] = [];
   for (const task of allTasks(target)) {

@@ -1,10 +1,319 @@
-// Handles (what callSoon / callLater return) and the per-thread "which loop"
-// state (asyncio's events module). Module state here is per thread for free:
-// each worker_thread has its own module instances.
+// The event loop's contract and what it hands out (asyncio's events module):
+// AbstractEventLoop, the interface every loop implements and every layer
+// above the core is typed against; AbstractServer; Handles (what callSoon /
+// callLater return); and the per-thread "which loop" state. Module state
+// here is per thread for free: each worker_thread has its own module
+// instances.
+//
+// This module sits at the bottom of the loop's layers: it imports the core
+// object types (Future, Task) and the networking interfaces (transports,
+// protocols, sockets), never a loop class nor a module that implements
+// networking. The loop classes (base_events.ts -> selector_events.ts ->
+// network_events.ts -> unix_events.ts -> loop.ts) implement the interface;
+// transports, servers, streams, threads and subprocesses take an
+// AbstractEventLoop, so a loop of another kind (a completion-based one over
+// io_uring, say) can run them by implementing the same interface.
 
 import { RuntimeError } from './errors.js';
-import type { BaseEventLoop, ExceptionContext } from './base_events.js';
-import type { EventLoop } from './loop.js';
+import type { BaseEventLoop } from './base_events.js';
+import type { Coroutine } from './coroutines.js';
+import type { Future } from './futures.js';
+import type { SockAddress } from './native.js';
+import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from './protocols.js';
+import type { FileObj } from './selectors.js';
+import type { NodeTlsOptions, SSLContext } from './ssl.js';
+import type { AddressLike, Socket } from './socket.js';
+import type { Awaitable, Task, TaskInput } from './tasks.js';
+import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
+
+// ---------------------------------------------------------------------------
+// What the exception handler and the task factory see.
+
+/** What the exception handler receives: a message and whatever objects explain it. */
+export interface ExceptionContext {
+  /** What happened, in a sentence (e.g. 'Exception in callback cb()'). */
+  message: string;
+  /** The error, if the report is about one. */
+  exception?: unknown;
+  /** The Future whose exception was never retrieved, if any. */
+  future?: Future<unknown>;
+  /** The Task concerned (a failed step, a task destroyed while pending), if any. */
+  task?: Task<unknown>;
+  /** The callback's Handle, for an exception thrown by a callback. */
+  handle?: Handle;
+  /** Debug mode: the stack where the Future / Task concerned was created, or the Handle scheduled. */
+  sourceTraceback?: string;
+  /**
+   * @deprecated Use sourceTraceback. The same value under asyncio's snake_case
+   * key, still set on the loop's contexts (not enumerable, so a handler that
+   * lists the keys sees the traceback once).
+   */
+  source_traceback?: string;
+  [key: string]: unknown;
+}
+
+/** What setExceptionHandler takes: called with the loop and the report; it should not throw (if it does, both its error and the report go to defaultExceptionHandler). */
+export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionContext) => void;
+
+/** Options of createTask / loop.createTask / TaskGroup.createTask. */
+export interface TaskOptions {
+  /** The task's name (default 'Task-N'). */
+  name?: string;
+}
+
+/** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
+export type TaskFactory = (loop: AbstractEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
+
+// ---------------------------------------------------------------------------
+// Options of the networking and subprocess methods.
+
+/** TLS options of the connection and server functions (asyncio's ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout). */
+export interface TlsOptions {
+  /**
+   * Speak TLS: an SSLContext, a plain object of Node's tls options (key,
+   * cert, ca, passphrase, ALPNProtocols, rejectUnauthorized, requestCert,
+   * servername, minVersion, maxVersion, ciphers), or (clients) true for
+   * createDefaultContext().
+   */
+  ssl?: SSLContext | NodeTlsOptions | boolean | null;
+  /** Clients: the host name to verify and to send as SNI; default the host connected to. '' turns both off. */
+  serverHostname?: string | null;
+  /** Seconds the handshake may take before the connection is aborted (default 60). */
+  sslHandshakeTimeout?: number;
+  /** Seconds to wait for the peer's close_notify before closing anyway (default 30). */
+  sslShutdownTimeout?: number;
+}
+
+
+/** Options of loop.startTls and writer.startTls. */
+export interface StartTlsOptions {
+  /** loop.startTls: the server side of the handshake (default false). */
+  serverSide?: boolean;
+  /** Clients: the host name to verify and send as SNI (required while the context checks host names). */
+  serverHostname?: string | null;
+  /** Seconds the handshake may take (default 60). */
+  sslHandshakeTimeout?: number;
+  /** Seconds to wait for the peer's close_notify when closing (default 30). */
+  sslShutdownTimeout?: number;
+}
+
+/** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
+export interface CreateServerOptions extends TlsOptions {
+  /** listen() backlog, also the most connections accepted per readiness event. Default 100 (asyncio's). */
+  backlog?: number;
+  /** SO_REUSEADDR; default true, as asyncio on POSIX. */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT: several processes (each with its own loop) share the port. */
+  reusePort?: boolean;
+  /** Start accepting at once (default true), or wait for startServing()/serveForever(). */
+  startServing?: boolean;
+  /** AF_INET / AF_INET6 to restrict resolution; default both. */
+  family?: number;
+}
+
+/** Options of loop.createConnection and openConnection. */
+export interface CreateConnectionOptions extends TlsOptions {
+  /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
+  family?: number;
+  /** Local address to bind before connecting. */
+  localAddr?: readonly [string, number];
+}
+
+/** Options of loop.createUnixServer and startUnixServer. */
+export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout'>;
+
+/** Options of loop.createUnixConnection and openUnixConnection: TLS only (serverHostname is required with ssl, as there is no host name). */
+export type CreateUnixConnectionOptions = TlsOptions;
+
+/** Options of loop.createDatagramEndpoint. */
+export interface DatagramEndpointOptions {
+  /** [host, port] to bind (or a path for family AF_UNIX). */
+  localAddr?: readonly [string, number] | string;
+  /** [host, port] to connect to: sendto() then takes no address. */
+  remoteAddr?: readonly [string, number] | string;
+  /** AF_INET, AF_INET6 or AF_UNIX; default: from the addresses (AF_INET if neither says). */
+  family?: number;
+  /** SO_REUSEADDR (default false). */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT: several sockets share the port (default false). */
+  reusePort?: boolean;
+  /** SO_BROADCAST: allow sending to broadcast addresses (default false). */
+  allowBroadcast?: boolean;
+}
+
+/** One address from loop.getaddrinfo. */
+export interface AddrInfo {
+  /** AF_INET or AF_INET6. */
+  family: number;
+  /** SOCK_STREAM or SOCK_DGRAM. */
+  type: number;
+  /** The numeric address, e.g. '93.184.215.14' or '2606:2800::1'. */
+  host: string;
+  /** The port. */
+  port: number;
+}
+
+/** Options of loop.getaddrinfo. */
+export interface GetaddrinfoOptions {
+  /** AF_INET, AF_INET6 or 0 (both). */
+  family?: number;
+  /** SOCK_STREAM (the default) or SOCK_DGRAM. */
+  type?: number;
+}
+
+/** A signal: its name ('SIGINT') or its number. */
+export type Signal = NodeJS.Signals | number;
+
+/**
+ * Where a child's stdin / stdout / stderr goes: PIPE (-1), DEVNULL (-3),
+ * STDOUT (-2, stderr only), 'inherit' (or null / undefined: the same as
+ * ours), or an fd of ours (a non-negative integer; it stays ours).
+ */
+export type StdioOption = -1 | -2 | -3 | 'inherit' | null | undefined | number;
+
+/** Options of loop.subprocessExec / subprocessShell: the child's stdio, directory and environment. */
+export interface SubprocessOptions {
+  /** Where the child's stdin comes from (see StdioOption). */
+  stdin?: StdioOption;
+  /** Where the child's stdout goes. */
+  stdout?: StdioOption;
+  /** Where the child's stderr goes (STDOUT: with stdout). */
+  stderr?: StdioOption;
+  /** The child's working directory (default: ours). */
+  cwd?: string;
+  /** The child's whole environment (default: process.env). Also where PATH is looked up. */
+  env?: Record<string, string | undefined>;
+}
+
+/** @internal The brand that tells a WorkerFunction from a plain function. */
+export const WORKER_FUNCTION = Symbol('coio.workerFunction');
+
+/** A function a worker imports: made by workerFunction() (threads.ts). */
+export interface WorkerFunction<A extends unknown[] = unknown[], R = unknown> {
+  /** @internal The brand that tells a WorkerFunction from a plain function. */
+  readonly [WORKER_FUNCTION]: true;
+  /** The module's URL (file: URLs for paths). */
+  readonly module: string;
+  /** The export to call. */
+  readonly exportName: string;
+  /** Type only: the function's signature. */
+  readonly __signature?: (...args: A) => R;
+}
+
+/** What can run in a worker thread. */
+export type ThreadFunction<A extends unknown[], R> = ((...args: A) => R) | WorkerFunction<A, R>;
+
+/** What runs functions in worker threads for runInExecutor (asyncio's concurrent.futures.Executor): a ThreadPoolExecutor. */
+export interface Executor {
+  /** Stop taking jobs; resolves once the running ones have finished and the threads are gone. */
+  shutdown(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------
+// The contract.
+
+/**
+ * A server's public face (asyncio's AbstractServer): what createServer and
+ * startServer return.
+ */
+export interface AbstractServer {
+  /** The listening sockets ([] once closed). */
+  readonly sockets: readonly Socket[];
+  /** The loop the server runs on. */
+  getLoop(): AbstractEventLoop;
+  /** True while it accepts connections. */
+  isServing(): boolean;
+  /** The addresses it listens on. */
+  addresses(): SockAddress[];
+  /** Start accepting connections (idempotent). */
+  startServing(): void;
+  /** Accept until cancelled (then close). */
+  serveForever(): Coroutine<void>;
+  /** Stop listening; open connections stay. */
+  close(): void;
+  /** Close every connection the server accepted. */
+  closeClients(): void;
+  /** Abort every connection the server accepted. */
+  abortClients(): void;
+  /** Wait until the server is closed and its connections are gone. */
+  waitClosed(): Coroutine<void>;
+}
+
+/**
+ * The event loop's public contract (asyncio's AbstractEventLoop): what
+ * getRunningLoop(), getEventLoop(), Future.getLoop() and the networking
+ * layers rely on. EventLoop (loop.ts) implements it over readiness
+ * selectors; the documentation of each method is on the class.
+ */
+export interface AbstractEventLoop {
+  // Running and stopping.
+  runForever(): void;
+  runUntilComplete<T>(future: Awaitable<T> | TaskInput<T>): T;
+  stop(): void;
+  isRunning(): boolean;
+  isClosed(): boolean;
+  close(): void;
+
+  // Scheduling callbacks and timers.
+  time(): number;
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+
+  // Futures and Tasks.
+  createFuture<T = unknown>(): Future<T>;
+  createTask<T>(input: TaskInput<T>, options?: TaskOptions): Task<T>;
+  setTaskFactory(factory: TaskFactory | null): void;
+  getTaskFactory(): TaskFactory | null;
+
+  // Errors and debug mode.
+  setExceptionHandler(handler: ExceptionHandler | null): void;
+  getExceptionHandler(): ExceptionHandler | null;
+  defaultExceptionHandler(context: ExceptionContext): void;
+  callExceptionHandler(context: ExceptionContext): void;
+  setDebug(enabled: boolean): void;
+  getDebug(): boolean;
+
+  // Readiness of file descriptors (a completion-based loop may refuse these, as asyncio's proactor does).
+  addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  removeReader(fd: FileObj): boolean;
+  addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  removeWriter(fd: FileObj): boolean;
+
+  // Sockets.
+  sockRecv(sock: Socket, n: number): Coroutine<Buffer>;
+  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number>;
+  sockSendall(sock: Socket, data: Uint8Array | string): Coroutine<void>;
+  sockAccept(sock: Socket): Coroutine<[Socket, SockAddress]>;
+  sockConnect(sock: Socket, address: AddressLike): Coroutine<void>;
+  sockRecvfrom(sock: Socket, n: number): Coroutine<[Buffer, SockAddress]>;
+  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number>;
+  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Coroutine<AddrInfo[]>;
+
+  // Servers and connections.
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Coroutine<AbstractServer>;
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Coroutine<[Transport, P]>;
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Coroutine<AbstractServer>;
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Coroutine<[Transport, P]>;
+  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Coroutine<Transport>;
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Coroutine<[DatagramTransport, P]>;
+
+  // Pipes and subprocesses.
+  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Coroutine<[ReadTransport, P]>;
+  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Coroutine<[WriteTransport, P]>;
+  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
+  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
+
+  // Threads.
+  runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>>;
+  setDefaultExecutor(executor: Executor): void;
+  shutdownDefaultExecutor(): Coroutine<void>;
+
+  // Signals.
+  addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void;
+  removeSignalHandler(sig: Signal): boolean;
+}
 
 /**
  * @internal An entry of the loop's ready queue: a Handle, or a Task whose
@@ -144,10 +453,26 @@ let currentLoop: BaseEventLoop | null = null;
  * The loop running in this thread (inside run(), runUntilComplete, runForever or runGuest).
  * @throws RuntimeError if no loop is running.
  */
-export function getRunningLoop(): EventLoop {
+export function getRunningLoop(): AbstractEventLoop {
+  return _getRunningLoopOrThrow();
+}
+
+/**
+ * @internal The loop class behind an AbstractEventLoop. Every loop coio
+ * makes extends BaseEventLoop, the contract's one implementation (a loop of
+ * another kind would extend it too, as asyncio's proactor loop extends its
+ * BaseEventLoop); the core functions that take a loop from the caller
+ * (allTasks, currentTask, ensureFuture, new Future(loop), ...) and need its
+ * internals (the task list, the ready queue) narrow it here, once.
+ */
+export function _baseLoop(loop: AbstractEventLoop): BaseEventLoop {
+  return loop as BaseEventLoop;
+}
+
+/** @internal getRunningLoop() typed as the loop class, for the core modules that use its internals. */
+export function _getRunningLoopOrThrow(): BaseEventLoop {
   if (runningLoop === null) throw new RuntimeError('no running event loop');
-  // Every loop that can run is an EventLoop; BaseEventLoop is its layer, not a peer.
-  return runningLoop as EventLoop;
+  return runningLoop;
 }
 
 /** @internal The running loop or null (no throw: for hot paths and checks). */

@@ -14,10 +14,10 @@
 // (callSoon), and the loop's runOnce is the only place they run.
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _loopForNewFuture, describeValue } from './events.js';
+import { _baseLoop, describeValue, _loopForNewFuture } from './events.js';
 import type { Runnable } from './events.js';
 import type { BaseEventLoop } from './base_events.js';
-import type { EventLoop } from './loop.js';
+import type { AbstractEventLoop } from './events.js';
 
 /** @internal */ export const PENDING = 0;
 /** @internal */ export const CANCELLED = 1;
@@ -77,20 +77,14 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
    * A pending Future. loop: defaults to the running loop, else the one set with setEventLoop.
    * @throws RuntimeError if no loop is given, running or set.
    */
-  constructor(loop?: BaseEventLoop) {
-    this._loop = loop ?? _loopForNewFuture();
+  constructor(loop?: AbstractEventLoop) {
+    this._loop = loop !== undefined ? _baseLoop(loop) : _loopForNewFuture();
     if (this._loop._debug) this._sourceTraceback = new Error('created here').stack;
   }
 
-  // Typed EventLoop, as getRunningLoop() is, so the documented loop methods
-  // (addReader, createServer, ...) can be called on it: every loop coio makes
-  // (newEventLoop, run, getEventLoop) is an EventLoop, and BaseEventLoop and
-  // the classes between are its layers, not loops to make on their own. This
-  // module sits below loop.ts, hence a type-only import and a cast: no
-  // runtime cycle; the field stays BaseEventLoop, what this layer relies on.
   /** The loop this Future belongs to (its callbacks run there). Never throws. */
-  getLoop(): EventLoop {
-    return this._loop as EventLoop;
+  getLoop(): AbstractEventLoop {
+    return this._loop;
   }
 
   /** True once the Future has a result or an exception, or was cancelled. Never throws. */

@@ -2,7 +2,7 @@
 
 export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup } from './errors.js';
 export { Handle, TimerHandle, getRunningLoop } from './events.js';
-export type { Callback } from './events.js';
+export type { AbstractEventLoop, AbstractServer, Callback } from './events.js';
 export { Future, isFuture } from './futures.js';
 export type { DoneCallback } from './futures.js';
 export { Task, createTask, ensureFuture, currentTask, allTasks, sleep } from './tasks.js';

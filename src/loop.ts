@@ -3,6 +3,7 @@
 
 import { BaseEventLoop } from './base_events.js';
 import { _getRunningLoop, _getSetLoop, _setSetLoop } from './events.js';
+import type { AbstractEventLoop } from './events.js';
 import { UnixEventLoop } from './unix_events.js';
 import type { SelectorLoopOptions } from './selector_events.js';
 
@@ -43,9 +44,9 @@ export function newEventLoop(options: EventLoopOptions = {}): EventLoop {
  * set, a new loop, which becomes the set loop (so later calls return it).
  * Never throws, except as newEventLoop when it makes one.
  */
-export function getEventLoop(): EventLoop {
+export function getEventLoop(): AbstractEventLoop {
   const loop = _getRunningLoop() ?? _getSetLoop();
-  if (loop !== null) return loop as EventLoop;
+  if (loop !== null) return loop;
   const created = newEventLoop();
   _setSetLoop(created);
   return created;

@@ -8,19 +8,19 @@
 
 import { RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
-import type { EventLoop } from './loop.js';
+import type { AbstractEventLoop } from './events.js';
 
 /** @internal Base class of Lock, Event, Condition, Semaphore, Barrier and Queue. */
 export class LoopBound {
   /** @internal The loop this object's waiters belong to; null until the first wait. */
-  _loop: EventLoop | null = null;
+  _loop: AbstractEventLoop | null = null;
 
   /**
    * @internal The running loop, binding this object to it on first use.
    * @throws RuntimeError when no loop is running, or when this object is
    *   already bound to another loop.
    */
-  _getLoop(): EventLoop {
+  _getLoop(): AbstractEventLoop {
     const loop = getRunningLoop();
     if (this._loop === null) this._loop = loop;
     else if (this._loop !== loop) throw new RuntimeError(`${String(this)} is bound to a different event loop`);

@@ -2,7 +2,7 @@
 // create_server, create_connection, ...), as a class layer between the
 // readiness loop (selector_events.ts) and the public EventLoop (loop.ts).
 // Each method is a thin delegation to the module that implements it, so
-// those modules stay loop-agnostic (they only need io_loop.ts's IoLoop).
+// those modules stay loop-agnostic (they take events.ts's AbstractEventLoop).
 
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
@@ -22,13 +22,12 @@ import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, Transport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
 
-
 /**
  * The networking layer of the event loop: socket coroutines (sockRecv, ...),
  * getaddrinfo, servers, connections and datagram endpoints. A layer of
  * {@link EventLoop}; make loops with newEventLoop().
  */
-export class NetworkEventLoop extends BaseSelectorEventLoop {
+export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
   /**
    * Up to n bytes from sock (empty at EOF); waits only if nothing is there.
    * @throws the socket's errno Error (ECONNRESET, ...); CancelledError if

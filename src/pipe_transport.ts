@@ -8,14 +8,13 @@
 
 import { fstatSync } from 'node:fs';
 import type { Future } from './futures.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
 import { READ_BUFFER_SIZE, readBuffer, toBytes } from './socket_transport.js';
 import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
-
 
 /** After this many writes to a lost pipe, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
 const CONNLOST_WRITE_WARNING = 5;
@@ -44,7 +43,7 @@ abstract class PipeTransportBase {
   protected fdOpen = true;
 
   constructor(
-    protected readonly loop: IoLoop,
+    protected readonly loop: AbstractEventLoop,
     protected readonly fd: number,
     protected protocol: BaseProtocol,
   ) {}
@@ -103,7 +102,7 @@ export class ReadPipeTransport extends PipeTransportBase implements ReadTranspor
    * Prefer loop.connectReadPipe / connectWritePipe.
    * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device; RangeError for a negative fd.
    */
-  constructor(loop: IoLoop, fd: number, protocol: Protocol, waiter: Waiter = null) {
+  constructor(loop: AbstractEventLoop, fd: number, protocol: Protocol, waiter: Waiter = null) {
     checkFd(fd, 'ReadPipeTransport');
     if (fileKind(fd) === 'other') throw new TypeError('Pipe transport is for pipes/sockets only.');
     super(loop, fd, protocol);
@@ -263,7 +262,7 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
    * Prefer loop.connectReadPipe / connectWritePipe.
    * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device; RangeError for a negative fd.
    */
-  constructor(loop: IoLoop, fd: number, protocol: BaseProtocol, waiter: Waiter = null) {
+  constructor(loop: AbstractEventLoop, fd: number, protocol: BaseProtocol, waiter: Waiter = null) {
     checkFd(fd, 'WritePipeTransport');
     const kind = fileKind(fd);
     if (kind === 'other') throw new TypeError('Pipe transport is only for pipes, sockets and character devices');
@@ -432,7 +431,7 @@ function brokenPipe(): NodeJS.ErrnoException {
  * loop.connect_read_pipe). The transport owns fd from here on. Resolves
  * once connectionMade has run.
  */
-export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Coroutine<[ReadPipeTransport, P]> {
+export function* connectReadPipe<P extends Protocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Coroutine<[ReadPipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();
   const transport = new ReadPipeTransport(loop, fd, protocol, waiter);
@@ -446,7 +445,7 @@ export function* connectReadPipe<P extends Protocol>(loop: IoLoop, protocolFacto
 }
 
 /** Connect `protocolFactory()` to the write end of a pipe (asyncio's loop.connect_write_pipe). */
-export function* connectWritePipe<P extends BaseProtocol>(loop: IoLoop, protocolFactory: () => P, fd: number): Coroutine<[WritePipeTransport, P]> {
+export function* connectWritePipe<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Coroutine<[WritePipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();
   const transport = new WritePipeTransport(loop, fd, protocol, waiter);

@@ -4,7 +4,7 @@
 // convenient bases whose methods do nothing. Every callback is called from
 // the event loop, never inline from a user call.
 
-import type { DatagramTransport, Transport } from './transports.js';
+import type { DatagramTransport, SubprocessTransport, Transport } from './transports.js';
 import type { SockAddress } from './native.js';
 
 /**
@@ -65,6 +65,24 @@ export interface DatagramProtocol extends BaseProtocol {
   datagramReceived(data: Buffer, addr: SockAddress): void;
   /** A send or receive failed (e.g. ECONNREFUSED from an ICMP reply); the endpoint stays open. */
   errorReceived?(exc: Error): void;
+}
+
+/** The callbacks of a subprocess (asyncio's SubprocessProtocol); all run from the loop. */
+export interface SubprocessProtocol {
+  /** The child is running and its pipes are connected. */
+  connectionMade?(transport: SubprocessTransport): void;
+  /** The child wrote data on fd (1: stdout, 2: stderr). */
+  pipeDataReceived?(fd: number, data: Buffer): void;
+  /** One of the child's pipes closed (fd 0, 1 or 2); exc is null for a normal close. */
+  pipeConnectionLost?(fd: number, exc: Error | null): void;
+  /** The child exited (getReturncode() is set). */
+  processExited?(): void;
+  /** The child has exited and every pipe is closed. */
+  connectionLost?(exc: Error | null): void;
+  /** stdin's write buffer is over its high-water mark / back below the low one. */
+  pauseWriting?(): void;
+  /** stdin's write buffer drained below its low-water mark: writing may go on. */
+  resumeWriting?(): void;
 }
 
 export type AnyProtocol = Protocol | BufferedProtocol;

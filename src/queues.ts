@@ -17,7 +17,6 @@ import type { Future } from './futures.js';
 import { LoopBound } from './mixins.js';
 import type { Coroutine } from './coroutines.js';
 
-
 /** Thrown by getNowait() on an empty queue. */
 export class QueueEmpty extends Error {
   /** Always 'QueueEmpty'. */

@@ -11,12 +11,11 @@ import { isIP } from 'node:net';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { addonPathOverride, packageRoot } from './native.js';
 import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
 import type { Coroutine } from './coroutines.js';
-
 
 /** One resolved address: what socket(), bind() and connect() take. */
 export interface AddrInfo {
@@ -119,7 +118,7 @@ class Resolver {
   private readonly rid = nextResolverId++;
   private readonly unwatch: () => void;
 
-  constructor(private readonly loop: IoLoop) {
+  constructor(private readonly loop: AbstractEventLoop) {
     // Watch first: if that fails (out of fds for the loop's wake-up pipe),
     // no worker was started or counted, and the channel is closed.
     try {
@@ -180,14 +179,14 @@ class Resolver {
   }
 }
 
-const resolvers = new WeakMap<IoLoop, Resolver>();
+const resolvers = new WeakMap<AbstractEventLoop, Resolver>();
 
 /**
  * Resolve host and port to addresses, without blocking the loop.
  * A numeric host (or '' / null for "any address") answers at once.
  * @throws RuntimeError if the loop is closed (numeric hosts too, as asyncio).
  */
-export function* getaddrinfo(loop: IoLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Coroutine<AddrInfo[]> {
+export function* getaddrinfo(loop: AbstractEventLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Coroutine<AddrInfo[]> {
   // Before anything starts: a Resolver would start (and keep) the worker
   // thread before threadBridge(loop) refused the closed loop.
   if (loop.isClosed()) throw new RuntimeError('Event loop is closed');

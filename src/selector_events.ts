@@ -34,7 +34,7 @@ export interface SelectorLoopOptions {
  * registered with addReader / addWriter. A layer of {@link EventLoop}; make
  * loops with newEventLoop().
  */
-export class BaseSelectorEventLoop extends BaseEventLoop {
+export abstract class BaseSelectorEventLoop extends BaseEventLoop {
   /** @internal */ readonly _selector: BaseSelector;
 
   /**

@@ -3,8 +3,7 @@
 
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
-import type { Cancellable, IoLoop } from './io_loop.js';
-import type { EventLoop } from './loop.js';
+import type { AbstractEventLoop, AbstractServer, Handle } from './events.js';
 import type { SockAddress } from './native.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Socket } from './socket.js';
@@ -43,17 +42,17 @@ export interface ServerOptions {
  * and a transport. close() stops listening (open connections stay);
  * waitClosed() waits until they are gone too.
  */
-export class Server implements TransportOwner {
+export class Server implements AbstractServer, TransportOwner {
   private sockets_: Socket[] | null;
   private serving = false;
   private readonly transports = new Set<SocketTransport>();
   private closedWaiters: Array<Future<void>> = [];
   private serveForeverFut: Future<void> | null = null;
-  private readonly retryHandles = new Map<number, Cancellable>();
+  private readonly retryHandles = new Map<number, Handle>();
 
   /** @internal Made by loop.createServer and the stream servers. */
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     sockets: Socket[],
     private readonly protocolFactory: () => BaseProtocol,
     private readonly options: ServerOptions,
@@ -66,13 +65,9 @@ export class Server implements TransportOwner {
     return this.sockets_ ?? [];
   }
 
-  // Typed EventLoop, not the IoLoop contract this module works against, for
-  // the same reason as Future.getLoop(): a user gets the documented loop
-  // methods; every Server is made by an EventLoop (createServer) or on the
-  // running one (startServer). Type-only import: no runtime cycle.
   /** The loop the server runs on. */
-  getLoop(): EventLoop {
-    return this.loop as EventLoop;
+  getLoop(): AbstractEventLoop {
+    return this.loop;
   }
 
   /** True while it accepts connections (after startServing, before close). */

@@ -14,7 +14,7 @@
 
 import { isMainThread } from 'node:worker_threads';
 import { CancelledError } from './errors.js';
-import type { BaseSelectorEventLoop } from './selector_events.js';
+import type { BaseEventLoop } from './base_events.js';
 import { addSignalHandler, removeSignalHandler, signalNumber } from './signals.js';
 import type { Task } from './tasks.js';
 import { native } from './native.js';
@@ -37,7 +37,7 @@ export interface SigintGuard {
 }
 
 /** Make the first Ctrl-C cancel `mainTask` on `loop`; null when it does not apply here. */
-export function cancelOnSigint(loop: BaseSelectorEventLoop, mainTask: Task<unknown>): SigintGuard | null {
+export function cancelOnSigint(loop: BaseEventLoop, mainTask: Task<unknown>): SigintGuard | null {
   const SIGINT = signalNumber('SIGINT');
   if (!isMainThread || process.listenerCount('SIGINT') > 0) return null;
   const disposition = native.signalDisposition(SIGINT);

@@ -17,13 +17,12 @@ import { constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
-import type { Callback } from './events.js';
+import type { Callback, Signal } from './events.js';
 import { _isCoroutineFunction } from './coroutines.js';
 import { native } from './native.js';
-import type { BaseSelectorEventLoop } from './selector_events.js';
+import type { BaseEventLoop } from './base_events.js';
 
-/** A signal: its name ('SIGINT') or its number on this platform. */
-export type Signal = NodeJS.Signals | number;
+export type { Signal };
 
 const SIGNALS = osConstants.signals as Record<string, number>;
 
@@ -55,7 +54,7 @@ export class SignalWatchers {
   private readonly watchers = new Map<number, () => void>();
   private readonly drainBuf = Buffer.allocUnsafe(64);
 
-  constructor(private readonly loop: BaseSelectorEventLoop) {}
+  constructor(private readonly loop: BaseEventLoop) {}
 
   /**
    * Call onSignal() from the loop after `signum` arrives (several deliveries
@@ -124,10 +123,10 @@ export class SignalWatchers {
   };
 }
 
-const watchersByLoop = new WeakMap<BaseSelectorEventLoop, SignalWatchers>();
+const watchersByLoop = new WeakMap<BaseEventLoop, SignalWatchers>();
 
 /** The loop's SignalWatchers, made on first use. */
-export function signalWatchers(loop: BaseSelectorEventLoop): SignalWatchers {
+export function signalWatchers(loop: BaseEventLoop): SignalWatchers {
   let w = watchersByLoop.get(loop);
   if (w === undefined) {
     w = new SignalWatchers(loop);
@@ -143,7 +142,7 @@ interface Installed {
   unwatch: () => void;
 }
 
-const handlersByLoop = new WeakMap<BaseSelectorEventLoop, Map<number, Installed>>();
+const handlersByLoop = new WeakMap<BaseEventLoop, Map<number, Installed>>();
 
 /**
  * Run callback(...args) from the loop each time `sig` arrives, replacing the
@@ -152,7 +151,7 @@ const handlersByLoop = new WeakMap<BaseSelectorEventLoop, Map<number, Installed>
  * function, RangeError for an unknown signal, RuntimeError for SIGKILL /
  * SIGSTOP ("cannot be caught"), off the main thread, or on a closed loop.
  */
-export function addSignalHandler(loop: BaseSelectorEventLoop, sig: Signal, callback: Callback, args: unknown[]): void {
+export function addSignalHandler(loop: BaseEventLoop, sig: Signal, callback: Callback, args: unknown[]): void {
   if (typeof callback !== 'function') throw new TypeError('addSignalHandler: callback must be a function');
   if (_isCoroutineFunction(callback)) throw new TypeError('coroutines cannot be used with addSignalHandler()');
   loop._checkClosed();
@@ -186,7 +185,7 @@ export function addSignalHandler(loop: BaseSelectorEventLoop, sig: Signal, callb
  * Remove the loop's handler for `sig`; the disposition it replaced is back
  * (Node's own, or the default action). False if there was none.
  */
-export function removeSignalHandler(loop: BaseSelectorEventLoop, sig: Signal): boolean {
+export function removeSignalHandler(loop: BaseEventLoop, sig: Signal): boolean {
   const signum = signalNumber(sig);
   const handlers = handlersByLoop.get(loop);
   const installed = handlers?.get(signum);
@@ -198,7 +197,7 @@ export function removeSignalHandler(loop: BaseSelectorEventLoop, sig: Signal): b
 }
 
 /** Remove every handler and watcher of the loop (it is closing). */
-export function closeSignals(loop: BaseSelectorEventLoop): void {
+export function closeSignals(loop: BaseEventLoop): void {
   const handlers = handlersByLoop.get(loop);
   if (handlers !== undefined) {
     for (const signum of [...handlers.keys()]) removeSignalHandler(loop, signum);

@@ -20,7 +20,7 @@
 // waiter pending forever, and its stale registration in the selector.)
 
 import type { Future } from './futures.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import type { SockAddress } from './native.js';
 import { AF_UNIX, splitInetAddress } from './socket.js';
 import type { AddressLike, Socket } from './socket.js';
@@ -36,7 +36,7 @@ function setReady(fut: Future<void>): void {
  * writer is removed then), or fails with EBADF if sock is closed first.
  * Cancelling it removes the reader or writer.
  */
-function waitReady(loop: IoLoop, sock: Socket, direction: 'read' | 'write', syscall: string): Future<void> {
+function waitReady(loop: AbstractEventLoop, sock: Socket, direction: 'read' | 'write', syscall: string): Future<void> {
   const fut = loop.createFuture<void>();
   const fd = sock.fileno();
   const read = direction === 'read';
@@ -60,7 +60,7 @@ function waitReady(loop: IoLoop, sock: Socket, direction: 'read' | 'write', sysc
 }
 
 /** Up to n bytes (an empty Buffer at EOF). */
-export function* sockRecv(loop: IoLoop, sock: Socket, n: number): Coroutine<Buffer> {
+export function* sockRecv(loop: AbstractEventLoop, sock: Socket, n: number): Coroutine<Buffer> {
   for (;;) {
     const data = sock.recv(n);
     if (data !== null) return data;
@@ -69,7 +69,7 @@ export function* sockRecv(loop: IoLoop, sock: Socket, n: number): Coroutine<Buff
 }
 
 /** Read into buf; returns the count (0 at EOF). */
-export function* sockRecvInto(loop: IoLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
+export function* sockRecvInto(loop: AbstractEventLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
   for (;;) {
     const got = sock.recvInto(buf, nbytes);
     if (got !== null) return got;
@@ -78,7 +78,7 @@ export function* sockRecvInto(loop: IoLoop, sock: Socket, buf: Uint8Array, nbyte
 }
 
 /** Send all of data, waiting for the socket to drain as often as needed. */
-export function* sockSendall(loop: IoLoop, sock: Socket, data: Uint8Array | string): Coroutine<void> {
+export function* sockSendall(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string): Coroutine<void> {
   const bytes = toBytes(data);
   let offset = 0;
   for (;;) {
@@ -89,7 +89,7 @@ export function* sockSendall(loop: IoLoop, sock: Socket, data: Uint8Array | stri
 }
 
 /** Accept one connection: [socket, peer address]. */
-export function* sockAccept(loop: IoLoop, sock: Socket): Coroutine<[Socket, SockAddress]> {
+export function* sockAccept(loop: AbstractEventLoop, sock: Socket): Coroutine<[Socket, SockAddress]> {
   for (;;) {
     const conn = sock.accept();
     if (conn !== null) return conn;
@@ -98,7 +98,7 @@ export function* sockAccept(loop: IoLoop, sock: Socket): Coroutine<[Socket, Sock
 }
 
 /** Connect to a numeric address (resolve names first with loop.getaddrinfo). */
-export function* sockConnect(loop: IoLoop, sock: Socket, address: AddressLike): Coroutine<void> {
+export function* sockConnect(loop: AbstractEventLoop, sock: Socket, address: AddressLike): Coroutine<void> {
   if (sock.family !== AF_UNIX) splitInetAddress(address); // validate before any syscall
   if (sock.connect(address)) return;
   yield* waitReady(loop, sock, 'write', 'connect');
@@ -106,7 +106,7 @@ export function* sockConnect(loop: IoLoop, sock: Socket, address: AddressLike): 
 }
 
 /** One datagram of up to n bytes and its sender. */
-export function* sockRecvfrom(loop: IoLoop, sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
+export function* sockRecvfrom(loop: AbstractEventLoop, sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
   for (;;) {
     const got = sock.recvfrom(n);
     if (got !== null) return got;
@@ -115,7 +115,7 @@ export function* sockRecvfrom(loop: IoLoop, sock: Socket, n: number): Coroutine<
 }
 
 /** Send one datagram to address; returns the count sent. */
-export function* sockSendto(loop: IoLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
+export function* sockSendto(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
   const bytes = toBytes(data);
   for (;;) {
     const sent = sock.sendto(bytes, address);

@@ -20,7 +20,7 @@ import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { ExtraInfo, Transport } from './transports.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
 /** Read size: large messages come in one recv (DESIGN.md: 256 KiB took 100 KiB echo from ~30 to ~21 µs). */
@@ -94,7 +94,7 @@ export class SocketTransport implements Transport {
   private readonly extra: Partial<ExtraInfo>;
 
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     private readonly sock: Socket,
     protocol: BaseProtocol,
     /** Resolved (with null) once connectionMade has run; rejected if it threw. */
@@ -386,7 +386,6 @@ export class SocketTransport implements Transport {
 
 /** Errors that mean "the peer went away", reported through connectionLost only. */
 export const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);
-
 
 function tryAddress(get: () => SockAddress): SockAddress | undefined {
   try {

@@ -31,7 +31,7 @@
 import { RuntimeError } from './errors.js';
 import type { Coroutine } from './coroutines.js';
 import type { Future } from './futures.js';
-import type { Cancellable, IoLoop } from './io_loop.js';
+import type { AbstractEventLoop, Handle, StartTlsOptions, TlsOptions } from './events.js';
 import { isBufferedProtocol } from './protocols.js';
 import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
 import {
@@ -51,6 +51,8 @@ import type { NodeTlsOptions } from './ssl.js';
 import { CONNECTION_ERRORS, toBytes } from './socket_transport.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import { writeBufferLimits } from './write_buffer.js';
+
+export type { StartTlsOptions, TlsOptions };
 
 /** asyncio's SSL_HANDSHAKE_TIMEOUT, seconds. */
 export const SSL_HANDSHAKE_TIMEOUT = 60;
@@ -97,23 +99,6 @@ let cipherScratch: Buffer | undefined;
 
 function errnoError(message: string, code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });
-}
-
-/** TLS options of the connection and server functions (asyncio's ssl, server_hostname, ssl_handshake_timeout, ssl_shutdown_timeout). */
-export interface TlsOptions {
-  /**
-   * Speak TLS: an SSLContext, a plain object of Node's tls options (key,
-   * cert, ca, passphrase, ALPNProtocols, rejectUnauthorized, requestCert,
-   * servername, minVersion, maxVersion, ciphers), or (clients) true for
-   * createDefaultContext().
-   */
-  ssl?: SSLContext | NodeTlsOptions | boolean | null;
-  /** Clients: the host name to verify and to send as SNI; default the host connected to. '' turns both off. */
-  serverHostname?: string | null;
-  /** Seconds the handshake may take before the connection is aborted (default 60). */
-  sslHandshakeTimeout?: number;
-  /** Seconds to wait for the peer's close_notify before closing anyway (default 30). */
-  sslShutdownTimeout?: number;
 }
 
 /** @internal Resolved TLS settings of one connection or server. */
@@ -204,8 +189,8 @@ export class SSLProtocol implements Protocol {
   private appWritingPaused = false;
   private writeHigh = SSL_WRITE_HIGH_WATER;
   private writeLow = SSL_WRITE_HIGH_WATER / 4;
-  private handshakeTimer: Cancellable | null = null;
-  private shutdownTimer: Cancellable | null = null;
+  private handshakeTimer: Handle | null = null;
+  private shutdownTimer: Handle | null = null;
   /** TCP EOF received: do not wait for the peer's close_notify. */
   private tcpEof = false;
   private shutdownSent = false;
@@ -214,7 +199,7 @@ export class SSLProtocol implements Protocol {
   private resumeScheduled = false;
 
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     app: BaseProtocol,
     private readonly sslContext: SSLContext,
     /** Resolved once the handshake is done and the app is connected; rejected if the handshake fails. */
@@ -905,18 +890,6 @@ export class SSLProtocolTransport implements Transport {
   }
 }
 
-/** Options of loop.startTls and writer.startTls. */
-export interface StartTlsOptions {
-  /** loop.startTls: the server side of the handshake (default false). */
-  serverSide?: boolean;
-  /** Clients: the host name to verify and send as SNI (required while the context checks host names). */
-  serverHostname?: string | null;
-  /** Seconds the handshake may take (default 60). */
-  sslHandshakeTimeout?: number;
-  /** Seconds to wait for the peer's close_notify when closing (default 30). */
-  sslShutdownTimeout?: number;
-}
-
 /**
  * Upgrade a connected transport to TLS (asyncio's loop.start_tls): the
  * protocol gets the new transport's data from now on. Returns the TLS
@@ -925,7 +898,7 @@ export interface StartTlsOptions {
  *   SSLError / SSLCertVerificationError (the transport is closed then).
  */
 export function* startTls(
-  loop: IoLoop,
+  loop: AbstractEventLoop,
   transport: Transport,
   protocol: BaseProtocol,
   sslContext: SSLContext,

@@ -17,8 +17,7 @@ import { _isAsyncFunction, isThenable } from './coroutines.js';
 import { RuntimeError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
-import type { IoLoop } from './io_loop.js';
-import type { EventLoop } from './loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
 import type { SSLContext } from './ssl.js';
@@ -32,7 +31,6 @@ import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './tran
 import type { Coroutine } from './coroutines.js';
 
 export { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
-
 
 /** Default buffer limit: readLine / readUntil fail past it, reading pauses at twice it (asyncio's 64 KiB). */
 export const DEFAULT_LIMIT = 64 * 1024;
@@ -59,7 +57,7 @@ export class StreamReader {
    * @throws RangeError if limit is not > 0.
    */
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     /** The buffer limit, bytes: readLine / readUntil fail past it; reading pauses at twice it. */
     readonly limit: number = DEFAULT_LIMIT,
   ) {
@@ -418,7 +416,7 @@ export class StreamReaderProtocol implements Protocol {
   private task: Future<unknown> | null = null;
 
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     private reader: StreamReader | null,
     /** Called with (reader, writer) when a server accepts a connection; may return a coroutine or a promise to run as a task. */
     private readonly clientConnected: ClientConnected | null = null,
@@ -545,7 +543,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
     transport: T,
     private readonly protocol: StreamReaderProtocol,
     private readonly reader: StreamReader | null,
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
   ) {
     this.transport_ = transport;
   }
@@ -638,9 +636,9 @@ export class StreamWriter<T extends WriteTransport = Transport> {
     this.protocol._replaceTransport(transport);
   }
 
-  /** The loop the stream runs on (typed EventLoop, as Future.getLoop() and Server.getLoop() are). */
-  getLoop(): EventLoop {
-    return this.loop as EventLoop;
+  /** The loop the stream runs on. */
+  getLoop(): AbstractEventLoop {
+    return this.loop;
   }
 
   /** `<StreamWriter transport=...>`. */
@@ -710,7 +708,7 @@ function streamProtocolFactory(clientConnected: ClientConnected, limit: number |
  * writer on. Reading the exception here also means the task is never
  * reported as "exception was never retrieved".
  */
-function handlerDone(loop: IoLoop, task: Future<unknown>, transport: Transport): void {
+function handlerDone(loop: AbstractEventLoop, task: Future<unknown>, transport: Transport): void {
   if (task.cancelled()) {
     transport.close();
     return;
@@ -730,7 +728,7 @@ function handlerDone(loop: IoLoop, task: Future<unknown>, transport: Transport):
  */
 const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
 
-function handlerFailed(loop: IoLoop, exc: unknown, transport: Transport): void {
+function handlerFailed(loop: AbstractEventLoop, exc: unknown, transport: Transport): void {
   const code = (exc as NodeJS.ErrnoException | null)?.code;
   if (!(typeof code === 'string' && PEER_GONE.has(code)) || loop.getDebug()) {
     loop.callExceptionHandler({ message: 'Unhandled exception in client_connected_cb', exception: exc, transport });

@@ -17,17 +17,20 @@ import { accessSync, constants as fsConstants, closeSync, openSync, statSync } f
 import { join } from 'node:path';
 import { childWatcher } from './child_watcher.js';
 import { gather } from './combinators.js';
-import { getRunningLoop } from './events.js';
+import { _getRunningLoopOrThrow } from './events.js';
+import type { Signal, StdioOption, SubprocessOptions } from './events.js';
+import type { BaseEventLoop } from './base_events.js';
 import type { Future } from './futures.js';
 import { native } from './native.js';
 import { connectReadPipe, connectWritePipe } from './pipe_transport.js';
 import type { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
-import type { BaseSelectorEventLoop } from './selector_events.js';
+import type { SubprocessProtocol } from './protocols.js';
 import { signalNumber } from './signals.js';
-import type { Signal } from './signals.js';
 import { DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter } from './streams.js';
 import type { Coroutine } from './coroutines.js';
+import type { SubprocessTransport as SubprocessTransportContract } from './transports.js';
 
+export type { StdioOption, SubprocessOptions, SubprocessProtocol };
 
 /** Make a pipe to the child (Python's subprocess.PIPE). */
 export const PIPE = -1;
@@ -36,49 +39,10 @@ export const STDOUT = -2;
 /** Connect to /dev/null (subprocess.DEVNULL). */
 export const DEVNULL = -3;
 
-/**
- * Where a child's stdin / stdout / stderr goes: PIPE, DEVNULL, STDOUT
- * (stderr only), 'inherit' (or null / undefined: the same as ours), or an
- * fd of ours (a non-negative integer; it stays ours).
- */
-export type StdioOption = typeof PIPE | typeof STDOUT | typeof DEVNULL | 'inherit' | null | undefined | number;
-
-/** Options of loop.subprocessExec / subprocessShell: the child's stdio, directory and environment. */
-export interface SubprocessOptions {
-  /** Where the child's stdin comes from (see StdioOption). */
-  stdin?: StdioOption;
-  /** Where the child's stdout goes. */
-  stdout?: StdioOption;
-  /** Where the child's stderr goes (STDOUT: with stdout). */
-  stderr?: StdioOption;
-  /** The child's working directory (default: ours). */
-  cwd?: string;
-  /** The child's whole environment (default: process.env). Also where PATH is looked up. */
-  env?: Record<string, string | undefined>;
-}
-
 /** Options of createSubprocessExec / createSubprocessShell (stdio defaults to 'inherit' there; PIPE makes a stream). */
 export interface ProcessOptions extends SubprocessOptions {
   /** The StreamReader buffer limit for stdout and stderr (default 64 KiB). */
   limit?: number;
-}
-
-/** The callbacks of a subprocess (asyncio's SubprocessProtocol); all run from the loop. */
-export interface SubprocessProtocol {
-  /** The child is running and its pipes are connected. */
-  connectionMade?(transport: SubprocessTransport): void;
-  /** The child wrote data on fd (1: stdout, 2: stderr). */
-  pipeDataReceived?(fd: number, data: Buffer): void;
-  /** One of the child's pipes closed (fd 0, 1 or 2); exc is null for a normal close. */
-  pipeConnectionLost?(fd: number, exc: Error | null): void;
-  /** The child exited (getReturncode() is set). */
-  processExited?(): void;
-  /** The child has exited and every pipe is closed. */
-  connectionLost?(exc: Error | null): void;
-  /** stdin's write buffer is over its high-water mark / back below the low one. */
-  pauseWriting?(): void;
-  /** stdin's write buffer drained below its low-water mark: writing may go on. */
-  resumeWriting?(): void;
 }
 
 // ---- spawning -------------------------------------------------------------------
@@ -207,7 +171,7 @@ class PipeProto {
 }
 
 /** A running child and its pipes (asyncio's SubprocessTransport). */
-export class SubprocessTransport {
+export class SubprocessTransport implements SubprocessTransportContract {
   private returncode: number | null = null;
   private readonly pipes = new Map<number, PipeProto>();
   private exitWaiters: Array<Future<number>> = [];
@@ -218,7 +182,7 @@ export class SubprocessTransport {
 
   /** @internal Use loop.subprocessExec / subprocessShell. */
   constructor(
-    private readonly loop: BaseSelectorEventLoop,
+    private readonly loop: BaseEventLoop,
     private protocol: SubprocessProtocol,
     private readonly pid: number,
   ) {}
@@ -373,7 +337,7 @@ export class SubprocessTransport {
  * pipes are connected and connectionMade has been scheduled.
  */
 export function* subprocessExec<P extends SubprocessProtocol>(
-  loop: BaseSelectorEventLoop,
+  loop: BaseEventLoop,
   protocolFactory: () => P,
   program: string,
   args: readonly string[],
@@ -403,7 +367,7 @@ export function* subprocessExec<P extends SubprocessProtocol>(
 }
 
 /** subprocessExec of `/bin/sh -c cmd` (asyncio's loop.subprocess_shell). */
-export function subprocessShell<P extends SubprocessProtocol>(loop: BaseSelectorEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Coroutine<[SubprocessTransport, P]> {
+export function subprocessShell<P extends SubprocessProtocol>(loop: BaseEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Coroutine<[SubprocessTransport, P]> {
   if (typeof cmd !== 'string') throw new TypeError(`cmd must be a string, got ${typeof cmd}`);
   return subprocessExec(loop, protocolFactory, '/bin/sh', ['-c', cmd], options);
 }
@@ -431,7 +395,7 @@ class SubprocessStreamProtocol implements SubprocessProtocol {
   private readonly stdinFlow: StreamReaderProtocol;
 
   constructor(
-    private readonly loop: BaseSelectorEventLoop,
+    private readonly loop: BaseEventLoop,
     private readonly limit: number,
   ) {
     this.stdinFlow = new StreamReaderProtocol(loop, null);
@@ -621,7 +585,7 @@ export class Process {
 }
 
 function* createProcess(argv0: string, args: readonly string[], shell: boolean, options: ProcessOptions): Coroutine<Process> {
-  const loop = getRunningLoop();
+  const loop = _getRunningLoopOrThrow();
   const { limit = DEFAULT_LIMIT, ...rest } = options;
   const opts: SubprocessOptions = { stdin: null, stdout: null, stderr: null, ...rest };
   const factory = () => new SubprocessStreamProtocol(loop, limit);

@@ -16,7 +16,7 @@
 
 import type { BaseEventLoop, TaskOptions } from './base_events.js';
 import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
-import { getRunningLoop } from './events.js';
+import { _getRunningLoopOrThrow } from './events.js';
 import { FAILED } from './futures.js';
 import type { Future } from './futures.js';
 import { currentTask } from './tasks.js';
@@ -141,7 +141,7 @@ export class TaskGroup {
 
   private _enter(): void {
     if (this._entered) throw new RuntimeError('TaskGroup has already been entered');
-    this._loop = getRunningLoop();
+    this._loop = _getRunningLoopOrThrow();
     this._parentTask = currentTask(this._loop);
     if (this._parentTask === null) throw new RuntimeError('TaskGroup cannot determine the parent task');
     this._entered = true;

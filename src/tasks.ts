@@ -9,8 +9,8 @@
 // from the latter to the former is the Future completing.
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _getRunningLoop, _getSetLoop, describeValue, getRunningLoop } from './events.js';
-import type { Runnable } from './events.js';
+import { _baseLoop, describeValue, getRunningLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop } from './events.js';
+import type { AbstractEventLoop, Runnable } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import type { BaseEventLoop, TaskOptions } from './base_events.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
@@ -71,7 +71,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    * Prefer loop.createTask / createTask; the coroutine's first step runs on the next iteration.
    * @throws TypeError if coro is not a coroutine; RuntimeError if no loop is given, running or set, or the loop is closed.
    */
-  constructor(coro: Coroutine<T>, options: { loop?: BaseEventLoop; name?: string } = {}) {
+  constructor(coro: Coroutine<T>, options: { loop?: AbstractEventLoop; name?: string } = {}) {
     super(options.loop);
     if (!isCoroutine(coro)) {
       this._logDestroyPending = false;
@@ -271,12 +271,12 @@ export function createTask<T>(coro: TaskInput<T>, options: TaskOptions = {}): Ta
  * @throws TypeError if aw is not awaitable; RangeError if aw is a Future of
  *   another loop than `loop`; RuntimeError if no loop is given, running or set.
  */
-export function ensureFuture<T>(aw: TaskInput<T>, loop?: BaseEventLoop): Future<T> {
+export function ensureFuture<T>(aw: TaskInput<T>, loop?: AbstractEventLoop): Future<T> {
   if (aw instanceof Future) {
     if (loop !== undefined && loop !== aw._loop) throw new RangeError('The future belongs to a different loop than the one specified as the loop argument');
     return aw;
   }
-  if (!isCoroutine(aw) && (typeof aw === 'function' || isThenable(aw))) return _ensureFutureAsync<T>(aw, loop);
+  if (!isCoroutine(aw) && (typeof aw === 'function' || isThenable(aw))) return _ensureFutureAsync<T>(aw, loop === undefined ? undefined : _baseLoop(loop));
   if (!isCoroutine(aw)) throw new TypeError(`An asyncio Future, a Task or a coroutine is required, got ${describeValue(aw)}`);
   const target = loop ?? _getRunningLoop() ?? _getSetLoop();
   if (target === null) throw new RuntimeError('no running event loop and none set: pass a loop, or call setEventLoop()');
@@ -287,8 +287,8 @@ export function ensureFuture<T>(aw: TaskInput<T>, loop?: BaseEventLoop): Future<
  * The Task running now on `loop` (default: the running loop), or null. Inside an async function run for a Task: that Task.
  * @throws RuntimeError if loop is omitted and no loop is running.
  */
-export function currentTask(loop?: BaseEventLoop): Task<unknown> | null {
-  const l = loop ?? getRunningLoop();
+export function currentTask(loop?: AbstractEventLoop): Task<unknown> | null {
+  const l = loop !== undefined ? _baseLoop(loop) : _getRunningLoopOrThrow();
   return l._currentTask ?? _currentAsyncTask(l);
 }
 
@@ -296,8 +296,8 @@ export function currentTask(loop?: BaseEventLoop): Task<unknown> | null {
  * The pending Tasks of `loop` (default: the running loop), as a new Set.
  * @throws RuntimeError if loop is omitted and no loop is running.
  */
-export function allTasks(loop?: BaseEventLoop): Set<Task<unknown>> {
-  return new Set((loop ?? getRunningLoop())._tasks);
+export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
+  return new Set((loop !== undefined ? _baseLoop(loop) : _getRunningLoopOrThrow())._tasks);
 }
 
 /**

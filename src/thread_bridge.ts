@@ -23,7 +23,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { receiveMessageOnPort } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { native } from './native.js';
 import type { NativeWaker } from './native.js';
 
@@ -36,7 +36,7 @@ export class ThreadBridge {
   private readonly ports = new Map<MessagePort, MessageHandler>();
   private closed = false;
 
-  constructor(private readonly loop: IoLoop) {}
+  constructor(private readonly loop: AbstractEventLoop) {}
 
   /**
    * Call onMessage(message), from the loop, for each message another thread
@@ -118,10 +118,10 @@ export class ThreadBridge {
   };
 }
 
-const bridges = new WeakMap<IoLoop, ThreadBridge>();
+const bridges = new WeakMap<AbstractEventLoop, ThreadBridge>();
 
 /** The loop's bridge, made on first use. */
-export function threadBridge(loop: IoLoop): ThreadBridge {
+export function threadBridge(loop: AbstractEventLoop): ThreadBridge {
   let bridge = bridges.get(loop);
   if (bridge === undefined) {
     if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
@@ -132,12 +132,12 @@ export function threadBridge(loop: IoLoop): ThreadBridge {
 }
 
 /** The loop's bridge if it has one (no allocation). */
-export function existingThreadBridge(loop: IoLoop): ThreadBridge | undefined {
+export function existingThreadBridge(loop: AbstractEventLoop): ThreadBridge | undefined {
   return bridges.get(loop);
 }
 
 /** Close the loop's bridge, if any (the loop is closing). */
-export function closeThreadBridge(loop: IoLoop): void {
+export function closeThreadBridge(loop: AbstractEventLoop): void {
   bridges.get(loop)?.close();
   bridges.delete(loop);
 }

@@ -25,28 +25,16 @@ import { pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { MessagePort, TransferListItem } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
-import { getRunningLoop } from './events.js';
+import { WORKER_FUNCTION, getRunningLoop } from './events.js';
+import type { ThreadFunction, WorkerFunction } from './events.js';
 import type { Future } from './futures.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 import { addonPathOverride, native, packageRoot } from './native.js';
 import { threadBridge, wakeRemote, closeRemoteWakeFd } from './thread_bridge.js';
 import { _isCoroutineFunction } from './coroutines.js';
 import type { Coroutine } from './coroutines.js';
 
-
-const WORKER_FUNCTION = Symbol('coio.workerFunction');
-
-/** A function a worker imports: made by workerFunction(). */
-export interface WorkerFunction<A extends unknown[] = unknown[], R = unknown> {
-  /** @internal The brand that tells a WorkerFunction from a plain function. */
-  readonly [WORKER_FUNCTION]: true;
-  /** The module's URL (file: URLs for paths). */
-  readonly module: string;
-  /** The export to call. */
-  readonly exportName: string;
-  /** Type only: the function's signature. */
-  readonly __signature?: (...args: A) => R;
-}
+export type { ThreadFunction, WorkerFunction };
 
 /**
  * Name a function exported by a module, for runInExecutor / toThread: the
@@ -64,8 +52,6 @@ export function workerFunction<A extends unknown[] = unknown[], R = unknown>(mod
   return Object.freeze({ [WORKER_FUNCTION]: true as const, module: url, exportName });
 }
 
-/** What can run in a worker thread. */
-export type ThreadFunction<A extends unknown[], R> = ((...args: A) => R) | WorkerFunction<A, R>;
 
 /** The job's function as it travels to the worker. */
 type FunctionSpec = { source: string } | { module: string; exportName: string };
@@ -345,7 +331,7 @@ export class ThreadPoolExecutor {
  * a timer, say), at once; when it exits (process.exit in the job), once
  * Node's own event loop reports it.
  */
-export function runInExecutor<A extends unknown[], R>(loop: IoLoop, executor: ThreadPoolExecutor, fn: ThreadFunction<A, R>, args: A): Future<Awaited<R>> {
+export function runInExecutor<A extends unknown[], R>(loop: AbstractEventLoop, executor: ThreadPoolExecutor, fn: ThreadFunction<A, R>, args: A): Future<Awaited<R>> {
   if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
   const spec = functionSpec(fn, 'runInExecutor');
   const fut = loop.createFuture<Awaited<R>>();
@@ -449,7 +435,7 @@ export class Inbox<T = unknown> {
   private closed = false;
 
   constructor(
-    private readonly loop: IoLoop,
+    private readonly loop: AbstractEventLoop,
     private readonly onMessage: (message: T) => void,
   ) {
     if (typeof onMessage !== 'function') throw new TypeError('createInbox: onMessage must be a function');

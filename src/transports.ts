@@ -4,7 +4,7 @@
 
 import type { SockAddress } from './native.js';
 import type { Socket } from './socket.js';
-import type { BaseProtocol } from './protocols.js';
+import type { BaseProtocol, SubprocessProtocol } from './protocols.js';
 import type { PeerCertificate, SSLContext, SSLObject } from './ssl.js';
 
 /** Keys of getExtraInfo(). */
@@ -94,4 +94,28 @@ export interface DatagramTransport extends BaseTransport {
   abort(): void;
   /** Bytes of datagrams buffered and not yet sent. */
   getWriteBufferSize(): number;
+}
+
+/** A child process's transport (asyncio.SubprocessTransport): what a SubprocessProtocol's connectionMade receives. */
+export interface SubprocessTransport {
+  /** The child's process id. */
+  getPid(): number;
+  /** The exit status, -N if signal N killed it, null while it runs. */
+  getReturncode(): number | null;
+  /** The transport of pipe fd (0, 1 or 2), or null if that fd is not piped. */
+  getPipeTransport(fd: number): BaseTransport | null;
+  /** The protocol the callbacks go to. */
+  getProtocol(): SubprocessProtocol;
+  /** Send the callbacks to another protocol from now on. */
+  setProtocol(protocol: SubprocessProtocol): void;
+  /** True once close() was called. */
+  isClosing(): boolean;
+  /** Send a signal (a name or number). */
+  sendSignal(sig: NodeJS.Signals | number): void;
+  /** sendSignal('SIGTERM'). */
+  terminate(): void;
+  /** sendSignal('SIGKILL'). */
+  kill(): void;
+  /** Close the pipes, and kill the child if it still runs. */
+  close(): void;
 }

@@ -21,7 +21,6 @@ import { Inbox, runInExecutor, ThreadPoolExecutor } from './threads.js';
 import type { ThreadFunction } from './threads.js';
 import type { Coroutine } from './coroutines.js';
 
-
 /**
  * The Unix layer of the event loop: signal handlers, worker threads
  * (runInExecutor, inboxes), pipes and subprocesses. A layer of

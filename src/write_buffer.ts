@@ -8,7 +8,7 @@
 // and an idle connection should cost little.
 
 import type { BaseProtocol } from './protocols.js';
-import type { IoLoop } from './io_loop.js';
+import type { AbstractEventLoop } from './events.js';
 
 /** The default high-water mark (asyncio's 64 KiB); the low one is a quarter of it. */
 export const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -60,13 +60,13 @@ export class WriteBuffer {
   }
 
   /** Set the water marks (see writeBufferLimits), then pause the protocol if already above the new high one. */
-  setLimits(high: number | undefined, low: number | undefined, transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+  setLimits(high: number | undefined, low: number | undefined, transport: unknown, protocol: BaseProtocol, loop: AbstractEventLoop): void {
     [this.high, this.low] = writeBufferLimits(high, low);
     this.maybePause(transport, protocol, loop);
   }
 
   /** Above the high-water mark: protocol.pauseWriting(), once. Its errors go to the loop's exception handler. */
-  maybePause(transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+  maybePause(transport: unknown, protocol: BaseProtocol, loop: AbstractEventLoop): void {
     if (this.size <= this.high || this.protocolPaused) return;
     this.protocolPaused = true;
     try {
@@ -77,7 +77,7 @@ export class WriteBuffer {
   }
 
   /** Paused and now at or below the low-water mark: protocol.resumeWriting(). */
-  maybeResume(transport: unknown, protocol: BaseProtocol, loop: IoLoop): void {
+  maybeResume(transport: unknown, protocol: BaseProtocol, loop: AbstractEventLoop): void {
     if (!this.protocolPaused || this.size > this.low) return;
     this.protocolPaused = false;
     try {

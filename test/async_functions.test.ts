@@ -31,7 +31,7 @@ import {
   TaskGroup,
   Lock,
 } from '../src/index.js';
-import type { Coroutine, Main, Socket } from '../src/index.js';
+import type { Coroutine, EventLoop, Main, Socket } from '../src/index.js';
 import { MICROTASK_ENTRY } from '../src/microtasks.js';
 import { _liveAsyncContexts } from '../src/async_tasks.js';
 import { expectNothingLeft, macrotask, runIn } from './async_helpers.js';
@@ -152,7 +152,7 @@ describe.each(backends)('%s', (backend) => {
 
     test('cancelling an async task mid-await: CancelledError at its await, its socket read withdrawn', async () => {
       const got = await go(async () => {
-        const loop = getRunningLoop();
+        const loop = getRunningLoop() as EventLoop;
         const [, b, close] = pair();
         const seen: string[] = [];
         try {
@@ -444,7 +444,7 @@ describe.each(backends)('%s', (backend) => {
 
     test('no promise work: the loop does not drain microtasks (the hook is off)', async () => {
       const got = await go(function* () {
-        const loop = getRunningLoop();
+        const loop = getRunningLoop() as EventLoop;
         const before = loop._afterBatch;
         yield* sleep(0.001);
         return before === null && loop._afterBatch === null;
@@ -459,7 +459,7 @@ describe('the blocking loop and promise work', () => {
   test('drains microtasks only while there is promise work, then turns the hook off', async () => {
     const got = await macrotask(() =>
       run(function* () {
-        const loop = getRunningLoop();
+        const loop = getRunningLoop() as EventLoop;
         const t = createTask(async () => {
           await sleep(0.001);
           return 1;
@@ -587,7 +587,7 @@ describe('await sleep() (driven without a Task of its own)', () => {
       const during = allTaskCount() - before; // the sleeping async task only
       t.cancel();
       await gather(t, { returnExceptions: true });
-      return [a, b, during, t.cancelled(), getRunningLoop()._scheduled.toArray().filter((h) => !h.cancelled()).length];
+      return [a, b, during, t.cancelled(), (getRunningLoop() as EventLoop)._scheduled.toArray().filter((h) => !h.cancelled()).length];
     });
     expect(got).toEqual(['v', 'v', 1, true, 0]);
     await expect(sleep(0.001) as PromiseLike<unknown>).rejects.toThrow(RuntimeError);

@@ -51,7 +51,7 @@ export function runIn<T>(mode: ModeName, backend: string, main: Main<T>, options
  * itself: no other task, no live timer, no watched fd.
  */
 export function expectNothingLeft(): void {
-  const loop = getRunningLoop();
+  const loop = getRunningLoop() as EventLoop;
   const base = baselines.get(loop) ?? new Set<number>();
   expect([...allTasks(loop)].length, 'tasks left pending').toBeLessThanOrEqual(1);
   expect(loop._scheduled.toArray().filter((t) => !t.cancelled()).map(String), 'timers left scheduled').toEqual([]);

@@ -25,7 +25,7 @@ import {
   socketpair,
   startServer,
 } from '../src/index.js';
-import type { Coroutine, Server, StreamReader, StreamWriter } from '../src/index.js';
+import type { Coroutine, EventLoop, Server, StreamReader, StreamWriter } from '../src/index.js';
 import { expectNothingLeft, runIn } from './async_helpers.js';
 import { backends, tempDir } from './helpers.js';
 import { buildFixtures } from './transpile.js';
@@ -166,7 +166,7 @@ describe.each(backends)('guest mode on %s', (backend) => {
     // A cancelled main: a CancelledError.
     await expect(
       go(function* () {
-        const self = getRunningLoop()._currentTask!;
+        const self = (getRunningLoop() as EventLoop)._currentTask!;
         getRunningLoop().callSoon(() => self.cancel());
         yield* sleep(1);
       }),

@@ -7,6 +7,7 @@ import type { BaseEventLoop, ExceptionContext, ExceptionHandler, TaskFactory } f
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop, Handle, TimerHandle } from '../src/events.js';
 import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
+import type { AbstractEventLoop } from '../src/events.js';
 import { availableBackends, EVENT_READ, EVENT_WRITE } from '../src/selectors.js';
 import { socketpair } from '../src/socket.js';
 import type { Socket } from '../src/socket.js';
@@ -376,27 +377,27 @@ describe('exception handler', () => {
     expect(seen).toEqual([loop, 'm', 1]);
   });
 
-  test('the exception handler and the task factory get the loop typed EventLoop; callbacks typed BaseEventLoop still fit', () => {
+  test('the exception handler and the task factory get the loop typed AbstractEventLoop; callbacks typed with it fit', () => {
     loop = newEventLoop();
     // Checked by the typecheck: the loop was typed BaseEventLoop, without e.g. addReader or createServer.
-    expectTypeOf<Parameters<ExceptionHandler>[0]>().toEqualTypeOf<EventLoop>();
-    expectTypeOf<Parameters<TaskFactory>[0]>().toEqualTypeOf<EventLoop>();
+    expectTypeOf<Parameters<ExceptionHandler>[0]>().toEqualTypeOf<AbstractEventLoop>();
+    expectTypeOf<Parameters<TaskFactory>[0]>().toEqualTypeOf<AbstractEventLoop>();
     const seen: unknown[] = [];
     loop.setExceptionHandler((l, ctx) => {
-      expectTypeOf(l).toEqualTypeOf<EventLoop>();
+      expectTypeOf(l).toEqualTypeOf<AbstractEventLoop>();
       seen.push(l, typeof l.addReader, ctx.message);
     });
     loop.callExceptionHandler({ message: 'm' });
     loop.setTaskFactory((l, coro, options) => {
-      expectTypeOf(l).toEqualTypeOf<EventLoop>();
+      expectTypeOf(l).toEqualTypeOf<AbstractEventLoop>();
       seen.push(l, typeof l.createServer);
       return new Task(coro, { loop: l, name: options.name });
     });
     expect(loop.runUntilComplete(loop.createTask(sleep(0, 'r')))).toBe('r');
     expect(seen).toEqual([loop, 'function', 'm', loop, 'function']);
-    // The wider parameter type is still accepted (EventLoop is a BaseEventLoop).
-    const wideHandler = (_l: BaseEventLoop, _ctx: ExceptionContext): void => {};
-    const wideFactory = (l: BaseEventLoop, coro: Coroutine<unknown>): Task<unknown> => new Task(coro, { loop: l });
+    // Callbacks declared with the interface type fit (any loop that implements it).
+    const wideHandler = (_l: AbstractEventLoop, _ctx: ExceptionContext): void => {};
+    const wideFactory = (l: AbstractEventLoop, coro: Coroutine<unknown>): Task<unknown> => new Task(coro, { loop: l });
     loop.setExceptionHandler(wideHandler);
     loop.setTaskFactory(wideFactory);
     expect(loop.getExceptionHandler()).toBe(wideHandler);

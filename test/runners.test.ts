@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test, vi } from 'vitest';
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop } from '../src/events.js';
 import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
+import type { AbstractEventLoop } from '../src/events.js';
 import { Runner, run } from '../src/runners.js';
 import { availableBackends } from '../src/selectors.js';
 import { createTask, sleep } from '../src/tasks.js';
@@ -34,7 +35,7 @@ describe('run', () => {
   });
 
   test('a new loop each time, closed afterwards, and no loop set', () => {
-    const loops: EventLoop[] = [];
+    const loops: AbstractEventLoop[] = [];
     for (let i = 0; i < 2; i++) {
       run(function* () {
         loops.push(getRunningLoop());
@@ -93,7 +94,7 @@ describe('run', () => {
     for (const backend of availableBackends()) {
       const seen = run(
         function* () {
-          const loop = getRunningLoop();
+          const loop = getRunningLoop() as EventLoop;
           return [loop.getDebug(), loop.backend];
         },
         { debug: true, selector: backend },
