@@ -50,7 +50,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { BaseEventLoop } from './base_events.js';
 import { CancelledError, RuntimeError } from './errors.js';
-import { describeValue, _getRunningLoop, getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, _loopForNewFuture } from './events.js';
+import { _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, _loopForNewFuture, describeValue } from './events.js';
 import { Future, PENDING, _promiseHooks } from './futures.js';
 import { _checkCanDrain, _promiseSettled, _promiseWorkDone, _promiseWorkStarted } from './microtasks.js';
 import { _isAsyncFunction, _isGeneratorFunction, isCoroutine, isThenable } from './coroutines.js';

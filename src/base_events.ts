@@ -9,7 +9,7 @@ import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
-import type { AbstractEventLoop, AbstractServer, AddrInfo, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, Executor, ExceptionHandler, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+import type { AbstractEventLoop, AbstractServer, AddrInfo, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
 
 export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 import { Future, isFuture } from './futures.js';

@@ -6,9 +6,8 @@
 /** A coroutine: a generator object; `yield*` inside it is `await`. */
 export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
 
-// eslint-disable-next-line @typescript-eslint/no-empty-function
+// The constructors of generator and async functions are not globals: take them from an instance.
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
-// eslint-disable-next-line @typescript-eslint/no-empty-function
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as FunctionConstructor;
 
 /** True for a coroutine: a generator object (what calling a `function*` returns). */

@@ -14,7 +14,7 @@
 // (callSoon), and the loop's runOnce is the only place they run.
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _baseLoop, describeValue, _loopForNewFuture } from './events.js';
+import { _baseLoop, _loopForNewFuture, describeValue } from './events.js';
 import type { Runnable } from './events.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { AbstractEventLoop } from './events.js';
@@ -31,7 +31,6 @@ export type DoneCallback<T> = (fut: Future<T>) => void;
  * A done-callback, or a Task to wake (scheduled without a Handle: the await
  * fast path). Not generic: typing it by T would make Future<T> invariant.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Waiter = ((fut: any) => void) | Runnable;
 
 /**

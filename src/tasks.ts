@@ -9,10 +9,9 @@
 // from the latter to the former is the Future completing.
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
-import { _baseLoop, describeValue, getRunningLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop } from './events.js';
-import type { AbstractEventLoop, Runnable } from './events.js';
+import { _baseLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, describeValue, getRunningLoop } from './events.js';
+import type { AbstractEventLoop, Runnable, TaskOptions } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
-import type { BaseEventLoop, TaskOptions } from './base_events.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
 import type { Coroutine } from './coroutines.js';

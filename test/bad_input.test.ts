@@ -56,7 +56,6 @@ let files = 0;
 
 // ---- the table ----------------------------------------------------------------
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type ErrorClass = abstract new (...args: any[]) => Error;
 
 /** What a row must give: a throw of a class (with a code / name / message), or a value check. */

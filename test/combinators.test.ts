@@ -14,8 +14,8 @@ import { CancelledError, RuntimeError, TimeoutError } from '../src/errors.js';
 import { getRunningLoop } from '../src/events.js';
 import type { Future } from '../src/futures.js';
 import { newEventLoop, setEventLoop } from '../src/loop.js';
-import { createTask, sleep, Task } from '../src/tasks.js';
-import type { Coroutine } from '../src/tasks.js';
+import { createTask, sleep } from '../src/tasks.js';
+import type { Coroutine, Task } from '../src/tasks.js';
 import { after, failAfter, runBriefly, takeErrors, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('gather', () => {

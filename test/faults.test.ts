@@ -16,8 +16,8 @@ import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { getRunningLoop, openConnection, ProtocolBase, sleep, Socket, startServer, StreamReader } from '../src/index.js';
-import type { EventLoop, Server, StreamWriter, Transport } from '../src/index.js';
+import { getRunningLoop, openConnection, ProtocolBase, sleep, Socket, startServer } from '../src/index.js';
+import type { EventLoop, Server, StreamWriter, Transport, StreamReader } from '../src/index.js';
 import { native } from '../src/native.js';
 import { READ_BUFFER_SIZE } from '../src/socket_transport.js';
 import { backends, runGuarded, useLoop } from './helpers.js';
@@ -304,7 +304,6 @@ describe.each(backends)('faults on %s', (backend) => {
   });
 
   it('a fast StreamWriter that awaits drain() against a reader that does not read for a while: bounded buffer, every byte arrives', () => {
-    const loop = t.loop;
     const chunk = 256 * 1024;
     const count = 32;
     function* main(): Co<{ maxWbuf: number; ok: boolean }> {

@@ -3,7 +3,7 @@
 // test_base_events.py and test_events.py).
 import { existsSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, expectTypeOf, test, vi } from 'vitest';
-import type { BaseEventLoop, ExceptionContext, ExceptionHandler, TaskFactory } from '../src/base_events.js';
+import type { ExceptionContext, ExceptionHandler, TaskFactory } from '../src/base_events.js';
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop, Handle, TimerHandle } from '../src/events.js';
 import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';

@@ -5,7 +5,7 @@
 // main awaits the producers, then queue.join(), then cancels the consumers.
 import { describe, expect, it } from 'vitest';
 import { CancelledError, allTasks, createTask, currentTask, gather, getRunningLoop, run, sleep } from '../src/index.js';
-import type { AbstractEventLoop, EventLoop, ExceptionContext } from '../src/index.js';
+import type { AbstractEventLoop, ExceptionContext } from '../src/index.js';
 import { Queue } from '../src/queues.js';
 
 type Co<T> = Generator<unknown, T, unknown>;

@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { RuntimeError } from '../src/errors.js';
 import { getRunningLoop } from '../src/events.js';
-import { EventLoop, getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
+import type { EventLoop } from '../src/loop.js';
+import { getEventLoop, newEventLoop, setEventLoop } from '../src/loop.js';
 import type { AbstractEventLoop } from '../src/events.js';
 import { Runner, run } from '../src/runners.js';
 import { availableBackends } from '../src/selectors.js';
@@ -76,7 +77,6 @@ describe('run', () => {
             try {
               yield* sleep(10);
             } finally {
-              // eslint-disable-next-line no-unsafe-finally
               throw new Error('failed in cleanup');
             }
           })(),

@@ -93,7 +93,6 @@ describe('TaskGroup', () => {
               try {
                 yield* sleep(10);
               } finally {
-                // eslint-disable-next-line no-unsafe-finally
                 throw e2; // fails while being cancelled
               }
             })(),

@@ -4,7 +4,8 @@ import { CancelledError, RuntimeError, TimeoutError } from '../src/errors.js';
 import { getRunningLoop } from '../src/events.js';
 import { createTask, currentTask, sleep } from '../src/tasks.js';
 import type { Coroutine } from '../src/tasks.js';
-import { Timeout, timeout, timeoutAt } from '../src/timeouts.js';
+import type { Timeout } from '../src/timeouts.js';
+import { timeout, timeoutAt } from '../src/timeouts.js';
 import { runBriefly, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('timeout', () => {

@@ -1,0 +1,66 @@
+// The import rules of src/, checked by `npm run lint` (dependency-cruiser).
+// Type-only imports count: they are what makes the layers readable.
+// See docs/ARCHITECTURE.md for the layers these rules describe.
+
+// The loop core: the loop class, Handles, Futures, Tasks and the scheduling
+// around them. Their types name each other (a Future has a loop, the loop
+// makes Futures; a Task is a Future the loop runs), as in asyncio's own type
+// stubs, so they form the one cycle allowed besides protocols/transports.
+const CORE_CYCLE = '^src/(events|futures|tasks|async_tasks|base_events|microtasks|timer_heap)[.]ts$';
+// protocols.ts and transports.ts: a protocol's callbacks get its transport, a
+// transport's getProtocol() returns its protocol. Interfaces only.
+const PROTOCOL_CYCLE = '^src/(protocols|transports)[.]ts$';
+
+// Everything the loop core is built from or is (no I/O beyond _poll).
+const CORE = '^src/(errors|deque|heap|coroutines|events|futures|tasks|async_tasks|base_events|microtasks|timer_heap|combinators|timeouts|taskgroups|locks|queues|mixins|debug)[.]ts$';
+// Networking implementations: transports, servers, streams, sock* operations, the resolver.
+const NETWORKING = '^src/(socket_transport|datagram_transport|pipe_transport|write_buffer|connections|server|streams|stream_errors|chunk_queue|sock_ops|resolver|network_events|selector_events|unix_events|subprocess|child_watcher|signals|sigint|threads|thread_bridge|loop)[.]ts$';
+// What the loop's contract (events.ts) names: interfaces and the socket/selector types.
+const NETWORKING_TYPES = '^src/(transports|protocols|socket|selectors)[.]ts$';
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'A new import cycle (type imports included): only the loop core and protocols/transports may refer to each other. Move the shared piece down a layer, or type against an interface in events.ts.',
+      from: { path: '^src/', pathNot: [CORE_CYCLE, PROTOCOL_CYCLE] },
+      to: { circular: true },
+    },
+    {
+      name: 'core-not-networking',
+      severity: 'error',
+      comment: 'The loop core must not depend on networking: networking is built on the core and typed against AbstractEventLoop.',
+      from: { path: CORE },
+      to: { path: NETWORKING },
+    },
+    {
+      name: 'core-networking-types-only',
+      severity: 'error',
+      comment: 'The core may name the networking interfaces (in the loop contract), never import their code.',
+      from: { path: CORE },
+      to: { path: NETWORKING_TYPES, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'nothing-imports-index',
+      severity: 'error',
+      comment: 'index.ts is the public export list; modules import each other directly.',
+      from: { path: '^src/', pathNot: '^src/index[.]ts$' },
+      to: { path: '^src/index[.]ts$' },
+    },
+    {
+      name: 'awaitables-only-from-index',
+      severity: 'error',
+      comment: 'awaitables.ts imports every module to mark its coroutine functions; only index.ts may import it.',
+      from: { path: '^src/', pathNot: '^src/index[.]ts$' },
+      to: { path: '^src/awaitables[.]ts$' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    includeOnly: '^src/',
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};
