@@ -10,8 +10,6 @@ import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
 import type { AbstractEventLoop, AbstractServer, AddrInfo, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
-
-export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
@@ -25,6 +23,8 @@ import type { SSLContext } from './ssl.js';
 import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
 import { _taskCoroutine } from './async_tasks.js';
+
+export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 
 /** Rebuild the timer heap when more than this fraction of it is cancelled timers... */
 const MIN_CANCELLED_TIMER_HANDLES_FRACTION = 0.5;
