@@ -47,7 +47,6 @@ import {
   createDefaultContext,
   sslErrorFrom,
 } from './ssl.js';
-import type { NodeTlsOptions } from './ssl.js';
 import { CONNECTION_ERRORS, toBytes } from './socket_transport.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import { writeBufferLimits } from './write_buffer.js';

@@ -2,23 +2,16 @@
 // itself, `openssl s_client` / `s_server` and Node's own tls in child
 // processes (run by coio's subprocess support, so the loop under test drives
 // them), on every backend. Certificates are made at test time (tls_certs.ts).
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
   CERT_NONE,
-  CERT_OPTIONAL,
-  CERT_REQUIRED,
   PROTOCOL_TLS_CLIENT,
   PROTOCOL_TLS_SERVER,
   SSLCertVerificationError,
   SSLContext,
   SSLError,
-  TLSVersion,
-  createDefaultContext,
   createSubprocessExec,
-  gather,
   openConnection,
-  sleep,
   startServer,
   PIPE,
   DEVNULL,
