@@ -134,8 +134,8 @@ export const REGISTRY = [
     memory: true,
   },
   {
-    // Node's net with glibc's malloc trim threshold raised (DESIGN.md, "Who
-    // owns the read buffer"): shows how much of node's 100 KiB cost is page
+    // Node's net with glibc's malloc trim threshold raised (as native/memory.cc
+    // does for coio): shows how much of node's 100 KiB cost is page
     // faults. Off by default; --servers node-net-notrim to include it.
     name: 'node-net-notrim',
     label: 'node net (no malloc trim)',

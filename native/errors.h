@@ -1,4 +1,6 @@
-// One place where a failed syscall becomes a JS error (STYLE.md 3).
+// One place where a failed syscall becomes a JS error, so every error has
+// the same shape (code, errno, syscall, as Node's own) and no call site
+// formats its own.
 //
 // The error looks like Node's own system errors (lib/internal/errors.js,
 // UVExceptionWithHostPort): message "<syscall> <CODE>[ <address>[:<port>]]",

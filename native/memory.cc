@@ -1,4 +1,5 @@
-// Heap tuning for large messages (DESIGN.md, "Who owns the read buffer").
+// Heap tuning for large messages: the read buffers coio hands user code are
+// Buffers V8 owns and frees, so glibc's trimming decides what they cost.
 //
 // With glibc's defaults, a 100 KiB Buffer comes from the heap's top and,
 // when V8 frees many of them at once, free() trims the heap back to the OS

@@ -1,5 +1,6 @@
 // The poller contract: one abstract backend, one file per backend, one
-// factory that picks by name (STYLE.md 1).
+// factory that picks by name, so adding a backend touches no other file
+// and the policy written in poller.cc holds for all of them.
 //
 //   poller_epoll.cc   Linux             (the build adds it on Linux)
 //   poller_kqueue.cc  macOS / *BSD      (the build adds it there)

@@ -8,7 +8,8 @@
 // Node's own threads (libuv's pool, V8's platform workers, the inspector)
 // do not, so the kernel may deliver the signal to one of them instead.
 //
-// PROCESS-GLOBAL STATE, and the only such state in the addon: a signal's
+// PROCESS-GLOBAL STATE, and the only data of that kind the addon keeps
+// (memory.cc changes a process-wide malloc setting but keeps nothing): a signal's
 // disposition belongs to the process, and a handler (which runs on whatever
 // thread the kernel picks, between any two instructions) can reach nothing
 // but static data. All of it is in this file:

@@ -1,5 +1,6 @@
-// Non-blocking sockets, pipes and fd I/O as thin syscalls (DESIGN.md: the
-// native layer is syscall-shaped). Every function checks its arguments
+// Non-blocking sockets, pipes and fd I/O as thin syscalls: the native layer
+// is syscall-shaped, and policy (buffering, retries, what an error means)
+// lives in TypeScript where asyncio has it. Every function checks its arguments
 // first (args.h), makes one syscall (retrying EINTR), returns WOULD_BLOCK
 // (-1) for EAGAIN / EWOULDBLOCK / EINPROGRESS, and throws the errors.h error
 // for anything else. The I/O functions (recv, send, read, write, accept,

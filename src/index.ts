@@ -32,7 +32,7 @@ export type { EventLoopOptions } from './loop.js';
 export { run, Runner } from './runners.js';
 export type { RunnerOptions, Main } from './runners.js';
 
-// Living inside Node (issue 7): async functions as coroutines (promises in
+// Living inside Node: async functions as coroutines (promises in
 // Futures, coio coroutines awaitable), and guest mode on Node's own loop.
 export { coroutine } from './awaitables.js';
 export { PromiseFuture } from './async_tasks.js';
@@ -89,7 +89,7 @@ export type { QueueOptions, PriorityQueueOptions } from './queues.js';
 export { pythonCompare } from './heap.js';
 export type { Compare } from './heap.js';
 
-// Signals, threads, pipes and subprocesses (issue 8): the UnixEventLoop layer
+// Signals, threads, pipes and subprocesses: the UnixEventLoop layer
 // of EventLoop, run()'s Ctrl-C, executors and inboxes, pipe transports.
 export { UnixEventLoop } from './unix_events.js';
 export { KeyboardInterrupt } from './sigint.js';

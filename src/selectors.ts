@@ -273,8 +273,10 @@ function toMillis(timeout: number | null): number {
     throw new TypeError(`timeout must be a number of seconds or null, got ${String(timeout)}`);
   }
   if (timeout <= 0) return 0;
-  // Past ~24 days the poller's int milliseconds would overflow: wait forever
-  // is what such a timeout means in practice, but we cap it to stay a timeout.
+  // The native poller takes any number of milliseconds (it counts in
+  // nanoseconds and waits again when a backend caps one wait), so this cap
+  // (~24.8 days, an int32 of milliseconds) only bounds direct select() calls:
+  // the loop never asks for more than a day (MAXIMUM_SELECT_TIMEOUT).
   return Math.min(timeout * 1000, 2 ** 31 - 1);
 }
 

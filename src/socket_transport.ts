@@ -1,5 +1,6 @@
 // The stream transport over a non-blocking socket (asyncio's
-// _SelectorSocketTransport), built for the hot path measured in DESIGN.md:
+// _SelectorSocketTransport), built for the hot path of the echo benchmark
+// (bench/run.mjs):
 //
 // - Register once: the fd is watched for reading from connectionMade to
 //   close; only pauseReading / resumeReading change the interest.
@@ -23,7 +24,7 @@ import type { ExtraInfo, Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
 import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
-/** Read size: large messages come in one recv (DESIGN.md: 256 KiB took 100 KiB echo from ~30 to ~21 µs). */
+/** Read size: large messages come in one recv (measured: 256 KiB took the 100 KiB echo from ~30 to ~21 µs). */
 export const READ_BUFFER_SIZE = 256 * 1024;
 /** After this many writes to a lost connection, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
 const CONNLOST_WRITE_WARNING = 5;

@@ -1,4 +1,4 @@
-// Async functions as coroutines (issue 7): createTask / ensureFuture / run /
+// Async functions as coroutines: createTask / ensureFuture / run /
 // gather / TaskGroup take async functions and promises; async functions
 // await coio Futures, Tasks and coroutines; cancelling their Task throws
 // CancelledError at their await. Every test runs in both modes (the

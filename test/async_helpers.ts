@@ -1,4 +1,4 @@
-// Shared by the tests of async functions and guest mode (issue 7): running a
+// Shared by the tests of async functions and guest mode: running a
 // main in either mode, and the checks that a run left nothing behind.
 import { expect } from 'vitest';
 import { allTasks, EventLoop, getRunningLoop, run, runGuest } from '../src/index.js';

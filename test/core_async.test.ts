@@ -1,4 +1,4 @@
-// The core suite (#3) once more, with async functions instead of generator
+// The core tests (tasks, combinators, timeouts, locks, queues) once more, with async functions instead of generator
 // coroutines where that makes sense: sleep, gather, shield, wait, waitFor,
 // asCompleted, timeout, TaskGroup, locks and queues, awaited from async
 // functions and given async functions. In both modes: the blocking loop

@@ -1,4 +1,4 @@
-// Guest mode (issue 7): coio's loop on Node's libuv loop. A coio echo server
+// Guest mode: coio's loop on Node's libuv loop. A coio echo server
 // answers Node clients while Node's timers tick and fs/promises reads;
 // Node callbacks wake coio tasks; errors reject the Promise; the guest ends
 // cleanly (a child process exits on its own). Every backend: epoll is

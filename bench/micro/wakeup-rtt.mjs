@@ -1,5 +1,5 @@
-// Wakeup round trips and the microtask drain, blocking loop vs guest mode
-// (issue 7). Run: `node bench/micro/wakeup-rtt.mjs [rounds]` after building the
+// Wakeup round trips and the microtask drain, blocking loop vs guest mode.
+// Run: `node bench/micro/wakeup-rtt.mjs [rounds]` after building the
 // addon. It transpiles src/ (type stripping) into node_modules/.cache and
 // imports it from there, so no dist/ build is needed. Prints the median of
 // 5 runs of each measurement, in microseconds (or ns per loop iteration).
