@@ -2,9 +2,9 @@
 // subclass with its own `name`, so `instanceof` and stack traces both work.
 // The errors of other layers live with them: IncompleteReadError and
 // LimitOverrunError in stream_errors.ts, QueueEmpty / QueueFull /
-// QueueShutDown in queues.ts, BrokenBarrierError in locks.ts, KeyboardInterrupt
-// in sigint.ts, KeyError in
-// selectors.ts, the SSL errors in ssl.ts.
+// QueueShutDown in queues.ts, BrokenBarrierError in locks.ts,
+// KeyboardInterrupt in sigint.ts, KeyError in selectors.ts, the SSL errors
+// in ssl.ts.
 
 /**
  * Thrown into a coroutine at its suspension point when its Task is cancelled,
