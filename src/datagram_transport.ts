@@ -8,7 +8,8 @@ import type { DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket } from './socket.js';
 import type { AddressLike } from './socket.js';
-import { CONNECTION_ERRORS, readBuffer, READ_BUFFER_SIZE, toBytes } from './socket_transport.js';
+import { CONNECTION_ERRORS } from './socket_transport.js';
+import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes } from './transport_helpers.js';
 import { writeBufferLimits } from './write_buffer.js';
 import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
 import type { BaseProtocol } from './protocols.js';
@@ -44,7 +45,7 @@ export class DatagramSocketTransport implements DatagramTransport {
   ) {
     this.fd = sock.fileno();
     [this.high, this.low] = writeBufferLimits();
-    this.extra = { socket: sock, sockname: safe(() => sock.getsockname()), peername: remote === undefined ? undefined : safe(() => sock.getpeername()) };
+    this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: remote === undefined ? undefined : addressOrUndefined(() => sock.getpeername()) };
     loop.callSoon(() => {
       this.protocol.connectionMade?.(this as unknown as Transport);
       if (this.closing) return;
@@ -290,13 +291,5 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
     throw err;
   }
   return [transport, protocol];
-}
-
-function safe(get: () => SockAddress): SockAddress | undefined {
-  try {
-    return get();
-  } catch {
-    return undefined;
-  }
 }
 

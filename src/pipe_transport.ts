@@ -11,13 +11,10 @@ import type { Future } from './futures.js';
 import type { AbstractEventLoop } from './events.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
-import { READ_BUFFER_SIZE, readBuffer, toBytes } from './socket_transport.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, readBuffer, toBytes } from './transport_helpers.js';
 import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
-
-/** After this many writes to a lost pipe, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
-const CONNLOST_WRITE_WARNING = 5;
 
 type Waiter = Future<void> | null;
 

@@ -24,7 +24,7 @@ import type { AbstractEventLoop } from './events.js';
 import type { SockAddress } from './native.js';
 import { AF_UNIX, splitInetAddress } from './socket.js';
 import type { AddressLike, Socket } from './socket.js';
-import { toBytes } from './socket_transport.js';
+import { toBytes } from './transport_helpers.js';
 import type { Coroutine } from './coroutines.js';
 
 function setReady(fut: Future<void>): void {

@@ -15,67 +15,19 @@
 
 import { RuntimeError } from './errors.js';
 import { native, WOULD_BLOCK } from './native.js';
-import type { SockAddress } from './native.js';
 import { isBufferedProtocol } from './protocols.js';
 import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes } from './transport_helpers.js';
 import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
-
-/** Read size: large messages come in one recv (measured: 256 KiB took the 100 KiB echo from ~30 to ~21 µs). */
-export const READ_BUFFER_SIZE = 256 * 1024;
-/** After this many writes to a lost connection, say so once (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES). */
-const CONNLOST_WRITE_WARNING = 5;
-
-let sharedReadBuffer: Buffer | undefined;
-/** The per-thread read buffer; its contents are valid only inside one read callback. */
-export function readBuffer(): Buffer {
-  if (sharedReadBuffer === undefined) {
-    tuneHeapOnce();
-    sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
-  }
-  return sharedReadBuffer;
-}
-
-// The last borrowed view handed out, reused when the next read has the same
-// length (a request / response protocol's usual case): a Buffer subarray is
-// a subclass construction, ~2% of a 1 KiB echo (perf). A borrowed view is
-// only valid inside the dataReceived call that got it, so reusing the
-// object changes nothing a correct protocol can see.
-let lastView: Buffer | undefined;
-
-function borrowedView(n: number): Buffer {
-  const view = lastView;
-  if (view !== undefined && view.length === n) return view;
-  return (lastView = sharedReadBuffer!.subarray(0, n));
-}
-
-let heapTuned = false;
-/**
- * Keep the pages of large, short-lived Buffers mapped (native/memory.cc says
- * why: a fresh Buffer per read cost up to 2x at 100 KiB without it). Applied
- * once per process, when the first transport reads; COIO_TUNE_MALLOC=0 turns
- * it off.
- */
-function tuneHeapOnce(): void {
-  if (heapTuned) return;
-  heapTuned = true;
-  if (process.env.COIO_TUNE_MALLOC === '0') return;
-  native.tuneMalloc(64 * 1024 * 1024, 4 * 1024 * 1024);
-}
 
 /** Something that tracks the transports it made (a Server), so close can wait for them. */
 export interface TransportOwner {
   attach(transport: SocketTransport): void;
   detach(transport: SocketTransport): void;
-}
-
-export function toBytes(data: Uint8Array | string): Uint8Array {
-  if (typeof data === 'string') return Buffer.from(data);
-  if (data instanceof Uint8Array) return data;
-  throw new TypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
 }
 
 export class SocketTransport implements Transport {
@@ -105,7 +57,7 @@ export class SocketTransport implements Transport {
     this.fd = sock.fileno();
     this.protocol = protocol;
     this.setProtocol(protocol);
-    this.extra = { socket: sock, sockname: tryAddress(() => sock.getsockname()), peername: tryAddress(() => sock.getpeername()) };
+    this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: addressOrUndefined(() => sock.getpeername()) };
     owner?.attach(this);
     loop.callSoon(SocketTransport.startCb, this);
   }
@@ -387,11 +339,3 @@ export class SocketTransport implements Transport {
 
 /** Errors that mean "the peer went away", reported through connectionLost only. */
 export const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);
-
-function tryAddress(get: () => SockAddress): SockAddress | undefined {
-  try {
-    return get();
-  } catch {
-    return undefined;
-  }
-}

@@ -47,7 +47,8 @@ import {
   createDefaultContext,
   sslErrorFrom,
 } from './ssl.js';
-import { CONNECTION_ERRORS, toBytes } from './socket_transport.js';
+import { CONNECTION_ERRORS } from './socket_transport.js';
+import { CONNLOST_WRITE_WARNING, toBytes } from './transport_helpers.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import { writeBufferLimits } from './write_buffer.js';
 
@@ -64,7 +65,6 @@ const INCOMING_LOW_WATER = 64 * 1024;
 const SSL_WRITE_HIGH_WATER = 512 * 1024;
 /** Shared plaintext / ciphertext scratch buffers (a read or a write happens in one loop callback at a time). */
 const SCRATCH_SIZE = 256 * 1024;
-const CONNLOST_WRITE_WARNING = 5;
 
 /** The states of an SSLProtocol (asyncio's SSLProtocolState). */
 export const SSLProtocolState = Object.freeze({

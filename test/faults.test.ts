@@ -19,7 +19,7 @@ import { describe, expect, it } from 'vitest';
 import { getRunningLoop, openConnection, ProtocolBase, sleep, Socket, startServer } from '../src/index.js';
 import type { EventLoop, Server, StreamWriter, Transport, StreamReader } from '../src/index.js';
 import { native } from '../src/native.js';
-import { READ_BUFFER_SIZE } from '../src/socket_transport.js';
+import { READ_BUFFER_SIZE } from '../src/transport_helpers.js';
 import { backends, runGuarded, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 import { canLimitFds, cpuSeconds, leaveFreeFds } from './emfile.js';
