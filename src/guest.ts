@@ -47,14 +47,13 @@
 import { gather } from './combinators.js';
 import { RuntimeError } from './errors.js';
 import { _getRunningLoop } from './events.js';
-import { FAILED } from './futures.js';
 import { newEventLoop, setEventLoop } from './loop.js';
 import type { EventLoop } from './loop.js';
 import { _setGuest } from './microtasks.js';
 import { native } from './native.js';
 import type { NativeGuest } from './native.js';
+import { _cancelTasksLeft, _reportShutdownFailures } from './runners.js';
 import type { Main, RunnerOptions } from './runners.js';
-import { allTasks } from './tasks.js';
 import type { Task } from './tasks.js';
 
 export interface GuestOptions extends RunnerOptions {
@@ -176,17 +175,13 @@ class GuestRun<T> {
   private _mainDone(): void {
     if (this._state !== RUNNING) return;
     this._state = SHUTTING_DOWN;
-    const rest = [...allTasks(this._loop)];
+    const rest = _cancelTasksLeft(this._loop);
     if (rest.length === 0) {
       this._state = FINISHING;
       return;
     }
-    for (const t of rest) t.cancel();
     gather(...rest, { returnExceptions: true }).addDoneCallback(() => {
-      for (const t of rest) {
-        if (t._state !== FAILED) continue;
-        this._loop.callExceptionHandler({ message: 'unhandled exception during runGuest() shutdown', exception: t.exception(), task: t });
-      }
+      _reportShutdownFailures(this._loop, rest, 'runGuest()');
       if (this._state === SHUTTING_DOWN) this._state = FINISHING;
     });
   }

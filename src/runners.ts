@@ -134,12 +134,30 @@ export function run<T>(main: Main<T>, options: RunnerOptions = {}): T {
 }
 
 function cancelAllTasks(loop: EventLoop): void {
-  const toCancel = [...allTasks(loop)];
+  const toCancel = _cancelTasksLeft(loop);
   if (toCancel.length === 0) return;
-  for (const task of toCancel) task.cancel();
   loop.runUntilComplete(gather(...toCancel, { returnExceptions: true }));
-  for (const task of toCancel) {
+  _reportShutdownFailures(loop, toCancel, 'run()');
+}
+
+/**
+ * @internal The first half of the shutdown run() and runGuest() share
+ * (asyncio's _cancel_all_tasks): cancel every task left on `loop`, and
+ * return them, for the caller to wait for them in its own way.
+ */
+export function _cancelTasksLeft(loop: EventLoop): Task<unknown>[] {
+  const left = [...allTasks(loop)];
+  for (const task of left) task.cancel();
+  return left;
+}
+
+/**
+ * @internal The second half, once those tasks are done: each one that failed
+ * instead of ending cancelled goes to the exception handler.
+ */
+export function _reportShutdownFailures(loop: EventLoop, tasks: readonly Task<unknown>[], who: string): void {
+  for (const task of tasks) {
     if (task._state !== FAILED) continue;
-    loop.callExceptionHandler({ message: 'unhandled exception during run() shutdown', exception: task.exception(), task });
+    loop.callExceptionHandler({ message: `unhandled exception during ${who} shutdown`, exception: task.exception(), task });
   }
 }
