@@ -36,9 +36,7 @@ export function useCoreLoop(options: EventLoopOptions = {}): CoreLoop {
     loop = undefined;
     try {
       if (!l.isClosed()) {
-        expect([...l._tasks].map(String), 'tasks left pending').toEqual([]);
-        expect(l._scheduled.toArray().filter((t) => !t.cancelled()).map(String), 'timers left scheduled').toEqual([]);
-        expect([...l._selector.getMap().keys()], 'fds left watched').toEqual([]);
+        expectLoopLeftNothing(l);
         l.close();
       }
       expect(errors.map((c) => c.message), 'unexpected exception handler calls').toEqual([]);
@@ -58,6 +56,16 @@ export function useCoreLoop(options: EventLoopOptions = {}): CoreLoop {
       return loop!.runUntilComplete(aw as Coroutine<T>);
     },
   };
+}
+
+/**
+ * The leak check after a test (useCoreLoop, and useLoop in helpers.ts): no
+ * task pending, no timer live, no fd watched on `loop`.
+ */
+export function expectLoopLeftNothing(loop: EventLoop): void {
+  expect([...loop._tasks].map(String), 'tasks still pending on the loop').toEqual([]);
+  expect(loop._scheduled.toArray().filter((t) => !t.cancelled()).map(String), 'timers still pending on the loop').toEqual([]);
+  expect([...loop._selector.getMap().keys()], 'fds still registered with the loop').toEqual([]);
 }
 
 /** Take (and so allow) the exception-handler contexts recorded so far. */

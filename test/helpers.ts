@@ -3,11 +3,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeEach } from 'vitest';
 import { availableBackends, newEventLoop } from '../src/index.js';
 import type { EventLoop } from '../src/index.js';
 import { native } from '../src/native.js';
 import { AF_INET6, Socket } from '../src/socket.js';
+import { expectLoopLeftNothing } from './core_helpers.js';
 import { trackLoop } from './leaks.js';
 
 export const backends = availableBackends();
@@ -63,9 +64,7 @@ export function useLoop(backend: string): { readonly loop: EventLoop; run<T>(cor
       if (!l.isClosed()) {
         // Let connectionLost callbacks and closing transports finish.
         l.runUntilComplete(settle());
-        expect([...l._selector.getMap().keys()], 'fds still registered with the loop').toEqual([]);
-        expect(l._scheduled.toArray().filter((t) => !t.cancelled()).map(String), 'timers still pending on the loop').toEqual([]);
-        expect([...l._tasks].map(String), 'tasks still pending on the loop').toEqual([]);
+        expectLoopLeftNothing(l);
       }
     } finally {
       if (!l.isClosed()) l.close();
