@@ -296,7 +296,6 @@ describe.each(backends)('%s backend', (backend) => {
     (op) => {
       const loop = t.loop;
       const srv = listener('127.0.0.1');
-      const addr = srv.getsockname() as { address: string; port: number };
       const [a, b] = socketpair();
       // A connect to a listener whose backlog is full stays in progress.
       const full = new Socket(AF_INET);
