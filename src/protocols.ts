@@ -85,8 +85,6 @@ export interface SubprocessProtocol {
   resumeWriting?(): void;
 }
 
-export type AnyProtocol = Protocol | BufferedProtocol;
-
 /** Base class with no-op callbacks; override what you need. */
 export class BaseProtocolImpl implements BaseProtocol {
   connectionMade(_transport: Transport): void {}
