@@ -10,11 +10,15 @@
 
 import { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
-import { Handle } from './events.js';
+import { Handle, _getRunningLoop } from './events.js';
 import type { Callback } from './events.js';
 import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd } from './selectors.js';
 import type { FileObj, SelectorKey } from './selectors.js';
 import type { BackendName } from './native.js';
+import { _loopDebug } from './socket.js';
+
+// A Socket made while a loop in debug mode runs warns if it is collected unclosed (socket.ts).
+_loopDebug.enabled = () => _getRunningLoop()?._debug === true;
 
 /** The data of a selector key: who to call when the fd is readable / writable. */
 interface IoHandles {

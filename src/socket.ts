@@ -11,7 +11,6 @@
 //   Unix paths (strings) are all accepted. Hosts must be numeric here; name
 //   resolution belongs to the loop (getaddrinfo), which never blocks.
 
-import { _getRunningLoop } from './events.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 
@@ -25,6 +24,13 @@ import type { SockAddress } from './native.js';
 // Node runs these callbacks from its own event loop: while coio's loop
 // blocks in run() they wait for it to return (in guest mode they run as
 // the host loop turns).
+/**
+ * @internal Whether the running loop is in debug mode. This module sits
+ * below the event loop and imports none of it; the loop's selector layer
+ * (selector_events.ts) installs the real question when it loads.
+ */
+export const _loopDebug = { enabled: (): boolean => false };
+
 const unclosed = new FinalizationRegistry<number>((held) => {
   const warn = held < 0;
   const fd = warn ? ~held : held;
@@ -117,7 +123,7 @@ export class Socket {
     this.family = family;
     this.type = type;
     this.fd = fd ?? native.socket(family, type);
-    unclosed.register(this, _getRunningLoop()?._debug === true ? ~this.fd : this.fd, this);
+    unclosed.register(this, _loopDebug.enabled() ? ~this.fd : this.fd, this);
   }
 
   /** The fd, or -1 once closed (as Python's fileno()). */
