@@ -48,6 +48,9 @@ function waitReady(loop: AbstractEventLoop, sock: Socket, direction: 'read' | 'w
     else loop.removeWriter(fd);
   };
   const onClose = (): void => {
+    // A loop closed since has dropped its selector and its tasks: nothing
+    // to remove, nobody to tell (and a Future of a closed loop cannot complete).
+    if (loop.isClosed()) return;
     stop();
     if (!fut.done()) fut.setException(sock._closedError(syscall));
   };

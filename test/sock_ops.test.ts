@@ -1,7 +1,7 @@
 // Socket coroutines on the loop (sockRecv, sockSendall, ...) over real
 // loopback sockets, on every backend.
 import { describe, expect, it } from 'vitest';
-import { createTask, sleep, CancelledError, waitFor, TimeoutError } from '../src/index.js';
+import { createTask, newEventLoop, sleep, CancelledError, waitFor, TimeoutError } from '../src/index.js';
 import { native } from '../src/native.js';
 import { AF_INET, AF_INET6, SOCK_DGRAM, Socket, socketpair } from '../src/socket.js';
 import { backends, loopbackHosts, useLoop } from './helpers.js';
@@ -393,3 +393,21 @@ function* settleTask(task: Iterable<unknown>): Co<void> {
     // its error is not what this test is about
   }
 }
+
+it('closing a socket after the loop that waited on it was closed just closes it', () => {
+  const [a, b] = socketpair();
+  const loop = newEventLoop();
+  try {
+    loop.runUntilComplete(
+      (function* (): Co<void> {
+        createTask(loop.sockRecv(b, 10));
+        yield* sleep(0.01);
+      })(),
+    );
+  } finally {
+    loop.close();
+  }
+  a.close();
+  expect(() => b.close()).not.toThrow();
+  expect(b.closed).toBe(true);
+});
