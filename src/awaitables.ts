@@ -24,6 +24,7 @@ import * as resolver from './resolver.js';
 import * as server from './server.js';
 import * as sockOps from './sock_ops.js';
 import * as streams from './streams.js';
+import * as baseSubprocess from './base_subprocess.js';
 import * as subprocess from './subprocess.js';
 import * as taskgroups from './taskgroups.js';
 import { sleep } from './tasks.js';
@@ -59,6 +60,7 @@ const modules: readonly Record<string, unknown>[] = [
   server,
   sockOps,
   streams,
+  baseSubprocess,
   subprocess,
   taskgroups,
   threads,

@@ -14,8 +14,10 @@ import type { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js'
 import type { BaseProtocol, Protocol } from './protocols.js';
 import { addSignalHandler, closeSignals, removeSignalHandler } from './signals.js';
 import type { Signal } from './signals.js';
-import { subprocessExec, subprocessShell } from './subprocess.js';
-import type { SubprocessOptions, SubprocessProtocol, SubprocessTransport } from './subprocess.js';
+import { subprocessExec, subprocessShell } from './base_subprocess.js';
+import type { SubprocessTransport } from './base_subprocess.js';
+import type { SubprocessOptions } from './events.js';
+import type { SubprocessProtocol } from './protocols.js';
 import { closeThreadBridge, existingThreadBridge } from './thread_bridge.js';
 import { Inbox, runInExecutor, ThreadPoolExecutor } from './threads.js';
 import type { ThreadFunction } from './threads.js';
