@@ -19,7 +19,7 @@ import type { Coroutine, Task } from '../src/tasks.js';
 import { after, failAfter, runBriefly, takeErrors, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('gather', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('results in argument order, whatever the completion order', () => {
     const r = core.run(function* () {
@@ -183,7 +183,7 @@ describe('gather', () => {
 });
 
 describe('shield', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('passes the result and the exception through', () => {
     expect(
@@ -256,7 +256,7 @@ describe('shield', () => {
 });
 
 describe('wait', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('ALL_COMPLETED (default): everything done, nothing pending', () => {
     const [done, pending] = core.run(function* () {
@@ -358,7 +358,7 @@ describe('wait', () => {
 });
 
 describe('waitFor', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('the result in time', () => {
     expect(core.run(() => waitFor(sleep(0.001, 'ok'), 1))).toBe('ok');
@@ -446,7 +446,7 @@ describe('waitFor', () => {
 });
 
 describe('asCompleted', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('results in completion order', () => {
     const r = core.run(function* () {

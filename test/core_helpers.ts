@@ -6,6 +6,13 @@ import { newEventLoop } from '../src/loop.js';
 import type { EventLoop, EventLoopOptions } from '../src/loop.js';
 import type { ExceptionContext } from '../src/base_events.js';
 import type { Awaitable, Coroutine } from '../src/tasks.js';
+import { TestLoop } from './test_loop.js';
+
+/** Options of useCoreLoop: the loop's, and whether it runs on a virtual clock (test_loop.ts). */
+export interface CoreLoopOptions extends EventLoopOptions {
+  /** A TestLoop: timers fire at once, in order, at exact loop times. */
+  virtualClock?: boolean;
+}
 
 export interface CoreLoop {
   readonly loop: EventLoop;
@@ -21,11 +28,12 @@ export interface CoreLoop {
  * `expectErrors` lets a test claim the handler contexts it caused (any left
  * unclaimed fail the test).
  */
-export function useCoreLoop(options: EventLoopOptions = {}): CoreLoop {
+export function useCoreLoop(options: CoreLoopOptions = {}): CoreLoop {
+  const { virtualClock = false, ...loopOptions } = options;
   let loop: EventLoop | undefined;
   let errors: ExceptionContext[] = [];
   beforeEach(() => {
-    loop = newEventLoop(options);
+    loop = virtualClock ? new TestLoop(loopOptions) : newEventLoop(loopOptions);
     errors = [];
     loop.setExceptionHandler((_l, ctx) => {
       errors.push(ctx);

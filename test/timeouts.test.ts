@@ -9,7 +9,7 @@ import { timeout, timeoutAt } from '../src/timeouts.js';
 import { runBriefly, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('timeout', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('the body finishes in time: its result, and nothing left behind', () => {
     const r = core.run(function* () {
