@@ -7,7 +7,6 @@
 #include <napi.h>
 
 #include "addon.h"
-#include "microtasks.h"
 #include "pidfd.h"
 #include "signals.h"
 #include "spawn_api.h"

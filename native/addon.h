@@ -24,5 +24,9 @@ void InitWaker(Napi::Env env, Napi::Object exports);
 void InitSocket(Napi::Env env, Napi::Object exports);
 // native/memory.cc: tuneMalloc (glibc heap thresholds).
 void InitMemory(Napi::Env env, Napi::Object exports);
+// microtasks.cc: drainMicrotasks, isRunningMicrotasks (V8's microtask queue).
+void InitMicrotasks(Napi::Env env, Napi::Object exports);
+// guest.cc: Guest (class), guest mode on Node's libuv loop.
+void InitGuest(Napi::Env env, Napi::Object exports);
 
 }  // namespace coio

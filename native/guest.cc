@@ -45,7 +45,7 @@
 
 #include "args.h"
 #include "errors.h"
-#include "microtasks.h"
+#include "addon.h"
 
 namespace coio {
 namespace {

@@ -18,7 +18,7 @@
 // headers come with Node (node-gyp puts them on the include path).
 #include <v8.h>
 
-#include "microtasks.h"
+#include "addon.h"
 
 namespace coio {
 namespace {
