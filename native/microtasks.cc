@@ -45,10 +45,24 @@ Napi::Value IsRunningMicrotasks(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), CurrentQueue(isolate)->IsRunningMicrotasks());
 }
 
+// clearKeptObjects(): let the garbage collector take the targets of the
+// WeakRefs made (or dereferenced) so far. V8 keeps every such target alive
+// until the embedder ends the current job; Node ends it only when its stack
+// unwinds, which the blocking loop never lets happen while it runs (and a
+// checkpoint refused inside a microtask does not end it either). Without
+// this, each WeakRef made while the loop runs would pin its target until
+// the loop returns. src/unretrieved.ts calls it between callbacks, where a
+// coio program's "job" (one callback) has ended.
+Napi::Value ClearKeptObjects(const Napi::CallbackInfo& info) {
+  v8::Isolate::GetCurrent()->ClearKeptObjects();
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitMicrotasks(Napi::Env env, Napi::Object exports) {
   exports.Set("drainMicrotasks", Napi::Function::New(env, DrainMicrotasks, "drainMicrotasks"));
+  exports.Set("clearKeptObjects", Napi::Function::New(env, ClearKeptObjects, "clearKeptObjects"));
   exports.Set("isRunningMicrotasks",
               Napi::Function::New(env, IsRunningMicrotasks, "isRunningMicrotasks"));
 }

@@ -23,6 +23,7 @@ import type { SSLContext } from './ssl.js';
 import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
 import { _taskCoroutine } from './async_tasks.js';
+import { Unretrieved } from './unretrieved.js';
 
 export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 
@@ -71,8 +72,8 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
    * An array with swap-remove (each Task knows its index): cheaper than a Set's hashing, per task.
    */
   readonly _tasks: Task<unknown>[] = [];
-  /** @internal Failed Futures whose exception nobody retrieved yet: reported at close. */
-  private readonly _unretrieved = new Set<Future<unknown>>();
+  /** @internal Failed Futures whose exception nobody retrieved yet: reported when collected, or at close (unretrieved.ts). */
+  readonly _unretrievedFailures = new Unretrieved(this);
   private _stopping = false;
   private _running = false;
   private _closed = false;
@@ -398,16 +399,6 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     last._taskIndex = i;
   }
 
-  /** @internal Remember a failed Future until its exception is retrieved. */
-  _trackUnretrieved(fut: Future<unknown>): void {
-    this._unretrieved.add(fut);
-  }
-
-  /** @internal */
-  _untrackUnretrieved(fut: Future<unknown>): void {
-    this._unretrieved.delete(fut);
-  }
-
   /** @internal RuntimeError('Event loop is closed') once closed. */
   _checkClosed(): void {
     if (this._closed) throw new RuntimeError('Event loop is closed');
@@ -518,13 +509,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
       if (task._logDestroyPending) this.callExceptionHandler(withSource({ message: 'Task was destroyed but it is pending!', task }, task));
     }
     for (const task of pending) task._closeCoroutine();
-    for (const fut of this._unretrieved) {
-      if (!fut._logTraceback) continue;
-      fut._logTraceback = false;
-      const what = fut instanceof Task ? 'Task' : 'Future';
-      this.callExceptionHandler(withSource({ message: `${what} exception was never retrieved`, exception: fut._exception, future: fut }, fut));
-    }
-    this._unretrieved.clear();
+    this._unretrievedFailures.reportAll();
   }
 }
 

@@ -35,8 +35,12 @@ export interface ExceptionContext {
   message: string;
   /** The error, if the report is about one. */
   exception?: unknown;
-  /** The Future whose exception was never retrieved, if any. */
-  future?: Future<unknown>;
+  /**
+   * The Future whose exception was never retrieved, if any; once that Future
+   * was garbage-collected (the usual time of the report), how it looked: a
+   * string such as '<Task finished exception=Error: x name="Task-3">'.
+   */
+  future?: Future<unknown> | string;
   /** The Task concerned (a failed step, a task destroyed while pending), if any. */
   task?: Task<unknown>;
   /** The callback's Handle, for an exception thrown by a callback. */

@@ -18,6 +18,7 @@ import { _baseLoop, _loopForNewFuture, describeValue } from './events.js';
 import type { Runnable } from './events.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { AbstractEventLoop } from './events.js';
+import type { UnretrievedRecord } from './unretrieved.js';
 
 /** @internal */ export const PENDING = 0;
 /** @internal */ export const CANCELLED = 1;
@@ -56,8 +57,12 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
   /** @internal */ _cancelMessage: unknown = undefined;
   /** @internal The CancelledError that result() throws once cancelled (a Task keeps the one its coroutine raised). */
   _cancelledExc: CancelledError | null = null;
-  /** @internal True while a failure is set and nobody has looked at it (reported at loop close). */
-  _logTraceback = false;
+  /**
+   * @internal While a failure is set and nobody has looked at it: what its
+   * report needs (unretrieved.ts: reported when this Future is collected, or
+   * when its loop closes), else null.
+   */
+  _unretrieved: UnretrievedRecord | null = null;
   /**
    * @internal Set by next() when it yields this Future for a Task to wait on.
    * A Task that receives a Future with the flag unset knows the coroutine
@@ -142,7 +147,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
 
   /**
    * Complete the Future with an exception (thrown where it is awaited); schedules the callbacks.
-   * If nobody retrieves it, the loop reports it when it closes.
+   * If nobody retrieves it, the loop reports it when the Future is garbage-collected (or when the loop closes, if sooner).
    * @throws InvalidStateError if it is already done (cancelled included).
    */
   setException(exception: unknown): void {
@@ -263,8 +268,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
   _setException(exception: unknown): void {
     this._exception = exception;
     this._state = FAILED;
-    this._logTraceback = true;
-    this._loop._trackUnretrieved(this);
+    this._unretrieved = this._loop._unretrievedFailures.track(this, this._reportKind(), this._reportName());
     this._scheduleCallbacks();
   }
 
@@ -275,9 +279,20 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
 
   /** @internal */
   _markRetrieved(): void {
-    if (!this._logTraceback) return;
-    this._logTraceback = false;
-    this._loop._untrackUnretrieved(this);
+    const record = this._unretrieved;
+    if (record === null) return;
+    this._unretrieved = null;
+    record.owner.untrack(record);
+  }
+
+  /** @internal The first word of its "exception was never retrieved" report. */
+  _reportKind(): string {
+    return 'Future';
+  }
+
+  /** @internal The name its report gives (a Task's), or null. */
+  _reportName(): string | null {
+    return null;
   }
 
   /** @internal The CancelledError to throw for a cancelled Future (one per Future, so rethrows are the same object). */

@@ -305,6 +305,8 @@ export interface NativeAddon {
   drainMicrotasks(): boolean;
   /** Whether a microtask is running (so drainMicrotasks() would do nothing). */
   isRunningMicrotasks(): boolean;
+  /** End V8's hold on the targets of the WeakRefs made so far (as the end of a job does), so they can be collected. */
+  clearKeptObjects(): void;
 
   // Guest mode (native/guest.cc): coio's loop driven by Node's libuv loop.
 

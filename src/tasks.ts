@@ -147,6 +147,16 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     return this._numCancelsRequested;
   }
 
+  /** @internal */
+  override _reportKind(): string {
+    return 'Task';
+  }
+
+  /** @internal */
+  override _reportName(): string | null {
+    return this.getName();
+  }
+
   override toString(): string {
     const waiting = this._futWaiter !== null ? ` wait_for=${String(this._futWaiter)}` : '';
     return `<Task ${this._stateInfo()} name=${JSON.stringify(this.getName())}${waiting}>`;

@@ -183,7 +183,7 @@ describe('Future', () => {
       const g = new Future(core.loop);
       g.setException(new TypeError('bad'));
       await expect((async () => await g)()).rejects.toThrow('bad');
-      expect(g._logTraceback).toBe(false);
+      expect(g._unretrieved).toBe(null);
 
       const c = new Future(core.loop);
       c.cancel('stop');
