@@ -11,6 +11,8 @@
 // - feed(data) never throws for any bytes; it returns the requests completed
 //   by this chunk, in order (possibly none). It keeps no reference to `data`
 //   (a view of a reused read buffer is fine): what it keeps is copied.
+//   feed(data, n) returns at most n of them and keeps the rest for later
+//   feeds (feed(EMPTY, n) goes on with what it kept).
 // - Splitting the same bytes into chunks differently yields the same requests
 //   and the same error (the limits apply to the same sizes either way).
 // - On malformed input `parser.error` becomes an HttpParseError with the
@@ -223,21 +225,32 @@ export class RequestParser {
 
   /**
    * Feed the next bytes of the stream; returns the requests they complete.
+   * With maxRequests, stops after that many: the rest is kept, unparsed,
+   * and a later feed (of more bytes, or of none) goes on from there. A
+   * server that must stop answering (its client does not read) stops
+   * parsing this way.
    * @param {Uint8Array} data
+   * @param {number} [maxRequests]
    * @returns {HttpRequest[]}
    */
-  feed(data) {
+  feed(data, maxRequests = Infinity) {
     const out = [];
-    if (this.error !== null || data.length === 0) return out;
-    let buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
-    if (this.pending !== null) {
-      buf = Buffer.concat([this.pending, buf]);
+    if (this.error !== null) return out;
+    let buf;
+    let owned; // buf is ours (not the caller's data, which may be a borrowed view)
+    if (this.pending === null) {
+      if (data.length === 0) return out;
+      buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+      owned = false;
+    } else {
+      buf = data.length === 0 ? this.pending : Buffer.concat([this.pending, data]);
+      owned = true;
       this.pending = null;
     }
     const len = buf.length;
     const maxHead = this.limits.maxHeadSize;
     let pos = 0;
-    while (pos < len) {
+    while (pos < len && out.length < maxRequests) {
       let req = this.current;
       if (req === null) {
         // Empty lines before a request line are skipped (RFC 9112 §2.2).
@@ -296,7 +309,7 @@ export class RequestParser {
       this.bodyGot = 0;
       this.continueDue = false;
     } else if (pos < len) {
-      this.pending = Buffer.from(buf.subarray(pos)); // a copy: data may be a borrowed view
+      this.pending = owned ? buf.subarray(pos) : Buffer.from(buf.subarray(pos)); // a copy: data may be a borrowed view
     }
     return out;
   }

@@ -23,8 +23,12 @@
 // bodies, pipelined requests answered in order, `Expect: 100-continue`,
 // HEAD, 400 (or 413 / 431 / 501 / 505) on malformed requests, then close.
 // Every response has a Content-Length. The parser is examples/http_parser.mjs.
-// No idle timeout: a production server would close idle keep-alive
-// connections after a while (loop.callLater per connection).
+// Bounded per connection whatever the client does: a client that pipelines
+// requests without reading the responses stops being parsed (and read) while
+// the write buffer is over its high-water mark, and large bodies are sent
+// from the shared buffer, not copied; a connection silent for IDLE_TIMEOUT
+// seconds (nothing received, nothing sent) is closed, or aborted if its
+// client stopped reading.
 //
 // Stopping: Ctrl-C or SIGTERM shut it down cleanly (stop listening, close
 // the connections once their pending responses are sent, abort those still
@@ -61,11 +65,14 @@ const STATUS_TEXT = {
 };
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 /** Responses up to this size go out as one Buffer (head and body concatenated). */
 const COALESCE_LIMIT = 64 * 1024;
 const MAX_BYTES = 64 * 1024 * 1024;
 /** Seconds a shutdown waits for pending responses before it aborts their connections. */
 const SHUTDOWN_TIMEOUT = 5;
+/** Seconds of silence (nothing received, nothing sent) after which a connection is closed. */
+export const IDLE_TIMEOUT = 30;
 
 // The Date header, formatted once per second.
 let dateSecond = -1;
@@ -137,28 +144,53 @@ function serialize(res, keepAlive, isHead) {
 
 export class HttpProtocol {
   // dataReceived gets a view of the loop's read buffer: the parser copies
-  // only what it keeps (bodies, a partial head).
+  // only what it keeps (bodies, a partial head, requests not parsed yet).
   borrowsData = true;
 
-  constructor(handler = defaultHandler) {
+  /**
+   * @param {(req: import('./http_parser.mjs').HttpRequest) => object} [handler]
+   * @param {{ idleTimeout?: number }} [options] idleTimeout: seconds (0 or Infinity: none)
+   */
+  constructor(handler = defaultHandler, { idleTimeout = IDLE_TIMEOUT } = {}) {
     this.handler = handler;
     this.transport = null;
     this.parser = new RequestParser();
     this.done = false; // a response said Connection: close
+    this.writingPaused = false;
+    this.idleTimeout = idleTimeout;
+    this.idleTimer = null;
+    this.active = false; // something arrived since the last idle check
+    this.lastBuffered = 0; // the write buffer's size at the last idle check
   }
 
   connectionMade(transport) {
     this.transport = transport;
+    if (this.idleTimeout > 0 && this.idleTimeout !== Infinity) {
+      this.idleTimer = getRunningLoop().callLater(this.idleTimeout, idleCheck, this);
+    }
   }
 
   dataReceived(data) {
-    if (this.done) return;
+    this.active = true;
+    if (!this.done) this.answer(data);
+  }
+
+  /**
+   * Parse and answer the requests in `data` (and those the parser kept), in
+   * order, coalescing responses into few writes. Stops parsing as soon as
+   * the transport pauses writing (its buffer went over the high-water mark:
+   * the client does not read as fast as it asks): the parser keeps the rest,
+   * unparsed, and resumeWriting goes on from there. So a client that
+   * pipelines requests without reading the responses gets at most one
+   * response beyond the write buffer's limits, not one per request.
+   */
+  answer(data) {
     const parser = this.parser;
-    const requests = parser.feed(data);
-    // Every response this read completed, in request order, in one write.
-    const out = [];
+    let out = [];
     let size = 0;
-    for (const req of requests) {
+    for (let input = data; !this.writingPaused; input = EMPTY) {
+      const [req] = parser.feed(input, 1);
+      if (req === undefined) break;
       let res;
       try {
         res = this.handler(req);
@@ -179,24 +211,33 @@ export class HttpProtocol {
         this.done = true;
         break;
       }
+      if (size >= COALESCE_LIMIT) {
+        this.flush(out, size); // may pause writing, which ends the loop
+        out = [];
+        size = 0;
+      }
     }
-    if (!this.done && parser.error !== null) {
+    if (!this.done && !this.writingPaused && parser.error !== null) {
       const { status, message } = parser.error;
       const bytes = serialize({ status, body: `${status} ${STATUS_TEXT[status] ?? 'Error'}: ${message}\n` }, false, false);
       out.push(bytes);
       size += bytes.length;
       this.done = true;
     }
-    if (!this.done && parser.takeContinue()) {
+    if (!this.done && !this.writingPaused && parser.takeContinue()) {
       out.push(CONTINUE);
       size += CONTINUE.length;
     }
+    this.flush(out, size);
+    if (this.done) this.transport.close(); // after the buffered responses are sent
+  }
+
+  flush(out, size) {
     if (out.length === 1) this.transport.write(out[0]);
     else if (out.length > 1) {
       if (size <= COALESCE_LIMIT) this.transport.write(Buffer.concat(out, size));
       else this.transport.writelines(out);
     }
-    if (this.done) this.transport.close(); // after the buffered responses are sent
   }
 
   eofReceived() {
@@ -205,24 +246,56 @@ export class HttpProtocol {
   }
 
   // Back-pressure: a client that pipelines requests but doesn't read the
-  // responses makes us stop reading until our write buffer drains.
+  // responses makes us stop parsing and reading until our write buffer
+  // drains below its low-water mark.
   pauseWriting() {
+    this.writingPaused = true;
     this.transport.pauseReading();
   }
 
   resumeWriting() {
-    this.transport.resumeReading();
+    this.writingPaused = false;
+    if (!this.done) this.answer(EMPTY); // the requests the parser kept
+    if (!this.writingPaused && this.transport !== null && !this.transport.isClosing()) this.transport.resumeReading();
   }
 
   connectionLost() {
     this.transport = null;
+    this.idleTimer?.cancel();
+    this.idleTimer = null;
   }
 }
 
-/** Listen on host:port with `handler` (HTTPS when given an `ssl` SSLContext); returns the Server. */
-export function* startHttpServer(host, port, { handler = defaultHandler, reusePort = false, backlog = 1024, ssl } = {}) {
+/**
+ * The idle timeout, checked every idleTimeout seconds: a connection on which
+ * nothing arrived and nothing was sent for a whole period is closed (so an
+ * idle one goes after one to two periods). If responses are still buffered,
+ * the client is not reading them: it is aborted, since closing would wait
+ * for them for ever.
+ */
+function idleCheck(p) {
+  const t = p.transport;
+  p.idleTimer = null;
+  if (t === null) return;
+  const buffered = t.getWriteBufferSize();
+  if (p.active || (buffered > 0 && buffered !== p.lastBuffered)) {
+    p.active = false;
+    p.lastBuffered = buffered;
+    p.idleTimer = getRunningLoop().callLater(p.idleTimeout, idleCheck, p);
+  } else if (buffered > 0) {
+    t.abort();
+  } else {
+    t.close();
+  }
+}
+
+/**
+ * Listen on host:port with `handler` (HTTPS when given an `ssl` SSLContext);
+ * returns the Server. idleTimeout: see HttpProtocol.
+ */
+export function* startHttpServer(host, port, { handler = defaultHandler, reusePort = false, backlog = 1024, ssl, idleTimeout = IDLE_TIMEOUT } = {}) {
   const options = ssl === undefined ? { reusePort, backlog } : { reusePort, backlog, ssl };
-  return yield* getRunningLoop().createServer(() => new HttpProtocol(handler), host, port, options);
+  return yield* getRunningLoop().createServer(() => new HttpProtocol(handler, { idleTimeout }), host, port, options);
 }
 
 /**

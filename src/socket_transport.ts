@@ -8,10 +8,10 @@
 //   transport of this thread (reads happen only in loop callbacks, one at a
 //   time), so an idle connection costs no buffer and a read allocates
 //   nothing unless the protocol asks for its own copy.
-// - Try first, wait second: write() sends at once and buffers (a copy of)
-//   only what the kernel did not take (in a WriteBuffer, write_buffer.ts,
-//   made on the first such write); the buffer goes out with one vectored
-//   send when the fd becomes writable.
+// - Try first, wait second: write() sends at once and buffers only what the
+//   kernel did not take (in a WriteBuffer, write_buffer.ts, made on the
+//   first such write: a copy of a small tail, a reference to a large one);
+//   the buffer goes out with one vectored send when the fd becomes writable.
 
 import { RuntimeError } from './errors.js';
 import { native, WOULD_BLOCK } from './native.js';

@@ -22,6 +22,11 @@ export function readBuffer(): Buffer {
   return sharedReadBuffer;
 }
 
+/** True for a view of the read buffer (a borrowed view): its bytes change at the next read. */
+export function isReadBufferView(bytes: Uint8Array): boolean {
+  return sharedReadBuffer !== undefined && bytes.buffer === sharedReadBuffer.buffer;
+}
+
 // The last borrowed view handed out, reused when the next read has the same
 // length (a request / response protocol's usual case): a Buffer subarray is
 // a subclass construction, ~2% of a 1 KiB echo (perf). A borrowed view is

@@ -56,7 +56,10 @@ export interface ReadTransport extends BaseTransport {
 /** The writing side of a transport (asyncio.WriteTransport). */
 export interface WriteTransport extends BaseTransport {
   /**
-   * Send now what the kernel takes; buffer (a copy of) the rest. Never blocks.
+   * Send now what the kernel takes; buffer the rest. Never blocks. A rest of
+   * up to 16 KiB is copied; a larger one is kept by reference (as asyncio
+   * keeps a memoryview): do not change such a buffer until it is sent
+   * (drain() returned, or getWriteBufferSize() is 0).
    * After close(), or once the connection is lost, the data is dropped.
    * @throws TypeError for data that is not a Uint8Array or string; an Error after writeEof().
    */

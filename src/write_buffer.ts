@@ -9,6 +9,7 @@
 
 import type { BaseProtocol } from './protocols.js';
 import type { AbstractEventLoop } from './events.js';
+import { isReadBufferView } from './transport_helpers.js';
 
 /** The default high-water mark (asyncio's 64 KiB); the low one is a quarter of it. */
 export const DEFAULT_HIGH_WATER = 64 * 1024;
@@ -25,8 +26,14 @@ export function writeBufferLimits(high?: number, low?: number): [number, number]
   return [high, low];
 }
 
+/**
+ * Unsent tails up to this size are copied; larger ones are kept by
+ * reference (see WriteBuffer.push).
+ */
+export const COPY_LIMIT = 16 * 1024;
+
 export class WriteBuffer {
-  /** Owned copies of what is still to send; the first is sent from `offset`. */
+  /** What is still to send (copies, or the callers' own buffers); the first is sent from `offset`. */
   chunks: Uint8Array[] = [];
   offset = 0;
   /** Bytes still to send. */
@@ -35,10 +42,24 @@ export class WriteBuffer {
   low = DEFAULT_HIGH_WATER / 4;
   private protocolPaused = false;
 
-  /** Keep a copy of bytes from `from` on: the caller may reuse its buffer (or it is a borrowed view). */
+  /**
+   * Keep bytes from `from` on until they are sent. The rule, as asyncio's
+   * transports (which keep a memoryview of what write() was given): a tail
+   * larger than COPY_LIMIT is kept by reference, not copied, so the caller
+   * must not change that buffer until it is sent (drain() returned, or
+   * getWriteBufferSize() is 0). Copying it would double the memory of every
+   * large unsent write (a response body shared by many connections, copied
+   * once per connection that does not read). Small tails are copied: cheap,
+   * they free a large buffer of which only the end is left, and the caller
+   * may reuse a small scratch buffer at once. A view of the loop's shared
+   * read buffer (a protocol with borrowsData writing what it received) is
+   * always copied: the next read overwrites it.
+   */
   push(bytes: Uint8Array, from: number): void {
-    this.chunks.push(Buffer.from(bytes.subarray(from)));
-    this.size += bytes.length - from;
+    const n = bytes.length - from;
+    const tail = from === 0 ? bytes : bytes.subarray(from);
+    this.chunks.push(n <= COPY_LIMIT || isReadBufferView(bytes) ? Buffer.from(tail) : tail);
+    this.size += n;
   }
 
   /** Drop n sent bytes from the front. */

@@ -363,6 +363,94 @@ function request(port: number, options: http.RequestOptions & { body?: Buffer | 
   });
 }
 
+/** The resident set size of a process, MiB (Linux /proc). */
+function rssMiB(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m === null ? 0 : Number(m[1]) / 1024;
+}
+
+describe.skipIf(process.platform !== 'linux')('http_server.mjs against a client that does not read', () => {
+  const PIPELINED = 24;
+  const bigRequests = (port: number): string => `GET /bytes/67108864 HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`.repeat(PIPELINED);
+
+  it(`${PIPELINED} pipelined GET /bytes/67108864, never read: the server's memory stays bounded, and SIGTERM still completes`, async () => {
+    const [server, port] = await startServer([example('http_server.mjs'), '0'], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    const c = new RawClient(port);
+    try {
+      c.socket.pause(); // never read: the responses pile up in the server
+      await until(() => server.child.pid !== undefined, 'the pid');
+      const pid = server.child.pid!;
+      const rss0 = rssMiB(pid);
+      c.socket.write(bigRequests(port));
+      let peak = rss0;
+      for (let i = 0; i < 30; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        peak = Math.max(peak, rssMiB(pid));
+      }
+      // One 64 MiB body is shared by every response (sent by reference);
+      // unfixed, each pipelined response copied it: 24 x 64 MiB, 1.6 GB.
+      expect(peak - rss0).toBeLessThan(200);
+      // Shutdown with a client that does not read: aborted at the deadline.
+      server.child.kill('SIGTERM');
+      const timer = setTimeout(() => server.child.kill('SIGKILL'), 20_000);
+      const t0 = Date.now();
+      const { code } = await server.closed;
+      clearTimeout(timer);
+      expect(code).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      await c.close();
+      await stop(server);
+    }
+  }, 60_000);
+
+  it('the idle timeout closes a silent connection, and aborts one whose client stopped reading', async () => {
+    const [server, port] = await startServer([join(root, 'test/fixtures/http_limits.mjs'), '0.3'], /listening on (\d+)/);
+    const silent = new RawClient(port);
+    const stalled = new RawClient(port);
+    const busy = new RawClient(port);
+    try {
+      stalled.socket.pause();
+      stalled.socket.write(bigRequests(port));
+      const t0 = Date.now();
+      // A client that keeps asking stays connected meanwhile.
+      let answered = 0;
+      for (let i = 0; i < 12; i++) {
+        busy.socket.write(`GET / HTTP/1.1\r\nHost: x\r\n\r\n`);
+        await until(() => parseResponses(busy.data).length === i + 1, 'a response');
+        answered++;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(busy.ended).toBe(false); // 1.2 s, four idle periods: never silent for one
+      await until(() => silent.ended, 'the silent connection to be closed', 10_000);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      // The stalled one was aborted meanwhile (a paused socket learns of it
+      // only when it reads again): it ends at once, far short of 24 x 64 MiB.
+      stalled.socket.resume();
+      await until(() => stalled.closed, 'the stalled connection to be reset', 5_000);
+      expect(stalled.data.length).toBeLessThan(PIPELINED * 64 * 1024 * 1024);
+      expect(silent.data.length).toBe(0);
+      expect(answered).toBe(12);
+      expect(await terminateWithin(server, 15_000)).toBe(0);
+    } finally {
+      await silent.close();
+      await stalled.close();
+      await busy.close();
+      await stop(server);
+    }
+  }, 60_000);
+});
+
+async function terminateWithin(p: Proc, ms: number): Promise<number | null> {
+  p.child.kill('SIGTERM');
+  const timer = setTimeout(() => p.child.kill('SIGKILL'), ms);
+  try {
+    return (await p.closed).code;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe('http_server.mjs', () => {
   it('demo: keep-alive, pipelined requests and a 400, then exits 0', async () => {
     const { code, out, err } = await runExample([example('http_server.mjs'), 'demo']);
