@@ -474,6 +474,7 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
                            InstanceMethod<&SslConn::PendingOut>("pendingOut"),
                            InstanceMethod<&SslConn::PendingIn>("pendingIn"),
                            InstanceMethod<&SslConn::Pending>("pending"),
+                           InstanceMethod<&SslConn::Readable>("readable"),
                            InstanceMethod<&SslConn::Shutdown>("shutdown"),
                            InstanceMethod<&SslConn::TakeError>("takeError"),
                            InstanceMethod<&SslConn::PeerCertificate>("peerCertificate"),
@@ -650,6 +651,16 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
   Napi::Value Pending(const Napi::CallbackInfo& info) {
     Check(info.Env());
     return Napi::Number::New(info.Env(), SSL_pending(ssl_));
+  }
+
+  // A bound on the plaintext a read may produce now: ciphertext in the BIO
+  // plus decrypted bytes not read yet; OpenSSL may also hold whole records it
+  // read ahead from the BIO (SSL_has_pending), up to one record each.
+  Napi::Value Readable(const Napi::CallbackInfo& info) {
+    Check(info.Env());
+    size_t n = BIO_ctrl_pending(in_) + static_cast<size_t>(SSL_pending(ssl_));
+    if (SSL_has_pending(ssl_)) n += SSL3_RT_MAX_PLAIN_LENGTH;
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
   }
 
   // shutdown(): 1 when both close_notify alerts are done, 0 when ours is

@@ -58,6 +58,7 @@ export interface NativeSslConn {
   pendingOut(): number;
   pendingIn(): number;
   pending(): number;
+  readable(): number;
   shutdown(): number;
   takeError(): NativeFailure | null;
   peerCertificate(): Buffer | null;

@@ -364,6 +364,8 @@ export class SSLProtocol implements Protocol {
     this.handshakeTimer = null;
     if (this.state !== SSLProtocolState.DO_HANDSHAKE) return;
     const exc = errnoError(`SSL handshake is taking longer than ${this.handshakeTimeout} seconds: aborting the connection`, 'ECONNABORTED');
+    // A connection error, but ours, not the peer's: a server says so (a stalled client may be an attack).
+    if (this.serverSide) this.loop.callExceptionHandler({ message: 'SSL handshake failed', exception: exc, transport: this.transport, protocol: this });
     this.onHandshakeComplete(exc);
   }
 
@@ -452,9 +454,9 @@ export class SSLProtocol implements Protocol {
     for (;;) {
       const conn = this.sslObj?._conn;
       if (conn == null || this.appReadingPaused || this.state === SSLProtocolState.UNWRAPPED) return;
-      // Plaintext is never longer than the ciphertext it comes in; a record
-      // OpenSSL holds in part may add some: a full buffer reads on.
-      const avail = conn.pendingIn() + conn.pending();
+      // Plaintext is never longer than the ciphertext it comes in (readable()
+      // counts what OpenSSL read ahead, too); a full buffer reads on.
+      const avail = conn.readable();
       if (avail === 0) return;
       const buf = this.appBorrows ? (plainScratch ??= Buffer.allocUnsafe(SCRATCH_SIZE)) : Buffer.allocUnsafe(Math.min(avail, SCRATCH_SIZE));
       let n = 0;
@@ -482,7 +484,7 @@ export class SSLProtocol implements Protocol {
     for (;;) {
       const conn = this.sslObj?._conn;
       if (conn == null || this.appReadingPaused || this.state === SSLProtocolState.UNWRAPPED || this.appState !== AppState.CON_MADE) return;
-      if (conn.pendingIn() === 0 && conn.pending() === 0) return;
+      if (conn.readable() === 0) return;
       const buf = app.getBuffer(-1);
       if (!(buf instanceof Uint8Array) || buf.length === 0) throw new RangeError('getBuffer() returned an empty or non-Uint8Array buffer');
       const r = conn.read(buf, 0, buf.length);
@@ -721,7 +723,12 @@ export class SSLProtocol implements Protocol {
     for (;;) {
       const r = conn.read(scratch, 0, scratch.length);
       if (r > 0) continue;
-      if (r === SSL_ERROR_WANT_READ) return this.processOutgoing();
+      if (r === SSL_ERROR_WANT_READ) {
+        // The app may have paused reading (and so the socket) before it
+        // closed: the peer's close_notify is behind what it sent, read on.
+        this.controlSslReading();
+        return this.processOutgoing();
+      }
       // close_notify (or anything else): done.
       conn.takeError();
       return this.onShutdownComplete();

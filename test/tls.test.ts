@@ -2,86 +2,35 @@
 // itself, `openssl s_client` / `s_server` and Node's own tls in child
 // processes (run by coio's subprocess support, so the loop under test drives
 // them), on every backend. Certificates are made at test time (tls_certs.ts).
-import { afterAll, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
 import {
   CERT_NONE,
+  CERT_OPTIONAL,
+  CERT_REQUIRED,
+  TLSVersion,
+  createDefaultContext,
   PROTOCOL_TLS_CLIENT,
   PROTOCOL_TLS_SERVER,
   SSLCertVerificationError,
   SSLContext,
   SSLError,
   createSubprocessExec,
+  ProtocolBase,
   openConnection,
+  openUnixConnection,
   startServer,
+  startUnixServer,
   PIPE,
   DEVNULL,
 } from '../src/index.js';
-import type { ExceptionContext, Process, Server, StreamReader, StreamWriter } from '../src/index.js';
-import { backends, runGuarded, useLoop } from './helpers.js';
+import type { ExceptionContext, Transport } from '../src/index.js';
+import { backends, runGuarded, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
-import { makeCerts } from './tls_certs.js';
 
-const certs = makeCerts();
-afterAll(() => certs.remove());
+import { certs, clientContext, echo, finish, nodeChild, portOf, readUntilMatch, serverContext } from './tls_helpers.js';
 
-function serverContext(pair = certs.server): SSLContext {
-  const ctx = new SSLContext(PROTOCOL_TLS_SERVER);
-  ctx.loadCertChain(pair.cert, pair.key);
-  return ctx;
-}
-
-function clientContext(): SSLContext {
-  const ctx = new SSLContext(PROTOCOL_TLS_CLIENT);
-  ctx.loadVerifyLocations({ cafile: certs.ca.cert });
-  return ctx;
-}
-
-function portOf(server: Server): number {
-  return (server.addresses()[0] as { port: number }).port;
-}
-
-/** An echo handler: lines back until EOF. */
-function* echo(reader: StreamReader, writer: StreamWriter): Co<void> {
-  try {
-    for (;;) {
-      const data = yield* reader.read(65536);
-      if (data.length === 0) break;
-      writer.write(data);
-      yield* writer.drain();
-    }
-  } catch {
-    // a broken connection ends the handler
-  } finally {
-    writer.close();
-  }
-}
-
-/** Read from a child's stdout until it matches re (or EOF). */
-function* readUntilMatch(p: Process, re: RegExp): Co<string> {
-  let out = '';
-  while (!re.test(out)) {
-    const chunk = yield* p.stdout!.read(65536);
-    if (chunk.length === 0) break;
-    out += chunk.toString();
-  }
-  return out;
-}
-
-function* finish(p: Process): Co<number> {
-  if (p.returncode === null) {
-    try {
-      p.kill();
-    } catch {
-      // already gone
-    }
-  }
-  return yield* p.wait();
-}
-
-/** Node's tls in a child process: the script gets PORT, CA, CERT, KEY in its environment. */
-function nodeChild(script: string, env: Record<string, string>): Co<Process> {
-  return createSubprocessExec(process.execPath, ['-e', script], { stdin: PIPE, stdout: PIPE, stderr: DEVNULL, env: { ...process.env, ...env } as Record<string, string> });
-}
+const dir = tempDir();
 
 describe.each(backends)('TLS on %s', (backend) => {
   const ctx = useLoop(backend);
@@ -263,5 +212,305 @@ describe.each(backends)('TLS on %s', (backend) => {
     // The server saw each failed handshake (the client's alert) and said so.
     expect(errors.length).toBeGreaterThanOrEqual(5);
     for (const e of errors) expect(e.message).toMatch(/SSL handshake failed/);
+  });
+
+  test('ALPN: the server picks by its own preference; none in common means none', () => {
+    run(
+      (function* () {
+        const sctx = serverContext();
+        sctx.setAlpnProtocols(['h2', 'http/1.1']);
+        const server = yield* startServer(echo, '127.0.0.1', 0, { ssl: sctx });
+        try {
+          for (const [offer, want] of [
+            [['http/1.1', 'h2'], 'h2'],
+            [['http/1.1'], 'http/1.1'],
+            [['spdy/1'], null],
+          ] as Array<[string[], string | null]>) {
+            const cctx = clientContext();
+            cctx.setAlpnProtocols(offer);
+            const [, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: cctx, serverHostname: 'localhost' });
+            expect(w.getExtraInfo('alpnProtocol')).toBe(want);
+            expect(w.getExtraInfo('sslObject')!.selectedAlpnProtocol()).toBe(want);
+            w.close();
+            yield* w.waitClosed();
+          }
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+  });
+
+  test('SNI: the callback chooses the certificate by the name the client asks for', () => {
+    const seen: Array<string | null> = [];
+    run(
+      (function* () {
+        const sctx = serverContext();
+        const other = serverContext(certs.other);
+        sctx.sniCallback = (obj, name) => {
+          seen.push(name);
+          if (name === 'other.test') obj.context = other;
+        };
+        let serverSideName: string | null = 'unset';
+        const server = yield* startServer(
+          function* (r, w) {
+            serverSideName = w.getExtraInfo('sslObject')!.serverName();
+            yield* echo(r, w);
+          },
+          '127.0.0.1',
+          0,
+          { ssl: sctx },
+        );
+        try {
+          for (const host of ['other.test', 'localhost']) {
+            const [r, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext(), serverHostname: host });
+            const cert = w.getExtraInfo('peercert') as { subject: unknown };
+            expect(cert.subject).toEqual([[['commonName', host]]]);
+            w.write('x\n');
+            expect(String(yield* r.readLine())).toBe('x\n');
+            expect(serverSideName).toBe(host);
+            w.close();
+            yield* w.waitClosed();
+          }
+          // No SNI (an IP address as the host name): the callback hears null, the default certificate answers.
+          const [, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext() });
+          expect((w.getExtraInfo('peercert') as { subject: unknown }).subject).toEqual([[['commonName', 'localhost']]]);
+          w.close();
+          yield* w.waitClosed();
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+    expect(seen).toEqual(['other.test', 'localhost', null]);
+  });
+
+  test('mutual TLS: a client certificate is required, checked, and refused when missing or untrusted', () => {
+    const errors: ExceptionContext[] = [];
+    ctx.loop.setExceptionHandler((_l, c) => void errors.push(c));
+    run(
+      (function* () {
+        const sctx = serverContext();
+        sctx.verifyMode = CERT_REQUIRED;
+        sctx.loadVerifyLocations({ cafile: certs.ca.cert });
+        let clientSubject: unknown;
+        const server = yield* startServer(
+          function* (r, w) {
+            clientSubject = (w.getExtraInfo('peercert') as { subject: unknown }).subject;
+            yield* echo(r, w);
+          },
+          '127.0.0.1',
+          0,
+          { ssl: sctx },
+        );
+        try {
+          const good = clientContext();
+          good.loadCertChain(certs.client.cert, certs.client.key);
+          const [r, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: good, serverHostname: 'localhost' });
+          w.write('authenticated\n');
+          expect(String(yield* r.readLine())).toBe('authenticated\n');
+          expect(clientSubject).toEqual([[['commonName', 'coio client']]]);
+          w.close();
+          yield* w.waitClosed();
+
+          // TLS 1.3: the client finishes its handshake first and hears the refusal on its first read.
+          for (const pair of [null, certs.badClient]) {
+            const cctx = clientContext();
+            if (pair !== null) cctx.loadCertChain(pair.cert, pair.key);
+            let err: unknown;
+            try {
+              const [r2, w2] = yield* openConnection('127.0.0.1', portOf(server), { ssl: cctx, serverHostname: 'localhost' });
+              w2.write('let me in\n');
+              yield* r2.read(100);
+            } catch (e) {
+              err = e;
+            }
+            expect(err).toBeInstanceOf(SSLError);
+            expect((err as SSLError).code).toBe(pair === null ? 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' : 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA');
+          }
+          // TLS 1.2: the refusal ends the client's handshake.
+          const old = clientContext();
+          old.maximumVersion = TLSVersion.TLSv1_2;
+          let err: unknown;
+          try {
+            yield* openConnection('127.0.0.1', portOf(server), { ssl: old, serverHostname: 'localhost' });
+          } catch (e) {
+            err = e;
+          }
+          expect((err as SSLError).code).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+    const codes = errors.map((e) => (e.exception as SSLError).code);
+    expect(codes).toEqual(['ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_SSL_PEER_DID_NOT_RETURN_A_CERTIFICATE']);
+    expect(errors[1]!.message).toBe('SSL handshake failed on verifying the certificate');
+  });
+
+  test("ssl: Node's tls options as a plain object, on both sides, and ssl: true", () => {
+    ctx.loop.setExceptionHandler(() => {}); // the server's side of the refused ssl: true handshake
+    run(
+      (function* () {
+        const server = yield* startServer(echo, '127.0.0.1', 0, { ssl: { key: certs.server.keyPem, cert: Buffer.from(certs.server.certPem), ALPNProtocols: ['http/1.1'] } });
+        try {
+          const [r, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: { ca: certs.ca.certPem, servername: 'localhost', ALPNProtocols: ['http/1.1'] } });
+          expect(w.getExtraInfo('alpnProtocol')).toBe('http/1.1');
+          w.write('node options\n');
+          expect(String(yield* r.readLine())).toBe('node options\n');
+          w.close();
+          yield* w.waitClosed();
+          // rejectUnauthorized: false skips verification.
+          const [, w2] = yield* openConnection('127.0.0.1', portOf(server), { ssl: { rejectUnauthorized: false }, serverHostname: 'whatever' });
+          expect(w2.getExtraInfo('peercert')).toEqual({});
+          expect(w2.getExtraInfo('sslObject')!.getpeercert(true)).toBeInstanceOf(Buffer);
+          w2.close();
+          yield* w2.waitClosed();
+          // ssl: true is createDefaultContext(): Node's roots do not include our test CA.
+          let err: unknown;
+          try {
+            yield* openConnection('127.0.0.1', portOf(server), { ssl: true, serverHostname: 'localhost' });
+          } catch (e) {
+            err = e;
+          }
+          expect((err as SSLCertVerificationError).code).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+  });
+
+  test('TLS over Unix sockets, and a protocol-level server with borrowed data', () => {
+    run(
+      (function* () {
+        const path = join(dir, `tls-${backend}.sock`);
+        const server = yield* startUnixServer(echo, path, { ssl: serverContext() });
+        try {
+          const [r, w] = yield* openUnixConnection(path, { ssl: clientContext(), serverHostname: 'localhost' });
+          w.write('over unix\n');
+          expect(String(yield* r.readLine())).toBe('over unix\n');
+          w.close();
+          yield* w.waitClosed();
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+        class Echo extends ProtocolBase {
+          readonly borrowsData = true;
+          t: Transport | null = null;
+          override connectionMade(t: Transport): void {
+            this.t = t;
+          }
+          override dataReceived(d: Buffer): void {
+            this.t!.write(d);
+          }
+        }
+        const proto = yield* ctx.loop.createServer(() => new Echo(), '127.0.0.1', 0, { ssl: serverContext() });
+        try {
+          const [r, w] = yield* openConnection('127.0.0.1', portOf(proto), { ssl: clientContext(), serverHostname: 'localhost' });
+          w.write('borrowed\n');
+          expect(String(yield* r.readLine())).toBe('borrowed\n');
+          w.close();
+          yield* w.waitClosed();
+        } finally {
+          proto.close();
+          yield* proto.waitClosed();
+        }
+      })(),
+    );
+  });
+
+  test('curl --cacert fetches from a coio HTTPS server (HTTP/1.1 over ALPN)', () => {
+    run(
+      (function* () {
+        const sctx = serverContext();
+        sctx.setAlpnProtocols(['http/1.1']);
+        const server = yield* startServer(
+          function* (r, w) {
+            yield* r.readUntil('\r\n\r\n');
+            const body = `hello ${w.getExtraInfo('sslObject')!.version()} ${w.getExtraInfo('alpnProtocol')}\n`;
+            w.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+            w.close();
+          },
+          '127.0.0.1',
+          0,
+          { ssl: sctx },
+        );
+        try {
+          const port = portOf(server);
+          const p = yield* createSubprocessExec('curl', ['-sS', '--cacert', certs.ca.cert, '--resolve', `localhost:${port}:127.0.0.1`, `https://localhost:${port}/`], {
+            stdout: PIPE,
+            stderr: DEVNULL,
+          });
+          const [out] = yield* p.communicate();
+          expect(String(out)).toBe('hello TLSv1.3 http/1.1\n');
+          expect(p.returncode).toBe(0);
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+  });
+});
+
+describe('SSLContext', () => {
+  test('client defaults verify; server defaults do not; verifyMode and checkHostname go together', () => {
+    const c = new SSLContext(PROTOCOL_TLS_CLIENT);
+    expect([c.verifyMode, c.checkHostname, c.protocol]).toEqual([CERT_REQUIRED, true, PROTOCOL_TLS_CLIENT]);
+    expect(() => (c.verifyMode = CERT_NONE)).toThrow(RangeError);
+    c.checkHostname = false;
+    c.verifyMode = CERT_NONE;
+    c.checkHostname = true;
+    expect(c.verifyMode).toBe(CERT_REQUIRED);
+    const s = new SSLContext(PROTOCOL_TLS_SERVER);
+    expect([s.verifyMode, s.checkHostname]).toEqual([CERT_NONE, false]);
+    s.verifyMode = CERT_OPTIONAL;
+    expect(s.verifyMode).toBe(CERT_OPTIONAL);
+    expect(() => new SSLContext(3)).toThrow(RangeError);
+    expect(() => (c.sniCallback = () => {})).toThrow(RangeError);
+  });
+
+  test('versions, ALPN and cipher settings are checked', () => {
+    const c = new SSLContext(PROTOCOL_TLS_CLIENT);
+    expect(c.minimumVersion).toBe(TLSVersion.TLSv1_2);
+    expect(c.maximumVersion).toBe(TLSVersion.MAXIMUM_SUPPORTED);
+    c.minimumVersion = 'TLSv1.3';
+    expect(c.minimumVersion).toBe(TLSVersion.TLSv1_3);
+    expect(() => (c.maximumVersion = 'SSLv3' as never)).toThrow(TypeError);
+    expect(() => c.setAlpnProtocols([''])).toThrow(RangeError);
+    expect(() => c.setAlpnProtocols(['x'.repeat(256)])).toThrow(RangeError);
+    expect(() => c.setCiphers('NOT-A-CIPHER')).toThrow(SSLError);
+    c.setCiphers('ECDHE+AESGCM');
+    expect(c.getCiphers().some((x) => x.name.includes('GCM'))).toBe(true);
+  });
+
+  test('certificates: bad PEM, a mismatched key, encrypted keys, CA data', () => {
+    const s = new SSLContext(PROTOCOL_TLS_SERVER);
+    let err: unknown;
+    try {
+      s._loadCertChainData('not a certificate', certs.server.keyPem);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(SSLError);
+    expect((err as SSLError).library).toBe('PEM');
+    expect(() => s.loadCertChain(certs.server.cert, certs.other.key)).toThrow(SSLError);
+    expect(() => s.loadCertChain(certs.server.cert, certs.encryptedKey, 'wrong')).toThrow(SSLError);
+    expect(() => s.loadCertChain(certs.server.cert, certs.encryptedKey)).toThrow(SSLError);
+    s.loadCertChain(certs.server.cert, certs.encryptedKey, () => 'secret');
+    expect(() => s.loadCertChain('/nonexistent.pem')).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => s.loadVerifyLocations({})).toThrow(TypeError);
+    expect(() => s.loadVerifyLocations({ cadata: 'garbage' })).toThrow(SSLError);
+    s.loadVerifyLocations({ cadata: certs.ca.certPem });
+    expect(s.certStoreStats().x509).toBe(1);
+    const def = createDefaultContext();
+    expect(def.certStoreStats().x509).toBeGreaterThan(100);
+    expect(def.checkHostname).toBe(true);
   });
 });
