@@ -95,7 +95,7 @@ export { UnixEventLoop } from './unix_events.js';
 export { KeyboardInterrupt } from './sigint.js';
 export { signalNumber, signalName } from './signals.js';
 export type { Signal } from './signals.js';
-export { ThreadPoolExecutor, Inbox, LoopSender, toThread, workerFunction } from './threads.js';
+export { BrokenThreadPool, ThreadPoolExecutor, Inbox, LoopSender, toThread, workerFunction } from './threads.js';
 export type { ThreadPoolExecutorOptions, ThreadFunction, WorkerFunction, InboxSenderData } from './threads.js';
 export { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
 export { Process, SubprocessTransport, createSubprocessExec, createSubprocessShell, PIPE, STDOUT, DEVNULL } from './subprocess.js';

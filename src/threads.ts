@@ -75,7 +75,7 @@ function functionSpec(fn: unknown, caller: string): FunctionSpec {
 // CommonJS, run with eval: it must not depend on how coio itself was loaded
 // (ESM, CommonJS, or TypeScript under a test runner).
 const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createRequire } = require('node:module');
 // workerData.addon: native.ts's COIO_ADDON_PATH override, so this thread loads the same addon file.
 const native = workerData.addon
@@ -132,10 +132,17 @@ function reply(port, message) {
   }
 }
 
+// Shared with the pool: [dead, done, taken] (see WorkerSlot.state).
+const state = new Int32Array(workerData.state);
+// Jobs taken and not answered yet: each owns its port and wake fd until answered.
 const running = new Set();
 
-async function runJob(job) {
+function take(job) {
   running.add(job);
+  Atomics.add(state, 2, 1);
+}
+
+async function runJob(job) {
   let message;
   try {
     const fn = await load(job.fn);
@@ -152,33 +159,40 @@ function answer(job, message) {
   job.port.close();
   // false: the loop closed its waker and reads no more replies. Any other
   // failure would leave the loop asleep beside its answer: it is thrown,
-  // and ends this thread (below).
+  // and ends this thread (below), which answers the other jobs.
   try { native.wakeWrite(job.wakeFd); } finally { native.close(job.wakeFd); }
 }
 
 // An exception nothing caught (a job's timer threw, or waking a loop
-// failed) ends this thread. First each job still running here is answered
-// with it, so no loop waits for a reply that cannot come; the executor
-// fails whatever is left when it sees the thread exit.
+// failed) ends this thread; the jobs it had are answered with it (below).
+let died;
 process.on('uncaughtException', (err) => {
-  const died = describe(err);
-  for (const job of [...running]) {
-    try { answer(job, { ok: false, died }); } catch {} // that loop is left to the executor's exit handler
-  }
+  died = describe(err);
   process.exit(1);
-});
-
-// However the thread ends (process.exit in a job, the handler above), the
-// wake fds of the jobs it leaves unanswered are its own to close.
-process.on('exit', () => {
-  for (const job of running) {
-    try { native.close(job.wakeFd); } catch {} // exiting: nothing is left to report to
-  }
 });
 
 parentPort.on('message', (msg) => {
   if (msg.kind === 'exit') parentPort.close(); // the thread ends once its jobs are done
-  else runJob(msg).catch((err) => process.nextTick(() => { throw err; }));
+  else {
+    take(msg);
+    runJob(msg).catch((err) => process.nextTick(() => { throw err; }));
+  }
+});
+
+// However the thread ends (process.exit() in a job, the handler above, or
+// its work is over), no job runs here any more. Every job it took, and every
+// job still queued for it, is answered now, so that no loop waits for a
+// reply that cannot come: this works while coio's loop blocks, through the
+// thread bridge, where Node's 'exit' event would wait for Node's loop.
+// 'dead' tells the pool to send later jobs to another thread.
+process.on('exit', (code) => {
+  Atomics.store(state, 0, 1);
+  for (let r; (r = receiveMessageOnPort(parentPort)) !== undefined; ) if (r.message.kind !== 'exit') take(r.message);
+  for (const job of [...running]) {
+    try { answer(job, { ok: false, workerExit: code, died }); } catch {} // its fd is closed: nothing else to do while exiting
+  }
+  Atomics.store(state, 1, 1);
+  Atomics.notify(state, 1);
 });
 `;
 
@@ -190,8 +204,34 @@ interface JobMessage {
   wakeFd: number;
 }
 
-/** `died`: the thread died of this uncaught exception while the job ran (describe() of it). */
-type Reply = { ok: true; value: unknown } | { ok: false; error?: SerializedError; thrown?: unknown; died?: { error?: SerializedError; thrown?: unknown } };
+/**
+ * `workerExit`: the thread ended (that exit code) before the job finished;
+ * `died`: of this uncaught exception (describe() of it).
+ */
+type Reply =
+  | { ok: true; value: unknown }
+  | { ok: false; error?: SerializedError; thrown?: unknown; workerExit?: number; died?: { error?: SerializedError; thrown?: unknown } };
+
+/**
+ * The worker thread a job was given to ended before the job finished: a job
+ * on it called process.exit(), or an exception nothing caught (thrown from a
+ * job's timer) ended it. Every job it had, running or queued, fails with
+ * this (`cause`: that exception); the pool sends later jobs to a new thread.
+ * (Python's concurrent.futures BrokenThreadPool, a RuntimeError.)
+ */
+export class BrokenThreadPool extends RuntimeError {
+  /** Always 'BrokenThreadPool'. */
+  override name = 'BrokenThreadPool';
+
+  constructor(
+    message: string,
+    /** The thread's exit code, or null if not known. */
+    readonly exitCode: number | null,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 interface SerializedError {
   name: string;
@@ -223,10 +263,21 @@ interface WorkerSlot {
   worker: Worker;
   /** Jobs posted and not answered yet (to pick the least busy worker). */
   outstanding: number;
+  /** Jobs posted so far: a job's sequence number, compared with TAKEN. */
+  posted: number;
+  /** Int32 cells shared with the thread: DEAD, DONE, TAKEN. */
+  readonly state: Int32Array;
   exited: Promise<void>;
   /** How to fail each job posted to it and not answered yet, should the thread end first. */
   readonly unanswered: Set<(err: Error) => void>;
 }
+
+/** Set by the thread as it ends: it takes no more jobs. */
+const DEAD = 0;
+/** Set once the ending thread has answered every job it took. */
+const DONE = 1;
+/** Jobs the thread has taken (they arrive in the order posted). */
+const TAKEN = 2;
 
 /** Options of new ThreadPoolExecutor. */
 export interface ThreadPoolExecutorOptions {
@@ -244,7 +295,10 @@ export interface ThreadPoolExecutorOptions {
 export class ThreadPoolExecutor {
   /** The most worker threads it starts. */
   readonly maxWorkers: number;
+  /** The threads that take jobs. */
   private readonly slots: WorkerSlot[] = [];
+  /** Every thread started, for shutdown() to wait on. */
+  private readonly started: WorkerSlot[] = [];
   private isShutdown = false;
   /** @internal Futures of jobs not answered yet, for shutdownDefaultExecutor. */
   readonly _pending = new Set<Future<unknown>>();
@@ -270,7 +324,7 @@ export class ThreadPoolExecutor {
       this.isShutdown = true;
       for (const slot of this.slots) slot.worker.postMessage({ kind: 'exit' });
     }
-    return Promise.all(this.slots.map((s) => s.exited)).then(() => undefined);
+    return Promise.all(this.started.map((s) => s.exited)).then(() => undefined);
   }
 
   /** Worker threads started so far (they end at shutdown). */
@@ -278,45 +332,63 @@ export class ThreadPoolExecutor {
     return this.slots.length;
   }
 
-  /** @internal Post a job to the least busy thread (starting one if all are busy); returns the slot. */
-  _post(job: JobMessage, transfer: TransferListItem[]): WorkerSlot {
+  /**
+   * @internal Post a job to the least busy thread (starting one if all are
+   * busy); returns the slot, or null if that thread ended as the job was
+   * posted, without taking it (the job never ran: post it again, with a new
+   * port and wake fd, which are the caller's again).
+   */
+  _post(job: JobMessage, transfer: TransferListItem[]): WorkerSlot | null {
     if (this.isShutdown) throw new RuntimeError('cannot schedule new futures after shutdown');
+    // Threads that ended: seen here, not through Node's loop, which may not run.
+    for (const s of this.slots.filter((s) => Atomics.load(s.state, DEAD) !== 0)) this._retire(s);
     let slot = this.slots.reduce<WorkerSlot | undefined>((best, s) => (best === undefined || s.outstanding < best.outstanding ? s : best), undefined);
     if (slot === undefined || (slot.outstanding > 0 && this.slots.length < this.maxWorkers)) slot = this.startWorker();
+    const seq = slot.posted++;
     slot.worker.postMessage(job, transfer);
     slot.outstanding++;
-    return slot;
+    if (Atomics.load(slot.state, DEAD) === 0) return slot; // it takes the job, now or as it ends
+    // It is ending: it answers what it took, its queue included, then sets
+    // DONE (at once: no user code runs there any more). Was this one taken?
+    this._retire(slot);
+    Atomics.wait(slot.state, DONE, 0, 1000);
+    if (seq < Atomics.load(slot.state, TAKEN)) return slot;
+    slot.outstanding--;
+    return null;
   }
 
   /** @internal A thread that is ending gets no more jobs. */
   _retire(slot: WorkerSlot): void {
     const i = this.slots.indexOf(slot);
-    if (i >= 0 && !this.isShutdown) this.slots.splice(i, 1);
+    if (i >= 0) this.slots.splice(i, 1);
   }
 
   private startWorker(): WorkerSlot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
+    const state = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride, state: state.buffer } });
     worker.unref();
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
     });
-    const slot: WorkerSlot = { worker, outstanding: 0, exited, unanswered: new Set() };
-    // A thread that ends with jobs unanswered (it failed to start, it died,
-    // or it could not wake a loop) fails them, and later jobs go to a new
-    // one. Node reports this on its own event loop: at once in guest mode,
-    // else once coio's loop stops waiting. (A job's own uncaught exception
-    // is answered in band by the thread itself, see WORKER_SOURCE.)
+    const slot: WorkerSlot = { worker, outstanding: 0, posted: 0, state, exited, unanswered: new Set() };
+    // A thread that ended without answering its jobs (it failed to start, or
+    // was killed without running its exit handler: out of memory) fails
+    // them, and later jobs go to a new one. Node reports this on its own
+    // event loop: at once in guest mode, else once coio's loop stops
+    // waiting. (Any other end is answered in band by the thread itself, see
+    // WORKER_SOURCE: those answers are already posted here, and win.)
     let cause: Error | undefined;
     worker.on('error', (err) => {
       cause = err;
     });
     worker.once('exit', (code) => {
       this._retire(slot);
-      const err = new RuntimeError(`the worker thread running this job ended (exit code ${code})${cause === undefined ? '' : `: ${cause.message}`}`, { cause });
+      const err = new BrokenThreadPool(`the worker thread running this job ended (exit code ${code})${cause === undefined ? '' : `: ${cause.message}`}`, code, { cause });
       for (const fail of [...slot.unanswered]) fail(err);
       slot.unanswered.clear();
     });
     this.slots.push(slot);
+    this.started.push(slot);
     return slot;
   }
 }
@@ -326,22 +398,32 @@ export class ThreadPoolExecutor {
  * result (asyncio's loop.run_in_executor). See the top of this file for
  * what fn may be. TypeError at once for a function that cannot be sent or
  * arguments that cannot be cloned; RuntimeError after shutdown. The Future
- * fails with a RuntimeError (its `cause` the original) when the thread
- * running the job dies: of an exception the job did not catch (thrown from
- * a timer, say), at once; when it exits (process.exit in the job), once
- * Node's own event loop reports it.
+ * fails with BrokenThreadPool (a RuntimeError; its `cause` the exception, if
+ * one ended the thread) when the thread the job went to ends before the job
+ * finished: a job there called process.exit(), or an exception nothing
+ * caught (thrown from a timer, say) ended it.
  */
 export function runInExecutor<A extends unknown[], R>(loop: AbstractEventLoop, executor: ThreadPoolExecutor, fn: ThreadFunction<A, R>, args: A): Future<Awaited<R>> {
   if (loop.isClosed()) throw new RuntimeError('Event loop is closed');
   const spec = functionSpec(fn, 'runInExecutor');
   const fut = loop.createFuture<Awaited<R>>();
+  // Rarely more than once: only if the chosen thread ended as the job was posted.
+  for (let attempt = 1; !postJob(loop, executor, fut, spec, args); attempt++) {
+    if (attempt === 3) throw new RuntimeError('runInExecutor: the worker threads keep ending as jobs are posted to them');
+  }
+  executor._pending.add(fut as Future<unknown>);
+  return fut;
+}
+
+/** Post one job whose answer settles fut; false if the thread it went to ended without taking it. */
+function postJob(loop: AbstractEventLoop, executor: ThreadPoolExecutor, fut: Future<unknown>, spec: FunctionSpec, args: unknown[]): boolean {
   const bridge = threadBridge(loop);
   const { port1, port2 } = new MessageChannel();
-  let slot: WorkerSlot | undefined;
+  let slot: WorkerSlot | null = null;
   const done = (): void => {
     unwatch();
-    executor._pending.delete(fut as Future<unknown>);
-    if (slot !== undefined) {
+    executor._pending.delete(fut);
+    if (slot !== null) {
       slot.outstanding--;
       slot.unanswered.delete(fail);
     }
@@ -357,16 +439,15 @@ export function runInExecutor<A extends unknown[], R>(loop: AbstractEventLoop, e
   };
   const unwatch = bridge.watch(port1, (message) => {
     done();
-    // The thread says it is dying: no more jobs for it (Node reports its
+    // The thread says it is ending: no more jobs for it (Node reports its
     // exit only when its own event loop runs, which may be much later).
-    if ((message as Reply).ok === false && (message as { died?: unknown }).died !== undefined && slot !== undefined) executor._retire(slot);
+    if ((message as Reply).ok === false && (message as { workerExit?: unknown }).workerExit !== undefined && slot !== null) executor._retire(slot);
     settle(fut, message as Reply);
   });
   let wakeFd = -1;
   try {
     wakeFd = bridge.remoteWakeFd();
     slot = executor._post({ kind: 'job', fn: spec, args, port: port2, wakeFd }, [port2]);
-    slot.unanswered.add(fail);
   } catch (err) {
     unwatch();
     port2.close();
@@ -374,17 +455,29 @@ export function runInExecutor<A extends unknown[], R>(loop: AbstractEventLoop, e
     if (err instanceof Error && err.name === 'DataCloneError') throw new TypeError(`runInExecutor: an argument cannot be sent to a worker thread: ${err.message}`);
     throw err;
   }
-  executor._pending.add(fut as Future<unknown>);
-  return fut;
+  if (slot === null) {
+    // Not taken: the port went with the message, the wake fd is ours again.
+    unwatch();
+    native.close(wakeFd);
+    return false;
+  }
+  slot.unanswered.add(fail);
+  executor._pending.add(fut);
+  return true;
 }
 
 function settle<T>(fut: Future<T>, reply: Reply): void {
   if (fut.done()) return; // cancelled meanwhile: the result is dropped
   if (reply.ok) fut.setResult(reply.value as T);
-  else if (reply.died !== undefined) {
-    const cause = reply.died.error !== undefined ? rebuildError(reply.died.error) : reply.died.thrown;
-    const what = cause instanceof Error ? cause.message : String(cause);
-    fut.setException(new RuntimeError(`the worker thread running this job died of an uncaught exception: ${what}`, { cause }));
+  else if (reply.workerExit !== undefined) {
+    const code = reply.workerExit;
+    if (reply.died === undefined) {
+      fut.setException(new BrokenThreadPool(`the worker thread running this job ended (exit code ${code}) before the job finished; later jobs go to a new thread`, code));
+    } else {
+      const cause = reply.died.error !== undefined ? rebuildError(reply.died.error) : reply.died.thrown;
+      const what = cause instanceof Error ? cause.message : String(cause);
+      fut.setException(new BrokenThreadPool(`the worker thread running this job died of an uncaught exception: ${what} (exit code ${code}); later jobs go to a new thread`, code, { cause }));
+    }
   } else if (reply.error !== undefined) fut.setException(rebuildError(reply.error));
   else fut.setException(reply.thrown);
 }

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, test } from 'vitest';
 import {
+  BrokenThreadPool,
   gather,
   getRunningLoop,
   LoopSender,
@@ -251,6 +252,62 @@ describe.each(backends)('runInExecutor and toThread (%s)', (backend) => {
     );
     void ex.shutdown();
     expect(() => t.loop.runInExecutor(ex, spin, 1)).toThrow(RuntimeError);
+  });
+
+  test('a job whose thread exits fails with BrokenThreadPool, so do the jobs queued there; the thread is replaced', () => {
+    const ex = executor(2);
+    const [first, others, later] = t.run(
+      (function* (): Co<[unknown, unknown[], unknown[]]> {
+        const dying = t.loop.runInExecutor(ex, () => process.exit(3));
+        // Queued behind it on its thread or sent to the other one: every job settles.
+        const others = Array.from({ length: 60 }, (_, i) => t.loop.runInExecutor(ex, (x: number) => x * 2, i));
+        const settled = (yield* waitFor(gather(dying, ...others, { returnExceptions: true }), 20)) as unknown[];
+        // Once the exit is known, no job goes to that thread.
+        const later = (yield* waitFor(gather(...Array.from({ length: 60 }, (_, i) => t.loop.runInExecutor(ex, (x: number) => x + 1, i))), 20)) as unknown[];
+        return [settled[0], settled.slice(1), later];
+      })(),
+    );
+    expect(first).toBeInstanceOf(BrokenThreadPool);
+    expect(first).toBeInstanceOf(RuntimeError);
+    expect((first as BrokenThreadPool).exitCode).toBe(3);
+    expect((first as Error).message).toMatch(/ended \(exit code 3\) before the job finished/);
+    others.forEach((r, i) => (r instanceof BrokenThreadPool ? expect(r.exitCode).toBe(3) : expect(r).toBe(i * 2)));
+    expect(later).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+    expect(ex.threads).toBeLessThanOrEqual(2);
+  });
+
+  test('a thread ended while idle (an uncaught error in a timer) is replaced: later jobs run', () => {
+    const ex = executor(1);
+    const later = t.run(
+      (function* (): Co<unknown[]> {
+        expect(
+          yield* t.loop.runInExecutor(ex, () => {
+            setTimeout(() => {
+              throw new Error('thrown in a timer of the worker');
+            }, 0);
+            return 'returned';
+          }),
+        ).toBe('returned');
+        yield* sleep(0.2); // the thread dies meanwhile
+        return (yield* waitFor(gather(...Array.from({ length: 10 }, (_, i) => t.loop.runInExecutor(ex, (x: number) => -x, i))), 20)) as unknown[];
+      })(),
+    );
+    expect(later).toEqual(Array.from({ length: 10 }, (_, i) => -i));
+  });
+
+  test('an async job in flight on a thread another job ends fails with BrokenThreadPool', () => {
+    const ex = executor(1);
+    const [slow, dying] = t.run(
+      (function* (): Co<unknown[]> {
+        const slow = t.loop.runInExecutor(ex, () => new Promise((resolve) => setTimeout(resolve, 5000, 'late')));
+        yield* sleep(0.05);
+        const dying = t.loop.runInExecutor(ex, () => process.exit(7));
+        return (yield* waitFor(gather(slow, dying, { returnExceptions: true }), 20)) as unknown[];
+      })(),
+    );
+    expect(slow).toBeInstanceOf(BrokenThreadPool);
+    expect((slow as BrokenThreadPool).exitCode).toBe(7);
+    expect(dying).toBeInstanceOf(BrokenThreadPool);
   });
 
   test('shutdownDefaultExecutor waits for the jobs, then refuses new ones', () => {
