@@ -301,7 +301,10 @@ export class StreamReader {
           }
         }
         if (best !== -1) {
-          if (bestEnd > this.limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', best);
+          // The limit bounds the data before the separator, as asyncio 3.13
+          // compares where the match starts: `limit` bytes and then the
+          // separator is a valid chunk.
+          if (best > this.limit) throw new LimitOverrunError('Separator is found, but chunk is longer than limit', best);
           const data = this.buffer.take(bestEnd);
           this.maybeResumeTransport();
           return data;

@@ -92,13 +92,18 @@ function expectedFor(op: Op, rest: Buffer, limit: number): Expected {
       const seps = op.kind === 'readLine' ? ['\n'] : op.seps;
       // The shortest data that ends with any separator (asyncio 3.13's rule
       // for several separators; the only one that does not depend on chunking).
+      // The limit bounds where that match starts (asyncio 3.13).
       let end = -1;
+      let start = -1;
       for (const s of seps) {
         const at = rest.indexOf(s);
-        if (at !== -1 && (end === -1 || at + s.length < end)) end = at + s.length;
+        if (at !== -1 && (end === -1 || at + s.length < end)) {
+          end = at + s.length;
+          start = at;
+        }
       }
       const maxLen = Math.max(...seps.map((s) => s.length));
-      if (end !== -1) return end > limit ? { kind: 'overrun' } : { kind: 'bytes', value: rest.subarray(0, end) };
+      if (end !== -1) return start > limit ? { kind: 'overrun' } : { kind: 'bytes', value: rest.subarray(0, end) };
       if (rest.length + 1 - maxLen > limit) return { kind: 'overrun' };
       if (op.kind === 'readLine') return { kind: 'bytes', value: rest };
       return { kind: 'incomplete', partial: rest, expected: null };
@@ -266,7 +271,7 @@ describe('StreamReader over arbitrary chunkings (fast-check)', () => {
               return out;
             })(),
           );
-          if (long.length > limit) {
+          if (longLen > limit) {
             expect(lines[0]).toBeInstanceOf(Error);
             expect(lines[0]).not.toBeInstanceOf(LimitOverrunError);
             expect(lines.slice(1)).toEqual([short.toString(), '']);

@@ -134,6 +134,30 @@ describe('StreamReader without a transport', () => {
     expect(t.run(main())).toEqual([true, 16, 'Separator is found, but chunk is longer than limit', 'rest\n']);
   });
 
+  it('the limit bounds the data before the separator: exactly limit bytes and then it is a valid chunk (asyncio 3.13)', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown[]> {
+      const r = new StreamReader(loop, 8);
+      r.feedData(Buffer.from('01234567\n012345678\n0123456|#'));
+      const out: unknown[] = [(yield* r.readLine()).toString()];
+      try {
+        yield* r.readLine();
+      } catch (err) {
+        out.push(err instanceof RangeError);
+      }
+      // A longer separator: what counts is where it starts, not where it ends.
+      out.push((yield* r.readUntil(['|#'])).toString());
+      r.feedData(Buffer.from('x'.repeat(9) + '|#'));
+      try {
+        yield* r.readUntil('|#');
+      } catch (err) {
+        out.push(err instanceof LimitOverrunError, (err as LimitOverrunError).consumed);
+      }
+      return out;
+    }
+    expect(t.run(main())).toEqual(['01234567\n', true, '0123456|#', true, 9]);
+  });
+
   it('rejects bad sizes and separators', () => {
     const loop = t.loop;
     const r = new StreamReader(loop);
@@ -273,6 +297,36 @@ describe.each(backends)('streams on %s', (backend) => {
       return out;
     }
     expect(t.run(main())).toEqual(['ONE\n', 'TWO\n']);
+  });
+
+  it('a line of exactly limit bytes before its newline reads over a connection; one byte more is refused', () => {
+    function* main(): Co<unknown[]> {
+      const got: unknown[] = [];
+      const server = yield* startServer(
+        function* (reader: StreamReader, writer: StreamWriter): Co<void> {
+          got.push((yield* reader.readLine()).toString());
+          try {
+            yield* reader.readLine();
+          } catch (err) {
+            got.push(err instanceof RangeError);
+          }
+          got.push((yield* reader.readLine()).toString());
+          writer.close();
+        },
+        '127.0.0.1',
+        0,
+        { limit: 16 },
+      );
+      const [reader, writer] = yield* openConnection('127.0.0.1', portOf(server));
+      writer.write('a'.repeat(16) + '\n' + 'b'.repeat(17) + '\nend\n');
+      yield* writer.drain();
+      expect((yield* waitFor(reader.read(), 5)).length).toBe(0);
+      writer.close();
+      yield* writer.waitClosed();
+      yield* closeServer(server);
+      return got;
+    }
+    expect(t.run(main())).toEqual(['a'.repeat(16) + '\n', true, 'end\n']);
   });
 
   it('drain applies back-pressure while the peer does not read', () => {
