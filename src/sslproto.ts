@@ -617,12 +617,17 @@ export class SSLProtocol implements Protocol {
     const conn = this.sslObj?._conn;
     const t = this.transport;
     if (conn != null && t !== null && !this.sslWritingPaused) {
-      const out = (cipherScratch ??= Buffer.allocUnsafe(SCRATCH_SIZE));
       for (;;) {
+        const out = (cipherScratch ??= Buffer.allocUnsafe(SCRATCH_SIZE));
         const n = conn.readOut(out, 0, out.length);
         if (n <= 0) break;
-        // The socket transport sends at once or keeps a copy of the rest.
+        const before = t.getWriteBufferSize();
         t.write(n === out.length ? out : out.subarray(0, n));
+        // The socket transport sends at once, copies a small unsent tail, or
+        // keeps a large one by reference (WriteBuffer.push). When it kept
+        // anything, the scratch may be that reference: it is the
+        // transport's now, and the next ciphertext goes into a new one.
+        if (t.getWriteBufferSize() > before) cipherScratch = undefined;
         if (this.sslWritingPaused || this.transport === null) break;
       }
     }
