@@ -17,25 +17,10 @@ import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
 import type { Coroutine } from './coroutines.js';
 
-/** One resolved address: what socket(), bind() and connect() take. */
-export interface AddrInfo {
-  /** AF_INET or AF_INET6. */
-  family: number;
-  /** SOCK_STREAM or SOCK_DGRAM. */
-  type: number;
-  /** The numeric address, e.g. '93.184.215.14' or '2606:2800::1'. */
-  host: string;
-  /** The port. */
-  port: number;
-}
-
-/** Options of loop.getaddrinfo. */
-export interface GetaddrinfoOptions {
-  /** AF_INET, AF_INET6 or 0 (both). */
-  family?: number;
-  /** SOCK_STREAM (the default) or SOCK_DGRAM. */
-  type?: number;
-}
+// One resolved address (what socket(), bind() and connect() take) and the
+// options of a lookup are part of the loop's contract: declared in events.ts.
+export type { AddrInfo, GetaddrinfoOptions } from './events.js';
+import type { AddrInfo, GetaddrinfoOptions } from './events.js';
 
 interface Reply {
   id: number;
