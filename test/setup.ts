@@ -2,7 +2,7 @@
 // an fd open, an event loop open or running, or a Node timer pending.
 // (Each loop's own leftovers, registered fds, timers and tasks, are checked
 // per test by test/helpers.ts useLoop and test/core_helpers.ts useCoreLoop.)
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { openLoops, sanitizedChildEnv } from './leaks.js';
 
@@ -35,6 +35,29 @@ export function openFds(): number {
   }
 }
 
+/** Each open fd with what it points at ("socket:[123]", a path, "anon_inode:[eventpoll]"). */
+function fdTable(): Map<string, string> {
+  const table = new Map<string, string>();
+  try {
+    for (const fd of readdirSync('/proc/self/fd')) {
+      try {
+        table.set(fd, readlinkSync(`/proc/self/fd/${fd}`));
+      } catch {
+        // closed between the listing and the readlink (the listing's own fd)
+      }
+    }
+  } catch {
+    // no /proc: nothing to name
+  }
+  return table;
+}
+
+/** The fds open now that were not open at the baseline, named, for the failure message. */
+function newFds(before: Map<string, string>): string {
+  const added = [...fdTable()].filter(([fd, target]) => before.get(fd) !== target);
+  return added.map(([fd, target]) => `${fd} -> ${target}`).join(', ') || 'none named';
+}
+
 /** Node timers (setTimeout / setInterval) pending in this process. */
 function nodeTimers(): number {
   return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -51,10 +74,12 @@ async function leftoverTimers(baseline: number): Promise<number> {
 }
 
 let baseline = -1;
+let baselineTable = new Map<string, string>();
 let timersBaseline = 0;
 
 beforeAll(() => {
   baseline = openFds();
+  baselineTable = fdTable();
   timersBaseline = nodeTimers();
 });
 
@@ -68,5 +93,5 @@ afterAll(async () => {
   const set = events._getSetLoop();
   expect(set === null || set.isClosed(), `the loop set by setEventLoop / getEventLoop is still open: ${String(set)}`).toBe(true);
   expect(await leftoverTimers(timersBaseline), 'Node timers left pending by this test file').toBeLessThanOrEqual(0);
-  if (baseline >= 0) expect(openFds(), 'fds left open by this test file').toBe(baseline);
+  if (baseline >= 0) expect(openFds(), `fds left open by this test file (${newFds(baselineTable)})`).toBe(baseline);
 });
