@@ -14,6 +14,10 @@
 //            build of the client (bench/build/pingpong_tls, system libssl),
 //            and the handshake rate: new TLS connections per second, one
 //            echo each.
+//   http     "Hello, World!" over HTTP/1.1 keep-alive, driven by wrk:
+//            examples/http_server.mjs, Node's http, Bun.serve, Deno.serve.
+// Bun and Deno (echo and HTTP peers) take part when `npm run bench:peers`
+// has installed them into bench/build/peers/.
 // Output: markdown on stdout (progress on stderr), JSON and SVG charts in
 // bench/results/.
 import { execFileSync } from 'node:child_process';
@@ -24,10 +28,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   spawnTracked, stopChild, lineReader, collect, sleep, clockTicks, rssBytes, fdCount, waitFds, hasProc,
-  machineBusyCores,
+  machineBusyCores, processCpuSeconds,
 } from './lib/proc.mjs';
 import { deriveRun, summarizeRuns } from './lib/stats.mjs';
-import { addRatios, addTlsRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
+import { addRatios, addTlsRatios, addHttpRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
+import { findPeers, PEERS_HINT } from './lib/peers.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, '..');
@@ -106,10 +111,31 @@ function coioServer(name, file, extraArgs, o) {
         : tls ? tlsCheck(ctx)
         : null,
     main: o.main ?? !tls,
+    http: o.http ?? false,
     scaling: o.scaling,
     memory: o.memory ?? false,
     tls,
     handshake: o.handshake ?? false,
+  };
+}
+
+/**
+ * A server run by Bun or Deno (installed by `npm run bench:peers`): skipped with
+ * a line saying how to get the runtime when it is absent.
+ */
+function peerServer(runtime, name, file, o) {
+  const path = join(BENCH, 'servers', file);
+  return {
+    name,
+    label: o.label,
+    group: 'peer',
+    level: o.level,
+    argv: (ctx) => (runtime === 'bun' ? [ctx.peers.bun.path, path] : [ctx.peers.deno.path, 'run', '-A', '--no-prompt', path]),
+    env: runtime === 'deno' ? { DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' } : {},
+    check: (ctx) => (ctx.peers[runtime] ? null : `${runtime === 'bun' ? 'Bun' : 'Deno'} is not installed: ${PEERS_HINT}`),
+    main: o.main ?? !o.http,
+    http: o.http ?? false,
+    optIn: o.optIn ?? false,
   };
 }
 
@@ -148,6 +174,11 @@ export const REGISTRY = [
   },
   pythonServer('asyncio', 'protocol'),
   pythonServer('asyncio', 'streams'),
+  // ---- Bun and Deno (npm run bench:peers) ----------------------------------
+  peerServer('bun', 'bun-listen', 'bun_listen.mjs', { label: 'bun Bun.listen (callbacks)', level: 'protocol' }),
+  peerServer('bun', 'bun-net', 'node_net.mjs', { label: 'bun node:net' }),
+  peerServer('deno', 'deno-read', 'deno_read.mjs', { label: 'deno conn.read loop', level: 'streams' }),
+  peerServer('deno', 'deno-net', 'node_net.mjs', { label: 'deno node:net', optIn: true }),
   { ...pythonServer('uvloop', 'protocol'), memory: true }, // the reference for bytes per idle connection
   pythonServer('uvloop', 'streams'),
 
@@ -173,6 +204,18 @@ export const REGISTRY = [
     tls: true,
     handshake: true,
   },
+  // ---- HTTP (section "http"): "Hello, World!" under wrk ---------------------
+  {
+    name: 'node-http',
+    label: 'node http',
+    group: 'node',
+    argv: () => [process.execPath, join(BENCH, 'servers', 'node_http.mjs')],
+    check: () => null,
+    main: false,
+    http: true,
+  },
+  peerServer('bun', 'bun-http', 'bun_http.mjs', { label: 'Bun.serve', http: true }),
+  peerServer('deno', 'deno-http', 'deno_http.mjs', { label: 'Deno.serve', http: true }),
   pythonServer('asyncio', 'protocol', { tls: true }),
   pythonServer('asyncio', 'streams', { tls: true }),
   { ...pythonServer('uvloop', 'protocol', { tls: true }), handshake: true },
@@ -188,6 +231,7 @@ export const REGISTRY = [
   coioServer('coio-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol' }),
   coioServer('coio-streams', 'coio_streams.mjs', [], { label: 'coio streams', memory: true }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
+  coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.
   coioServer('coio-tls-protocol', 'coio_protocol.mjs', [], {
     label: 'coio protocol (TLS, borrowed view)', level: 'protocol', tls: true, handshake: true,
@@ -213,7 +257,7 @@ const HELP = `usage: node bench/run.mjs [options]     (npm run bench -- [options
                             quick: 0.3 s / 1 s / 1; full: 1 s / 5 s / 3)
   --servers a,b,...         only these servers (names, or prefixes ending in *: coio-*)
   --skip a,b,...            leave these out
-  --sections main,scaling,memory,tls   which sections to run (default: all)
+  --sections main,scaling,memory,tls,http   which sections to run (default: all)
   --sizes 1k,10k,100k       message sizes of the main section
   --tls-sizes 1k,100k       message sizes of the tls section
   --connections N           connections of the main section (default 10)
@@ -260,7 +304,7 @@ function parseOptions(argv) {
     render: values.render,
     servers: list(values.servers),
     skip: list(values.skip) ?? [],
-    sections: list(values.sections) ?? ['main', 'scaling', 'memory', 'tls'],
+    sections: list(values.sections) ?? ['main', 'scaling', 'memory', 'tls', 'http'],
     sizes: (list(values.sizes) ?? ['1k', '10k', '100k']).map(size),
     tlsSizes: (list(values['tls-sizes']) ?? ['1k', '100k']).map(size),
     connections: num(values.connections, 10),
@@ -380,6 +424,9 @@ function machineFacts(ctx) {
     v8: process.versions.v8,
     python: ctx.python ? { path: ctx.python.path, version: ctx.python.version } : null,
     uvloop: ctx.python?.uvloop ?? null,
+    bun: ctx.peers.bun?.version ?? null,
+    deno: ctx.peers.deno?.version ?? null,
+    wrk: ctx.wrk,
     cc: (sh(process.env.CC || 'cc', ['--version']) ?? 'cc: unknown').split('\n')[0],
     libc: sh('getconf', ['GNU_LIBC_VERSION']),
     memTotalBytes: os.totalmem(),
@@ -761,6 +808,169 @@ async function sectionMemory(entries, ctx, opts, res) {
   res.memory = { idle: opts.memoryConns, settleMs, touchBytes, results };
 }
 
+/**
+ * HTTP: "Hello, World!" (GET /) over HTTP/1.1 keep-alive, driven by wrk (one
+ * thread, opts.connections connections, pinned to the client's CPU) against
+ * each HTTP server in turn, interleaved by repeat. Server CPU per request is
+ * utime+stime of the server from /proc/<pid>/stat around the wrk run (which
+ * includes wrk's connects: a few ms in seconds); wrk's own CPU is what its
+ * shell reaped (cutime+cstime). One raw request first records each server's
+ * response size and header names: the servers don't send the same headers.
+ */
+async function sectionHttp(entries, ctx, opts, res) {
+  if (!entries.length) return;
+  if (!ctx.wrk) {
+    skipLine(res, 'http section', 'no wrk (apt-get install wrk)');
+    return;
+  }
+  const started = [];
+  const runs = [];
+  const probes = {};
+  try {
+    for (const entry of entries) {
+      try {
+        const server = await startServer(entry, null, ctx);
+        started.push(server);
+        probes[entry.name] = await httpProbe(server.port);
+      } catch (e) {
+        skipLine(res, entry.name, e.message);
+      }
+    }
+    const total = opts.repeats * started.length;
+    let i = 0;
+    for (let rep = 0; rep < opts.repeats; rep++) {
+      for (const server of started) {
+        i++;
+        if (server.failed) continue;
+        try {
+          const run = {
+            server: server.entry.name, label: server.label, group: server.entry.group, rep, ...(await runWrk(server, ctx, opts)),
+          };
+          runs.push(run);
+          log(`[http ${i}/${total}] ${server.label.padEnd(34)}  ${progress(run)}`);
+        } catch (e) {
+          server.failed = e.message;
+          skipLine(res, server.entry.name, `failed in the http section: ${e.message}`);
+        }
+      }
+    }
+  } finally {
+    await Promise.all(started.map(stopServer));
+  }
+  const summary = summarizeRuns(runs, (r) => r.server, FIELDS).map((s) => {
+    const r0 = runs.find((r) => r.server === s.key);
+    return { server: r0.server, label: r0.label, group: r0.group, probe: probes[r0.server] ?? null, ...s };
+  });
+  res.http = {
+    connections: opts.connections, threads: 1, path: '/', repeats: opts.repeats, warmup: opts.warmup, duration: opts.duration,
+    runs, summary: addHttpRatios(summary),
+  };
+}
+
+/** One GET / on a fresh connection: { bytes, status, headers: [names] } of the response. */
+async function httpProbe(port) {
+  const net = await import('node:net');
+  return new Promise((resolveP, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error('no HTTP response in 5 s'));
+    }, 5000);
+    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+    s.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buf.toString('latin1', 0, end);
+      const len = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buf.length < end + 4 + len) return;
+      clearTimeout(timer);
+      s.destroy();
+      const lines = head.split('\r\n');
+      resolveP({ bytes: end + 4 + len, status: lines[0], headers: lines.slice(1).map((l) => l.split(':')[0].toLowerCase()) });
+    });
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+/** wrk's duration and latency units -> µs. */
+function wrkMicros(v, unit) {
+  return Number(v) * ({ us: 1, ms: 1e3, s: 1e6, m: 6e7 }[unit] ?? NaN);
+}
+
+/** A warm-up wrk run, then the measured one: a run record with the fields of deriveRun. */
+async function runWrk(server, ctx, opts) {
+  if (!alive(server)) throw new Error(`server exited (code ${server.child.exitCode}): ${server.stderr.text.trim().slice(-300)}`);
+  const url = `http://127.0.0.1:${server.port}/`;
+  // wrk takes whole seconds.
+  const wrk = (d, latency) => {
+    d = Math.max(1, Math.round(d));
+    // The shell reaps wrk, then prints its own /proc stat: cutime+cstime are wrk's CPU.
+    const argv = [
+      ...(ctx.pin ? ['taskset', '-c', '1'] : []),
+      'sh', '-c', 'wrk "$@"; rc=$?; echo; echo "STAT $(cat /proc/$$/stat)"; exit $rc', 'sh',
+      '-t1', `-c${opts.connections}`, `-d${d}s`, ...(latency ? ['--latency'] : []), url,
+    ];
+    return new Promise((resolveP, reject) => {
+      const child = spawnTracked(argv);
+      const out = collect(child.stdout);
+      const err = collect(child.stderr);
+      child.once('close', (code) => (code === 0 ? resolveP(out.text) : reject(new Error(`wrk exit ${code}: ${err.text.trim().slice(-300)}`))));
+    });
+  };
+  await waitQuiet(ctx);
+  if (opts.warmup > 0) await wrk(opts.warmup, false);
+  const cpu0 = processCpuSeconds(server.pid);
+  const m0 = machineTicks();
+  const t0 = process.hrtime.bigint();
+  const text = await wrk(opts.duration, true);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu1 = processCpuSeconds(server.pid);
+  const m1 = machineTicks();
+  const total = /(\d+) requests in ([\d.]+)(\w+)/.exec(text);
+  const reqs = Number(total?.[1] ?? NaN);
+  const durationS = total ? wrkMicros(total[2], total[3]) / 1e6 : NaN;
+  const lat = (p) => {
+    const m = new RegExp(`^\\s*${p}%\\s+([\\d.]+)(\\w+)`, 'm').exec(text);
+    return m ? wrkMicros(m[1], m[2]) : null;
+  };
+  const stat = /^STAT (.*)$/m.exec(text)?.[1];
+  const f = stat ? stat.slice(stat.lastIndexOf(')') + 2).split(' ') : null;
+  const clientCpu = f ? (Number(f[13]) + Number(f[14])) / ctx.clkTck : null; // cutime, cstime
+  const errLine = /Socket errors: (.*)/.exec(text)?.[1];
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
+  const errors = non2xx + (errLine ? errLine.match(/\d+/g).reduce((a, n) => a + Number(n), 0) : 0);
+  const srv = cpu0 != null && cpu1 != null ? cpu1 - cpu0 : null;
+  const busy = (m1.busy - m0.busy) / ctx.clkTck;
+  if (!(reqs > 0)) throw new Error(`no requests counted: ${text.trim().slice(-300)}`);
+  return {
+    rps: reqs / durationS,
+    requests: reqs,
+    durationS,
+    p50: lat(50),
+    p99: lat(99),
+    max: null,
+    serverCpuS: srv,
+    serverCpuUsPerReq: srv != null ? (srv / reqs) * 1e6 : null,
+    serverUtil: srv != null ? srv / wall : null,
+    clientUtil: clientCpu != null ? clientCpu / wall : null,
+    clientCpuUsPerReq: clientCpu != null ? (clientCpu / reqs) * 1e6 : null,
+    otherLoad: srv != null && clientCpu != null ? Math.max(0, (busy - srv - clientCpu) / wall) : null,
+    errors,
+    firstError: errors ? (errLine ?? `${non2xx} non-2xx responses`) : null,
+    wrkOutput: text,
+  };
+}
+
+function machineTicks() {
+  const v = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number);
+  return { busy: v.reduce((a, b) => a + b, 0) - v[3] - v[4] };
+}
+
 function skipLine(res, name, reason) {
   res.skipped.push({ name, reason });
   log(`bench: skip ${name}: ${reason}`);
@@ -802,6 +1012,8 @@ async function main() {
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const ctx = {
     ...detectPython(opts.python),
+    peers: findPeers(),
+    wrk: (sh('sh', ['-c', 'command -v wrk >/dev/null && { wrk -v 2>&1 | head -1; }']) || null)?.split(' [')[0] ?? null,
     pin: opts.pin && cores >= 2 && !!sh('sh', ['-c', 'command -v taskset']),
     hasTimeout: !!sh('sh', ['-c', 'command -v timeout']),
     serverLifetimeS: 3600,
@@ -836,6 +1048,7 @@ async function main() {
     const reason = e.check(ctx);
     // A TLS server when the tls section isn't run is simply not part of this run.
     if (e.tls && !opts.sections.includes('tls')) continue;
+    if (e.http && !e.main && !opts.sections.includes('http')) continue;
     if (reason) skipLine(res, e.name, reason);
     else runnable.push(e);
   }
@@ -856,8 +1069,9 @@ async function main() {
     ? runnable.reduce((a, e) => a + (e.scaling?.length ?? 0), 0) * opts.scalingConns.length * opts.scalingRepeats : 0;
   const nTls = opts.sections.includes('tls')
     ? runnable.reduce((a, e) => a + (e.tls ? opts.tlsSizes.length + (e.handshake ? 1 : 0) : 0), 0) * opts.repeats : 0;
-  const estimate = (nMain + nTls) * (opts.warmup + opts.duration + 0.15) + nScale * (opts.scalingWarmup + opts.scalingDuration + 0.5);
-  log(`bench: ${opts.preset}: ${nMain} main runs, ${nScale} scaling runs, ${nTls} tls runs, about ${Math.round(estimate / 10) * 10 + 10} s`);
+  const nHttp = opts.sections.includes('http') && ctx.wrk ? runnable.filter((e) => e.http).length * opts.repeats : 0;
+  const estimate = (nMain + nTls + nHttp) * (opts.warmup + opts.duration + 0.15) + nScale * (opts.scalingWarmup + opts.scalingDuration + 0.5);
+  log(`bench: ${opts.preset}: ${nMain} main runs, ${nScale} scaling runs, ${nTls} tls runs, ${nHttp} http runs, about ${Math.round(estimate / 10) * 10 + 10} s`);
 
   res.sectionS = {};
   const timed = async (name, fn) => {
@@ -870,6 +1084,7 @@ async function main() {
   await timed('scaling', () => sectionScaling(runnable.filter((e) => e.scaling), ctx, opts, res));
   await timed('memory', () => sectionMemory(runnable, ctx, opts, res));
   await timed('tls', () => sectionTls(runnable.filter((e) => e.tls), ctx, opts, res));
+  await timed('http', () => sectionHttp(runnable.filter((e) => e.http), ctx, opts, res));
 
   res.machine.loadavgAfter = os.loadavg();
   if (ctx.quietWaitedS > 1 || ctx.busyStarts) {

@@ -2,7 +2,7 @@
 // and the SVG charts. Works from the JSON alone, so old results can be
 // re-rendered (`node bench/run.mjs --render bench/results/<file>.json`).
 import { barChart, lineChart, colorFor, fmtNum } from './svg.mjs';
-import { ratio } from './stats.mjs';
+import { median, ratio } from './stats.mjs';
 
 export const FLOOR = 'c-epoll';
 export const NODE = 'node-net';
@@ -39,6 +39,88 @@ export function addRatios(summary) {
     row.clientBound = (row.clientUtil.median ?? 0) >= CLIENT_BOUND;
   }
   return summary;
+}
+
+/**
+ * coio's rows against the Bun and Deno servers of the same level, as the
+ * targets are stated: [coio server, peer server, target ratio of CPU per request by size].
+ */
+export const PEER_PAIRS = [
+  ['coio-buffered', 'bun-listen', { 1024: 0.9, 102400: 0.7 }],
+  ['coio-protocol', 'bun-listen', {}],
+  ['coio-streams', 'deno-read', { 1024: 1.0, 102400: 1.0 }],
+  ['coio-streams-into', 'deno-read', { 1024: 1.0, 102400: 1.0 }],
+  ['coio-streams', 'bun-net', {}],
+];
+
+export const DENO_HTTP = 'deno-http';
+export const NODE_HTTP = 'node-http';
+
+/** Ratios of the http rows against Deno.serve and Node's http. */
+export function addHttpRatios(summary) {
+  for (const row of summary) {
+    const deno = summary.find((r) => r.server === DENO_HTTP);
+    const node = summary.find((r) => r.server === NODE_HTTP);
+    row.vs = {
+      denoRps: ratio(row.rps.median, deno?.rps.median),
+      denoCpu: ratio(row.serverCpuUsPerReq.median, deno?.serverCpuUsPerReq.median),
+      nodeRps: ratio(row.rps.median, node?.rps.median),
+      nodeCpu: ratio(row.serverCpuUsPerReq.median, node?.serverCpuUsPerReq.median),
+    };
+    row.clientBound = (row.clientUtil.median ?? 0) >= CLIENT_BOUND;
+  }
+  return summary;
+}
+
+/** Per run (repeat) ratio of a's to b's CPU per request in the same run: min..max over repeats. */
+function pairedRatios(runs, a, b, size) {
+  const out = [];
+  for (const ra of runs.filter((r) => r.server === a && r.size === size)) {
+    const rb = runs.find((r) => r.server === b && r.size === size && r.rep === ra.rep);
+    const v = ratio(ra.serverCpuUsPerReq, rb?.serverCpuUsPerReq);
+    if (v != null) out.push(v);
+  }
+  return out;
+}
+
+function httpMarkdown(h) {
+  const out = [
+    `## HTTP: "Hello, World!", wrk -t1 -c${h.connections}, keep-alive`,
+    '',
+    `GET ${h.path} answered by each server, median of ${h.repeats} run(s) of ${h.duration} s after ${h.warmup} s of wrk warm-up. ` +
+      `"server CPU µs/req" is the server's utime+stime around the wrk run over wrk's request count; "x Deno.serve" and "x node http" divide by theirs ` +
+      `(CPU: lower is better; req/s: higher). wrk is one thread, pinned to the client's CPU: rows marked † had it at ≥ ${CLIENT_BOUND * 100}% of its core, ` +
+      `so req/s is wrk's limit there and CPU per request the fair comparison. Caveat: the servers do not send quite the same bytes ` +
+      `("response B", and the header names below). ` +
+      `Bun.serve and Deno.serve go through the Fetch API (a Request and a Response object per request); coio's example and Node's http do not.`,
+    '',
+  ];
+  out.push(
+    table(
+      ['server', 'req/s', '±', 'req/s x Deno.serve', 'server CPU µs/req', '±', 'x Deno.serve', 'x node http', 'p50 µs', 'p99 µs', 'server CPU', 'client CPU', 'other load', 'response B', 'errors'],
+      h.summary.map((r) => [
+        r.label,
+        `${int(r.rps.median)}${r.clientBound ? ' †' : ''}`,
+        spread(r.rps),
+        x(r.vs.denoRps),
+        us(r.serverCpuUsPerReq.median),
+        spread(r.serverCpuUsPerReq),
+        x(r.vs.denoCpu),
+        x(r.vs.nodeCpu),
+        us(r.p50.median),
+        us(r.p99.median),
+        pct(r.serverUtil.median),
+        pct(r.clientUtil.median),
+        r.otherLoad.median == null ? '–' : r.otherLoad.median.toFixed(2),
+        r.probe ? String(r.probe.bytes) : '–',
+        r.errors ? String(r.errors) : '0',
+      ]),
+    ),
+    '',
+  );
+  for (const r of h.summary) if (r.probe) out.push(`- ${r.label}: \`${r.probe.status}\`, headers: ${r.probe.headers.join(', ')}`);
+  out.push('');
+  return out;
 }
 
 export const NODE_TLS = 'node-tls';
@@ -121,7 +203,8 @@ function machineLines(m) {
   const py = m.python ? `${m.python.version} (${m.python.path})` : 'none';
   return [
     `Machine: ${m.cpuModel}, ${m.cores} cores, ${m.kernel}; node ${m.node}, python ${py}` +
-      `${m.uvloop ? `, uvloop ${m.uvloop}` : ''}; ${m.cc}; ${m.libc ?? ''}`,
+      `${m.uvloop ? `, uvloop ${m.uvloop}` : ''}${m.bun ? `, bun ${m.bun}` : ''}${m.deno ? `, deno ${m.deno}` : ''}` +
+      `${m.wrk ? `, ${m.wrk}` : ''}; ${m.cc}; ${m.libc ?? ''}`,
     `Date ${m.date}; load average before ${m.loadavgBefore.map((v) => v.toFixed(2)).join(' ')}` +
       `${m.loadavgAfter ? `, after ${m.loadavgAfter.map((v) => v.toFixed(2)).join(' ')}` : ''}; ` +
       `${m.pinning ? `server pinned to CPU ${m.pinning.server}, client to CPU ${m.pinning.client}` : 'no CPU pinning'}.`,
@@ -172,6 +255,31 @@ export function renderMarkdown(res) {
         table(
           ['server', 'req/s', '±', 'req/s x node net', 'server CPU µs/req', '±', 'x C floor', 'x node net', 'p50 µs', 'p99 µs', 'server CPU', 'client CPU', 'other load', 'errors'],
           rows,
+        ),
+        '',
+      );
+    }
+    const pairs = PEER_PAIRS.filter(([a, b]) => m.summary.some((r) => r.server === a) && m.summary.some((r) => r.server === b));
+    if (pairs.length) {
+      const label = (name) => m.summary.find((r) => r.server === name).label;
+      out.push(
+        `### coio against Bun and Deno`,
+        '',
+        `Server CPU per request of the coio server over the peer's, each repeat's pair measured in the same run ` +
+          `(median, and min..max over the repeats); the target where one is set.`,
+        '',
+        table(
+          ['coio server', 'peer', ...m.sizes.map(sizeLabel)],
+          pairs.map(([a, b, target]) => [
+            label(a),
+            label(b),
+            ...m.sizes.map((size) => {
+              const v = pairedRatios(m.runs, a, b, size);
+              if (!v.length) return '–';
+              const range = v.length > 1 ? ` (${Math.min(...v).toFixed(2)}..${Math.max(...v).toFixed(2)})` : '';
+              return `${x(median(v))}${range}${target[size] ? `, target ≤ ${target[size]}` : ''}`;
+            }),
+          ]),
         ),
         '',
       );
@@ -256,6 +364,7 @@ export function renderMarkdown(res) {
     if (short.length) out.push('');
   }
   if (res.tls?.summary?.length || res.tls?.handshake?.length) out.push(...tlsMarkdown(res.tls));
+  if (res.http?.summary?.length) out.push(...httpMarkdown(res.http));
   for (const w of res.warnings ?? []) out.push(`- warning: ${w}`);
   const parts = Object.entries(res.sectionS ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`);
   out.push(`Total time ${Math.round(res.totalS)} s${parts.length ? ` (${parts.join(', ')})` : ''}.`);
@@ -311,6 +420,22 @@ export function renderCharts(res) {
       unit: 'µs / request',
       series: servers.map((s, i) => ({ label: t.summary.find((r) => r.server === s).label, color: colorFor(i) })),
       panels,
+    });
+  }
+  if (res.http?.summary?.length) {
+    const h = res.http;
+    const bar = (field) => ({
+      values: h.summary.map((r) => (r[field].median != null ? { value: r[field].median, min: r[field].min, max: r[field].max } : null)),
+    });
+    charts['http.svg'] = barChart({
+      title: `HTTP "Hello, World!", wrk -t1 -c${h.connections} keep-alive`,
+      subtitle: sub,
+      unit: '',
+      series: h.summary.map((r, i) => ({ label: r.label, color: colorFor(i) })),
+      panels: [
+        { title: 'requests/s (higher is better)', ...bar('rps') },
+        { title: 'server CPU µs / request (lower is better)', ...bar('serverCpuUsPerReq') },
+      ],
     });
   }
   if (res.scaling?.summary?.length) {

@@ -1,0 +1,19 @@
+// examples/http_server.mjs as a bench server: its HttpProtocol and default
+// routes (GET / answers "Hello, World!\n"), started with startHttpServer and
+// announced by the contract of bench/servers/common.mjs (PID/PORT lines, ends
+// on SIGTERM or stdin EOF).
+//
+//   node bench/servers/coio_http.mjs [--backend epoll|poll|select] [--host H] [--port N]
+import { startHttpServer } from '../../examples/http_server.mjs';
+import { setup, serve } from './coio_common.mjs';
+
+const { args, loop } = setup();
+
+function* main() {
+  const server = yield* startHttpServer(args.host, args.port, { backlog: 4096 });
+  serve(loop, server);
+}
+
+loop.runUntilComplete(main());
+loop.runForever();
+loop.close();
