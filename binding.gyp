@@ -78,7 +78,7 @@
       "target_name": "coio_tls",
       "conditions": [
         ["node_use_openssl=='true'", {
-          "sources": ["native/tls.cc", "native/args.cc"],
+          "sources": ["native/tls.cc", "native/tls_bio.cc", "native/args.cc"],
           "defines": ["OPENSSL_API_COMPAT=0x10100000L", "OPENSSL_SUPPRESS_DEPRECATED"],
           "conditions": [
             ["node_shared_openssl=='true'", { "libraries": ["-lssl", "-lcrypto"] }]

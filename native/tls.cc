@@ -5,7 +5,8 @@
 // OpenSSL, or a BoringSSL fork) loses TLS with a clear error and keeps the
 // rest of coio (binding.gyp says how the symbols are found).
 //
-// Syscall-free: an SSLConn owns an SSL whose two BIOs are memory buffers.
+// Syscall-free: an SSLConn owns an SSL whose two BIOs are memory queues
+// (tls_bio.cc: OpenSSL's memory BIO zero-fills what it is about to overwrite).
 // Ciphertext is fed in (feed), plaintext comes out into a buffer the caller
 // gives (read: decrypt straight into the app's buffer), plaintext goes in
 // (write) and ciphertext comes out (readOut). No fd, no blocking, and no JS
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "args.h"
+#include "tls_bio.h"
 
 namespace coio {
 namespace {
@@ -498,8 +500,8 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
     ERR_clear_error();
     ssl_ = SSL_new(ctx->ctx());
     if (ssl_ == nullptr) ThrowSsl(env, "SSL_new failed");
-    BIO* in = BIO_new(BIO_s_mem());
-    BIO* out = BIO_new(BIO_s_mem());
+    BIO* in = NewQueueBio();
+    BIO* out = NewQueueBio();
     if (in == nullptr || out == nullptr) {
       BIO_free(in);
       BIO_free(out);
@@ -507,9 +509,6 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
       ssl_ = nullptr;
       ThrowSsl(env, "BIO_new failed");
     }
-    // An empty BIO means "more to come", not end of file.
-    BIO_set_mem_eof_return(in, -1);
-    BIO_set_mem_eof_return(out, -1);
     SSL_set_bio(ssl_, in, out);
     in_ = in;
     out_ = out;
@@ -629,11 +628,11 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
   // takeOut(): all the ciphertext to send as a new Buffer, or null if none.
   Napi::Value TakeOut(const Napi::CallbackInfo& info) {
     Check(info.Env());
-    char* data = nullptr;
-    long len = BIO_get_mem_data(out_, &data);
-    if (len <= 0) return info.Env().Null();
-    Napi::Buffer<char> buf = Napi::Buffer<char>::Copy(info.Env(), data, static_cast<size_t>(len));
-    (void)BIO_reset(out_);
+    size_t len = 0;
+    const char* data = QueueBioData(out_, &len);
+    if (len == 0) return info.Env().Null();
+    Napi::Buffer<char> buf = Napi::Buffer<char>::Copy(info.Env(), data, len);
+    QueueBioClear(out_);
     return buf;
   }
 
