@@ -4,6 +4,7 @@
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
+import { CancelledError, ExceptionGroup } from './errors.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo } from './resolver.js';
 import { Server } from './server.js';
@@ -11,6 +12,7 @@ import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import { SSLProtocol, resolveTls } from './sslproto.js';
+import { staggeredRace } from './staggered.js';
 import type { TlsSetup } from './sslproto.js';
 import type { Transport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
@@ -71,27 +73,134 @@ export function* createConnection<P extends BaseProtocol>(
   options: CreateConnectionOptions = {},
 ): Coroutine<[Transport, P]> {
   const tls = resolveTls(options, false, host);
-  const infos = yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM });
+  const delay = options.happyEyeballsDelay ?? null;
+  if (delay !== null && (typeof delay !== 'number' || Number.isNaN(delay) || delay < 0)) {
+    throw new RangeError(`happyEyeballsDelay must be a number of seconds >= 0 or null, got ${String(delay)}`);
+  }
+  // As asyncio: a delay alone interleaves the families, one address of the first then one of the other.
+  const interleave = options.interleave ?? (delay !== null ? 1 : 0);
+  if (!Number.isInteger(interleave) || interleave < 0) throw new RangeError(`interleave must be an integer >= 0, got ${String(interleave)}`);
+  const family = options.family ?? 0;
+  // Through the loop's method, as asyncio: a loop subclass (or a test) may answer differently.
+  let infos = yield* loop.getaddrinfo(host, port, { family, type: SOCK_STREAM });
   if (infos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${host}`);
-  const errors: Error[] = [];
-  for (const info of infos) {
-    const sock = new Socket(info.family, SOCK_STREAM);
+  let localInfos: AddrInfo[] | null = null;
+  if (options.localAddr !== undefined) {
+    const [lhost, lport] = options.localAddr;
+    localInfos = yield* loop.getaddrinfo(lhost, lport, { family, type: SOCK_STREAM });
+    if (localInfos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${lhost}`);
+  }
+  if (interleave > 0) infos = interleaveAddrinfos(infos, interleave);
+
+  // Each attempt's errors (a failed bind per local address, then the connect's).
+  const errors: Error[][] = infos.map(() => []);
+  let sock: Socket | null;
+  if (delay === null) {
+    sock = null;
+    for (let i = 0; i < infos.length && sock === null; i++) {
+      try {
+        sock = yield* connectSock(loop, infos[i]!, localInfos, errors[i]!);
+      } catch (err) {
+        // Only a connect error moves on to the next address: a cancellation
+        // (or anything that is not an OS error) ends the whole call.
+        if (errors[i]!.length === 0 || errors[i]![errors[i]!.length - 1] !== err) throw err;
+      }
+    }
+  } else {
+    const attempts = infos.map((info, i) => () => connectSock(loop, info, localInfos, errors[i]!));
+    const [winner, , raceErrors] = yield* staggeredRace(loop, attempts, delay, (late) => late.close());
+    sock = winner;
+    // An attempt that failed with something else than a connect error (bad input): that.
+    const recorded = new Set<unknown>(errors.flat());
+    const odd = raceErrors.find((e) => e !== null && !recorded.has(e));
+    if (sock === null && odd !== undefined) throw odd;
+  }
+  if (sock === null) throw connectionError(errors.flat(), options.allErrors === true);
+  try {
+    enableNoDelay(sock);
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  return yield* connectTransport(loop, sock, protocolFactory, tls);
+}
+
+/**
+ * One attempt: a socket of info's family, bound to the first local address of
+ * that family that binds, connected to info. Its errors are recorded in
+ * `errors` (and the last one thrown); the socket is closed on any failure,
+ * cancellation included.
+ */
+function* connectSock(loop: AbstractEventLoop, info: AddrInfo, localInfos: readonly AddrInfo[] | null, errors: Error[]): Coroutine<Socket> {
+  const sock = new Socket(info.family, SOCK_STREAM);
+  try {
+    if (localInfos !== null) {
+      let bound = false;
+      for (const local of localInfos) {
+        if (local.family !== info.family) continue;
+        try {
+          sock.bind([local.host, local.port]);
+          bound = true;
+          break;
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          // Bad input (a RangeError for port -1) is not an address to skip.
+          if (e.code === undefined) throw err;
+          errors.push(Object.assign(new Error(`error while attempting to bind on address ${formatAddress(local.host, local.port)}: ${e.message}`), { code: e.code, errno: e.errno, syscall: e.syscall }));
+        }
+      }
+      if (!bound) {
+        const msg = errors.length > 0 ? errors[errors.length - 1]!.message : `no matching local address with family=${info.family} found`;
+        const err = Object.assign(new Error(msg), { code: errors.length > 0 ? (errors[errors.length - 1] as NodeJS.ErrnoException).code : 'EADDRNOTAVAIL' });
+        errors.push(err);
+        throw err;
+      }
+    }
     try {
-      if (options.localAddr !== undefined) sock.bind(options.localAddr);
       yield* sockConnect(loop, sock, [info.host, info.port]);
     } catch (err) {
-      sock.close();
-      errors.push(err as Error);
-      continue;
+      if ((err as NodeJS.ErrnoException).code !== undefined && !(err instanceof CancelledError)) errors.push(err as Error);
+      throw err;
     }
-    enableNoDelay(sock);
-    return yield* connectTransport(loop, sock, protocolFactory, tls);
+    return sock;
+  } catch (err) {
+    sock.close();
+    throw err;
   }
-  // One address: its own error (ECONNREFUSED with its code). Several: all of them.
-  if (errors.length === 1) throw errors[0];
-  throw Object.assign(new AggregateError(errors, `Multiple exceptions: ${errors.map((e) => e.message).join('; ')}`), {
+}
+
+/** When no attempt connected: with allErrors an ExceptionGroup of all; else the one error, or one error naming them all. */
+function connectionError(errors: Error[], allErrors: boolean): Error {
+  if (allErrors) return new ExceptionGroup('createConnection failed', errors);
+  if (errors.length === 1) return errors[0]!;
+  // The same message from every address (ECONNREFUSED everywhere): that error, as asyncio.
+  if (errors.every((e) => e.message === errors[0]!.message)) return errors[0]!;
+  return Object.assign(new AggregateError(errors, `Multiple exceptions: ${errors.map((e) => e.message).join('; ')}`), {
     code: (errors[0] as NodeJS.ErrnoException).code,
   });
+}
+
+/**
+ * Reorder addresses as RFC 8305 asks: `firstFamilyCount` of the first
+ * family, then one of each family in turn (asyncio's _interleave_addrinfos).
+ */
+export function interleaveAddrinfos(infos: readonly AddrInfo[], firstFamilyCount = 1): AddrInfo[] {
+  const byFamily = new Map<number, AddrInfo[]>();
+  for (const info of infos) {
+    let list = byFamily.get(info.family);
+    if (list === undefined) byFamily.set(info.family, (list = []));
+    list.push(info);
+  }
+  const lists = [...byFamily.values()];
+  const out: AddrInfo[] = [];
+  if (firstFamilyCount > 1) out.push(...lists[0]!.splice(0, firstFamilyCount - 1));
+  const longest = Math.max(...lists.map((l) => l.length));
+  for (let i = 0; i < longest; i++) for (const l of lists) if (i < l.length) out.push(l[i]!);
+  return out;
+}
+
+function formatAddress(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** Listen on host:port (every address host resolves to; all interfaces for '' / null). */

@@ -119,8 +119,22 @@ export interface CreateServerOptions extends TlsOptions {
 export interface CreateConnectionOptions extends TlsOptions {
   /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
   family?: number;
-  /** Local address to bind before connecting. */
+  /** Local address to bind before connecting (a host name is resolved; the first address of each attempt's family that binds is used). */
   localAddr?: readonly [string, number];
+  /**
+   * Happy Eyeballs (RFC 8305): seconds to wait for one address's connect
+   * before starting the next in parallel (0.25 is the RFC's advice). Default
+   * null: one address after another, each until the kernel gives up.
+   */
+  happyEyeballsDelay?: number | null;
+  /**
+   * Reorder the resolved addresses by family: this many of the first
+   * family, then one of each family in turn. Default 1 with
+   * happyEyeballsDelay, else 0 (getaddrinfo's order).
+   */
+  interleave?: number;
+  /** When every address fails: an ExceptionGroup of every attempt's error instead of one error. */
+  allErrors?: boolean;
 }
 
 /** Options of loop.createUnixServer and startUnixServer. */
