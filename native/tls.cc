@@ -484,6 +484,7 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
                            InstanceMethod<&SslConn::Version>("version"),
                            InstanceMethod<&SslConn::Alpn>("alpn"),
                            InstanceMethod<&SslConn::Servername>("servername"),
+                           InstanceMethod<&SslConn::RefuseHello>("refuseHello"),
                            InstanceMethod<&SslConn::SetContext>("setContext"),
                            InstanceMethod<&SslConn::SessionReused>("sessionReused"),
                            InstanceMethod<&SslConn::IsInitFinished>("isInitFinished"),
@@ -544,6 +545,7 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
 
   std::string helloName_;
   bool helloDone_ = false;
+  int helloAlert_ = -1;  // the SNI callback's refusal: the alert the next handshake() sends
 
  private:
   void Release() {
@@ -734,6 +736,16 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
     return Napi::String::New(info.Env(), name);
   }
 
+  // refuseHello(alert): the SNI callback refused the handshake. The next
+  // handshake() fails in the client hello with this TLS alert, which goes out
+  // with the rest of the ciphertext, so the client learns why.
+  void RefuseHello(const Napi::CallbackInfo& info) {
+    Check(info.Env());
+    int alert = info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : -1;
+    if (alert < 0 || alert > 255) throw Napi::RangeError::New(info.Env(), "refuseHello: a TLS alert (0-255) is required");
+    helloAlert_ = alert;
+  }
+
   // Switch to another context (SNI), keeping it alive with this connection.
   void SetContext(const Napi::CallbackInfo& info) {
     Check(info.Env());
@@ -772,6 +784,10 @@ class SslConn : public Napi::ObjectWrap<SslConn> {
 // suspend; the second call (after the TypeScript side chose a context) goes on.
 int SslContext::ClientHello(SSL* s, int* alert, void* arg) {
   SslConn* conn = static_cast<SslConn*>(SSL_get_app_data(s));
+  if (conn != nullptr && conn->helloAlert_ >= 0) {
+    *alert = conn->helloAlert_;
+    return SSL_CLIENT_HELLO_ERROR;
+  }
   if (conn == nullptr || conn->helloDone_) return SSL_CLIENT_HELLO_SUCCESS;
   conn->helloDone_ = true;
   conn->helloName_.clear();

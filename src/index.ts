@@ -119,6 +119,7 @@ export {
   CERT_REQUIRED,
   TLSVersion,
   Purpose,
+  AlertDescription,
 } from './ssl.js';
 export type { SNICallback, Password, VerifyLocations, NodeTlsOptions, PeerCertificate, VerifyMode, TLSVersionValue, PurposeValue } from './ssl.js';
 export { SSLProtocol, SSLProtocolTransport, SSLProtocolState, SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT } from './sslproto.js';

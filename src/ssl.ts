@@ -66,6 +66,7 @@ export interface NativeSslConn {
   version(): string | null;
   alpn(): string | null;
   servername(): string | null;
+  refuseHello(alert: number): void;
   setContext(ctx: NativeSslContext): void;
   sessionReused(): boolean;
   isInitFinished(): boolean;
@@ -148,6 +149,48 @@ export const TLSVersion = Object.freeze({
   TLSv1_3: 0x304,
 });
 export type TLSVersionValue = (typeof TLSVersion)[keyof typeof TLSVersion];
+
+/**
+ * TLS alert descriptions (Python's ssl.AlertDescription, RFC 8446 6.2): what
+ * an SNI callback returns to refuse a handshake, and what the client hears.
+ */
+export const AlertDescription = Object.freeze({
+  ALERT_DESCRIPTION_CLOSE_NOTIFY: 0,
+  ALERT_DESCRIPTION_UNEXPECTED_MESSAGE: 10,
+  ALERT_DESCRIPTION_BAD_RECORD_MAC: 20,
+  ALERT_DESCRIPTION_RECORD_OVERFLOW: 22,
+  ALERT_DESCRIPTION_DECOMPRESSION_FAILURE: 30,
+  ALERT_DESCRIPTION_HANDSHAKE_FAILURE: 40,
+  ALERT_DESCRIPTION_BAD_CERTIFICATE: 42,
+  ALERT_DESCRIPTION_UNSUPPORTED_CERTIFICATE: 43,
+  ALERT_DESCRIPTION_CERTIFICATE_REVOKED: 44,
+  ALERT_DESCRIPTION_CERTIFICATE_EXPIRED: 45,
+  ALERT_DESCRIPTION_CERTIFICATE_UNKNOWN: 46,
+  ALERT_DESCRIPTION_ILLEGAL_PARAMETER: 47,
+  ALERT_DESCRIPTION_UNKNOWN_CA: 48,
+  ALERT_DESCRIPTION_ACCESS_DENIED: 49,
+  ALERT_DESCRIPTION_DECODE_ERROR: 50,
+  ALERT_DESCRIPTION_DECRYPT_ERROR: 51,
+  ALERT_DESCRIPTION_PROTOCOL_VERSION: 70,
+  ALERT_DESCRIPTION_INSUFFICIENT_SECURITY: 71,
+  ALERT_DESCRIPTION_INTERNAL_ERROR: 80,
+  ALERT_DESCRIPTION_USER_CANCELLED: 90,
+  ALERT_DESCRIPTION_NO_RENEGOTIATION: 100,
+  ALERT_DESCRIPTION_UNSUPPORTED_EXTENSION: 110,
+  ALERT_DESCRIPTION_CERTIFICATE_UNOBTAINABLE: 111,
+  ALERT_DESCRIPTION_UNRECOGNIZED_NAME: 112,
+  ALERT_DESCRIPTION_BAD_CERTIFICATE_STATUS_RESPONSE: 113,
+  ALERT_DESCRIPTION_BAD_CERTIFICATE_HASH_VALUE: 114,
+  ALERT_DESCRIPTION_UNKNOWN_PSK_IDENTITY: 115,
+});
+
+/** An alert's name without the prefix ("UNRECOGNIZED_NAME"), or its number. */
+export function alertName(alert: number): string {
+  for (const [name, value] of Object.entries(AlertDescription)) {
+    if (value === alert) return name.slice('ALERT_DESCRIPTION_'.length);
+  }
+  return String(alert);
+}
 
 /** What a default context is for (Python's ssl.Purpose). */
 export const Purpose = Object.freeze({
@@ -246,9 +289,10 @@ function rethrow(err: unknown): never {
 /**
  * Called on a server during the handshake with the host name the client
  * asked for (null if none): it may switch `sslObject.context` to another
- * SSLContext (another certificate). Return nothing to go on, or a number
- * (an alert) to refuse the handshake. It runs between two steps of the
- * handshake, never inside OpenSSL.
+ * SSLContext (another certificate). Return nothing to go on, or a TLS alert
+ * (an AlertDescription value, e.g. ALERT_DESCRIPTION_UNRECOGNIZED_NAME) to
+ * refuse the handshake: the client receives that alert. It runs between two
+ * steps of the handshake, never inside OpenSSL.
  */
 export type SNICallback = (sslObject: SSLObject, serverName: string | null, sslContext: SSLContext) => number | void | null | undefined;
 

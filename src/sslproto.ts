@@ -45,6 +45,7 @@ import {
   SSLObject,
   contextFromNodeOptions,
   createDefaultContext,
+  alertName,
   sslErrorFrom,
 } from './ssl.js';
 import { CONNECTION_ERRORS } from './socket_transport.js';
@@ -389,7 +390,17 @@ export class SSLProtocol implements Protocol {
           return this.onHandshakeComplete(err as Error);
         }
         if (typeof alert === 'number') {
-          return this.onHandshakeComplete(new SSLError(`[SSL: TLSV1_ALERT_${alert}] the SNI callback refused the handshake (alert ${alert})`, { reason: 'SNI_CALLBACK_REFUSED' }));
+          if (!Number.isInteger(alert) || alert < 0 || alert > 255) {
+            return this.onHandshakeComplete(new RangeError(`the SNI callback returned ${alert}: a TLS alert (an AlertDescription value, 0-255) or nothing`));
+          }
+          // The handshake fails in the client hello with that alert, which
+          // goes out first: the client hears why (tlsv1 unrecognized name, ...).
+          conn.refuseHello(alert);
+          conn.handshake();
+          conn.takeError();
+          this.processOutgoing();
+          const name = alertName(alert);
+          return this.onHandshakeComplete(new SSLError(`[SSL: TLSV1_ALERT_${name}] the SNI callback refused the handshake (alert ${alert})`, { reason: 'SNI_CALLBACK_REFUSED' }));
         }
         continue;
       }

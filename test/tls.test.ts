@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
+  AlertDescription,
   CERT_NONE,
   CERT_OPTIONAL,
   CERT_REQUIRED,
@@ -285,6 +286,89 @@ describe.each(backends)('TLS on %s', (backend) => {
       })(),
     );
     expect(seen).toEqual(['other.test', 'localhost', null]);
+  });
+
+  test('SNI: a callback that returns an alert refuses the handshake, and the client hears that alert', () => {
+    const errors: ExceptionContext[] = [];
+    ctx.loop.setExceptionHandler((_l, c) => void errors.push(c));
+    run(
+      (function* () {
+        const sctx = serverContext();
+        sctx.sniCallback = (_obj, name) => (name === 'localhost' ? undefined : AlertDescription.ALERT_DESCRIPTION_UNRECOGNIZED_NAME);
+        let served = 0;
+        const server = yield* startServer(
+          function* (r, w) {
+            served++;
+            yield* echo(r, w);
+          },
+          '127.0.0.1',
+          0,
+          { ssl: sctx },
+        );
+        try {
+          // A coio client: the handshake fails with the alert's name.
+          const refused: unknown = yield* (function* () {
+            try {
+              yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext(), serverHostname: 'nobody.test' });
+              return null;
+            } catch (err) {
+              return err;
+            }
+          })();
+          expect(refused).toBeInstanceOf(SSLError);
+          expect(String((refused as Error).message)).toMatch(/unrecognized name/i);
+          // Node's tls in a child: the same alert, by Node's code for it.
+          const p = yield* nodeChild(
+            `const tls = require('tls'), fs = require('fs');
+             const s = tls.connect({ port: +process.env.PORT, host: '127.0.0.1', servername: 'nobody.test', ca: fs.readFileSync(process.env.CA) }, () => { console.log('connected'); s.end(); });
+             s.on('error', (e) => { console.log('error ' + e.code); });`,
+            { PORT: String(portOf(server)), CA: certs.ca.cert },
+          );
+          expect(yield* readUntilMatch(p, /\n/)).toBe('error ERR_SSL_TLSV1_UNRECOGNIZED_NAME\n');
+          expect(yield* p.wait()).toBe(0);
+          // The name it accepts still works on the same server.
+          const [r, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext(), serverHostname: 'localhost' });
+          w.write('ok\n');
+          expect(String(yield* r.readLine())).toBe('ok\n');
+          w.close();
+          yield* w.waitClosed();
+          expect(served).toBe(1);
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+    // The server reports each refused handshake, naming the alert it sent.
+    const refusals = errors.filter((e) => /UNRECOGNIZED_NAME/.test(String((e.exception as Error | undefined)?.message)));
+    expect(refusals.length).toBe(2);
+  });
+
+  test('SNI: a callback that returns something that is not an alert fails that handshake with a RangeError', () => {
+    const errors: ExceptionContext[] = [];
+    ctx.loop.setExceptionHandler((_l, c) => void errors.push(c));
+    run(
+      (function* () {
+        const sctx = serverContext();
+        sctx.sniCallback = () => 4096;
+        const server = yield* startServer(echo, '127.0.0.1', 0, { ssl: sctx });
+        try {
+          const failed: unknown = yield* (function* () {
+            try {
+              yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext(), serverHostname: 'localhost' });
+              return null;
+            } catch (err) {
+              return err;
+            }
+          })();
+          expect(failed).toBeInstanceOf(Error);
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+    expect(errors.some((e) => e.exception instanceof RangeError && /4096/.test((e.exception as Error).message))).toBe(true);
   });
 
   test('mutual TLS: a client certificate is required, checked, and refused when missing or untrusted', () => {
