@@ -230,6 +230,9 @@ export const REGISTRY = [
   coioServer('coio-protocol-copy', 'coio_protocol.mjs', ['--copy'], { label: 'coio protocol (copied data)' }),
   coioServer('coio-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol' }),
   coioServer('coio-streams', 'coio_streams.mjs', [], { label: 'coio streams', memory: true }),
+  // Guest mode (runGuest: coio's loop inside Node's): what the Node-friendly mode costs.
+  coioServer('coio-protocol-guest', 'coio_protocol.mjs', ['--guest'], { label: 'coio protocol, guest mode' }),
+  coioServer('coio-streams-guest', 'coio_streams.mjs', ['--guest'], { label: 'coio streams, guest mode' }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
   coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.

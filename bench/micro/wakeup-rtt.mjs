@@ -1,5 +1,5 @@
 // Wakeup round trips and the microtask drain, blocking loop vs guest mode.
-// Run: `node bench/micro/wakeup-rtt.mjs [rounds]` after building the
+// Run: `node bench/micro/wakeup-rtt.mjs [rounds] [backend,...]` after building the
 // addon. It transpiles src/ (type stripping) into node_modules/.cache and
 // imports it from there, so no dist/ build is needed. Prints the median of
 // 5 runs of each measurement, in microseconds (or ns per loop iteration).
@@ -143,7 +143,8 @@ console.log('\nblocking loop, ns per iteration (a generator task yielding):');
 await measure('  no promise work (the drain hook is off)', () => iterationCost(false));
 await measure('  an async task pending (drain after every batch)', () => iterationCost(true));
 
-for (const selector of coio.availableBackends()) {
+const only = process.argv[3]?.split(',');
+for (const selector of coio.availableBackends().filter((b) => only === undefined || only.includes(b))) {
   console.log(`\nwakeup round trip, us (${selector}):`);
   const n = selector === 'epoll' || selector === 'kqueue' ? rounds : Math.floor(rounds / 4);
   await measure('  socketpair ping-pong, generator tasks, blocking', () => blocking(pingPongGen(n), { selector }));

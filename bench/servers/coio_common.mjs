@@ -4,9 +4,13 @@
 // so process.on('SIGTERM') and process.stdin listeners would never fire.
 // These servers leave SIGTERM at its default action (the process ends) and
 // watch stdin through coio itself: EOF on fd 0 means the harness is gone.
+// With --guest the same server runs in guest mode (runGuest: coio's loop as
+// a guest of Node's), the row that measures what the Node-friendly mode costs.
 import { fstatSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as coio from '../../dist/esm/index.js';
-import { native } from '../../dist/esm/native.js';
+// The implementation behind both entry points is dist/cjs (scripts/build-ts.mjs).
+const { native } = createRequire(import.meta.url)('../../dist/cjs/native.js');
 import { parseServerArgs, announce, skip } from './common.mjs';
 
 /**
@@ -15,7 +19,9 @@ import { parseServerArgs, announce, skip } from './common.mjs';
  */
 export function setup() {
   const args = parseServerArgs(process.argv.slice(2));
-  const loop = coio.newEventLoop(args.backend ? { selector: args.backend } : {});
+  const loopOptions = args.backend ? { selector: args.backend } : {};
+  const guest = args.flags.has('guest');
+  const loop = guest ? null : coio.newEventLoop(loopOptions);
   const listenOptions = { backlog: 4096 };
   if (args.cert || args.key) {
     if (typeof coio.SSLContext !== 'function') skip('this build of coio has no TLS (no SSLContext export)');
@@ -23,11 +29,36 @@ export function setup() {
     ssl.loadCertChain(args.cert, args.key);
     listenOptions.ssl = ssl;
   }
-  return { args, loop, listenOptions };
+  return { args, loop, listenOptions, start: (makeServer) => start(loop, loopOptions, makeServer) };
 }
 
-/** Announce the bound port, then stop the loop when stdin (a pipe from the harness) reaches EOF. */
-export function serve(loop, server) {
+/**
+ * Run `makeServer(loop)` (a generator function returning the server) and
+ * serve until stdin reaches EOF: on the blocking loop made by setup(), or,
+ * with --guest, in guest mode.
+ */
+function start(loop, loopOptions, makeServer) {
+  if (loop === null) {
+    coio.runGuest(function* () {
+      const guestLoop = coio.getRunningLoop();
+      const server = yield* makeServer(guestLoop);
+      const stopped = guestLoop.createFuture();
+      serve(guestLoop, server, () => stopped.done() || stopped.setResult(undefined));
+      yield* stopped;
+    }, loopOptions).catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+    return;
+  }
+  const server = loop.runUntilComplete(makeServer(loop));
+  serve(loop, server);
+  loop.runForever();
+  loop.close();
+}
+
+/** Announce the bound port, then stop (default: stop the loop) when stdin (a pipe from the harness) reaches EOF. */
+export function serve(loop, server, stop = () => loop.stop()) {
   const addr = server.sockets[0].getsockname();
   announce(addr.family === 'unix' ? 0 : addr.port);
   let isPipe = false;
@@ -47,7 +78,7 @@ export function serve(loop, server) {
       if (n === 0) {
         loop.removeReader(0);
         server.close();
-        loop.stop();
+        stop();
       }
     });
   }

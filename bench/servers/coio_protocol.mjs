@@ -1,6 +1,6 @@
 // coio echo at the protocol level: the hot path of the suite.
 //
-//   node bench/servers/coio_protocol.mjs [--copy | --buffered] [--backend epoll|poll|select]
+//   node bench/servers/coio_protocol.mjs [--copy | --buffered] [--guest] [--backend epoll|poll|select]
 //                                        [--cert CERT.pem --key KEY.pem] [--host H] (--port N | --unix PATH)
 //
 // Default: a Protocol that borrows the loop's read buffer (dataReceived gets a
@@ -8,9 +8,10 @@
 // protocol gets its own Buffer per read (asyncio's semantics). --buffered: a
 // BufferedProtocol reading into one buffer shared by all connections.
 // --cert/--key: the same protocols over TLS (createServer's ssl option).
-import { setup, serve } from './coio_common.mjs';
+// --guest: the same server in guest mode (runGuest), next to Node's loop.
+import { setup } from './coio_common.mjs';
 
-const { args, loop, listenOptions } = setup();
+const { args, listenOptions, start } = setup();
 const copy = args.flags.has('copy');
 const buffered = args.flags.has('buffered');
 
@@ -46,13 +47,8 @@ class BufferedEcho {
 
 const factory = buffered ? () => new BufferedEcho() : () => new Echo();
 
-function* main() {
-  const server = args.unix
+start(function* (loop) {
+  return args.unix
     ? yield* loop.createUnixServer(factory, args.unix, listenOptions)
     : yield* loop.createServer(factory, args.host, args.port, listenOptions);
-  serve(loop, server);
-}
-
-loop.runUntilComplete(main());
-loop.runForever();
-loop.close();
+});

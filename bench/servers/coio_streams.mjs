@@ -1,13 +1,14 @@
 // coio echo at the streams level (generator coroutines: StreamReader / StreamWriter).
 //
-//   node bench/servers/coio_streams.mjs [--backend epoll|poll|select] [--cert CERT.pem --key KEY.pem]
+//   node bench/servers/coio_streams.mjs [--guest] [--backend epoll|poll|select] [--cert CERT.pem --key KEY.pem]
 //                                       [--host H] (--port N | --unix PATH)
 //
 // --cert/--key: the same over TLS (startServer's ssl option).
+// --guest: the same server in guest mode (runGuest).
 import { startServer, startUnixServer } from '../../dist/esm/index.js';
-import { setup, serve } from './coio_common.mjs';
+import { setup } from './coio_common.mjs';
 
-const { args, loop, listenOptions } = setup();
+const { args, listenOptions, start } = setup();
 
 function* echo(reader, writer) {
   try {
@@ -24,13 +25,8 @@ function* echo(reader, writer) {
   }
 }
 
-function* main() {
-  const server = args.unix
+start(function* () {
+  return args.unix
     ? yield* startUnixServer(echo, args.unix, listenOptions)
     : yield* startServer(echo, args.host, args.port, listenOptions);
-  serve(loop, server);
-}
-
-loop.runUntilComplete(main());
-loop.runForever();
-loop.close();
+});
