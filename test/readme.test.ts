@@ -167,7 +167,7 @@ async function checkEchoServer(name: string): Promise<void> {
 /** Normalize what changes from run to run: file locations, timings. */
 function normalized(text: string): string {
   return text
-    .replace(/\((?:file|node):[^)]*\)/g, '(…)')
+    .replace(/\((?:file:|node:|\/)[^)]*\)/g, '(…)')
     .replace(/took \d+\.\d+ seconds/g, 'took N seconds')
     .replace(/due in \d+\.\d+ s/g, 'due in N s');
 }
