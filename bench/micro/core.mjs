@@ -1,7 +1,7 @@
 // Micro-benchmark of the core: callSoon, timers, tasks, task switches, each
 // beside the nearest Node primitive, in one run.
 //
-//   npx tsc -p tsconfig.json      # compiles src/ into dist/esm
+//   npm run build:ts              # compiles src/ into dist/ (dist/esm re-exports dist/cjs)
 //   node bench/micro/core.mjs     # [--quick] for a short run
 //
 // Figures are operations per second (higher is better) and ns per operation;

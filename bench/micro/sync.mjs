@@ -2,7 +2,7 @@
 // Python asyncio running the same cases (bench/micro/sync_asyncio.py) in the
 // same run when python3 is present.
 //
-//   npm run build:ts                # compiles src/ into dist/esm
+//   npm run build:ts                # compiles src/ into dist/ (dist/esm re-exports dist/cjs)
 //   node bench/micro/sync.mjs       # [--quick] for a short run
 //
 // Cases:
