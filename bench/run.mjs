@@ -233,6 +233,7 @@ export const REGISTRY = [
   // Guest mode (runGuest: coio's loop inside Node's): what the Node-friendly mode costs.
   coioServer('coio-protocol-guest', 'coio_protocol.mjs', ['--guest'], { label: 'coio protocol, guest mode' }),
   coioServer('coio-streams-guest', 'coio_streams.mjs', ['--guest'], { label: 'coio streams, guest mode' }),
+  coioServer('coio-streams-into', 'coio_streams.mjs', ['--into'], { label: 'coio streams (readInto)' }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
   coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.

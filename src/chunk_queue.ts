@@ -36,6 +36,31 @@ export class ChunkQueue {
     return out;
   }
 
+  /** Copy up to target.length bytes from the front into target and remove them; returns the count. */
+  takeInto(target: Uint8Array): number {
+    const n = Math.min(target.length, this.size);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[0]!;
+      const k = Math.min(n - filled, c.length - this.head);
+      target.set(c.subarray(this.head, this.head + k), filled);
+      filled += k;
+      this.advance(k);
+    }
+    return n;
+  }
+
+  /** Put chunk back at the front (bytes that were taken and must be read again). */
+  unshift(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.head !== 0) {
+      this.chunks[0] = this.chunks[0]!.subarray(this.head);
+      this.head = 0;
+    }
+    this.chunks.unshift(chunk);
+    this.size += chunk.length;
+  }
+
   /** Drop the first n bytes. */
   discard(n: number): void {
     let left = Math.min(n, this.size);

@@ -15,7 +15,7 @@
 import { _markAwaitable } from './async_tasks.js';
 import { _isAsyncFunction, isThenable } from './coroutines.js';
 import { RuntimeError } from './errors.js';
-import { getRunningLoop } from './events.js';
+import { describeValue, getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
 import type { AbstractEventLoop } from './events.js';
 import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
@@ -27,6 +27,7 @@ import { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
 import { ChunkQueue } from './chunk_queue.js';
+import { READ_BUFFER_SIZE } from './transport_helpers.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 import type { Coroutine } from './coroutines.js';
 
@@ -51,6 +52,14 @@ export class StreamReader {
   private exc: Error | null = null;
   private transport: ReadTransport | null = null;
   private paused = false;
+  /**
+   * The caller's buffer of a readInto() waiting for data with nothing
+   * buffered: the protocol has the transport receive straight into it
+   * (_directBuffer / _directFilled), so the bytes are copied once, by the kernel.
+   */
+  private into: Uint8Array | null = null;
+  /** Bytes the transport put at the start of `into` (0: none yet). */
+  private intoFilled = 0;
 
   /**
    * A reader fed by a transport (through StreamReaderProtocol); openConnection and startServer make them.
@@ -202,6 +211,66 @@ export class StreamReader {
     return this.newWaiter('read');
   }
 
+  /**
+   * Read up to buffer.length bytes into `buffer` (from its start), waiting
+   * only when nothing is buffered; returns the count, 0 at EOF (and for an
+   * empty buffer). What Deno's conn.read(buffer) does and asyncio lacks: no
+   * Buffer is allocated per read, and when the read has to wait, the socket
+   * transport receives straight into `buffer` (no copy but the kernel's), so
+   * a loop reusing one buffer allocates nothing. `buffer` may be written
+   * until the read returns; after it, only the bytes counted.
+   *
+   * Reusing the buffer after writing what was read: a socket transport
+   * keeps an unsent tail over 16 KiB by reference, so reuse it once
+   * `writer.transport.getWriteBufferSize()` is 0 (take a fresh buffer otherwise).
+   * @throws TypeError if buffer is not a Uint8Array; otherwise as read()
+   *   (when cancelled, bytes already received into buffer go back to the
+   *   reader for the next read: nothing is lost).
+   */
+  readInto(buffer: Uint8Array): Coroutine<number> {
+    return new ReadIntoOp(this, buffer);
+  }
+
+  /** @internal ReadIntoOp's first step: the Future to wait on, or null when it can return at once. */
+  _readIntoStart(target: Uint8Array): Future<void> | null {
+    if (this.exc !== null) throw this.exc;
+    if (!(target instanceof Uint8Array)) throw new TypeError(`readInto() needs a Uint8Array, got ${describeValue(target)}`);
+    if (target.length === 0 || this.buffer.size > 0 || this.eof) return null;
+    const w = this.newWaiter('readInto');
+    this.into = target;
+    this.intoFilled = 0;
+    return w;
+  }
+
+  /** @internal ReadIntoOp's last step: the count received into target directly, or what is buffered copied into it (0 at EOF). */
+  _readIntoTake(target: Uint8Array): number {
+    if (this.into === target) {
+      const got = this.intoFilled;
+      this.into = null;
+      this.intoFilled = 0;
+      if (got > 0) return got;
+    }
+    const n = this.buffer.takeInto(target);
+    this.maybeResumeTransport();
+    return n;
+  }
+
+  /**
+   * @internal The buffer to receive into: the waiting readInto's own, when
+   * nothing is buffered and it has not been filled yet; otherwise null (the
+   * protocol receives into its scratch buffer and feeds a copy).
+   */
+  _directBuffer(): Uint8Array | null {
+    return this.into !== null && this.intoFilled === 0 && this.buffer.size === 0 && !this.eof ? this.into : null;
+  }
+
+  /** @internal n bytes were received into _directBuffer(): wake the readInto. */
+  _directFilled(n: number): void {
+    if (n === 0) return;
+    this.intoFilled = n;
+    this.wakeup(null);
+  }
+
   /** @internal ReadOp's last step: up to n bytes of what is buffered (empty at EOF). */
   _readTake(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
@@ -222,7 +291,16 @@ export class StreamReader {
   _readDone(w: Future<void>): void {
     // Woken reads were already forgotten by wakeup(); a read started since then keeps its waiter.
     if (this.waiter === w) this.waiter = null;
-    if (this.pendingRead === w) this.pendingRead = null;
+    if (this.pendingRead !== w) return;
+    this.pendingRead = null;
+    const into = this.into;
+    if (into !== null) {
+      // A readInto that ends without taking its bytes (cancelled, or closed
+      // with return()): what the transport put in its buffer is read next.
+      this.into = null;
+      if (this.intoFilled > 0) this.buffer.unshift(Buffer.from(into.subarray(0, this.intoFilled)));
+      this.intoFilled = 0;
+    }
   }
 
   /**
@@ -335,15 +413,18 @@ export class StreamReader {
  * generator frame per read. It behaves as that generator would: checks run
  * on the first next(); throw() and return() end the wait; isCoroutine()
  * accepts it; `await reader.read(n)` works (marked awaitable below).
+ * ReadIntoOp is the same for readInto(buffer).
  */
-class ReadOp implements Generator<unknown, Buffer, unknown> {
-  private waiter: Future<void> | null = null;
-  private state = 0; // 0: not started, 1: waiting, 2: finished
+abstract class WaitOp<T> implements Generator<unknown, T, unknown> {
+  protected waiter: Future<void> | null = null;
+  protected state = 0; // 0: not started, 1: waiting, 2: finished
 
-  constructor(
-    private readonly reader: StreamReader,
-    private readonly n: number,
-  ) {}
+  constructor(protected readonly reader: StreamReader) {}
+
+  /** The Future to wait on, or null when the read can return at once (throws as the read does). */
+  protected abstract start(): Future<void> | null;
+  /** The read's value once there is data (or EOF). */
+  protected abstract take(): T;
 
   get [Symbol.toStringTag](): string {
     return 'Generator';
@@ -353,17 +434,15 @@ class ReadOp implements Generator<unknown, Buffer, unknown> {
     return this;
   }
 
-  next(): IteratorResult<unknown, Buffer> {
-    const reader = this.reader;
+  next(): IteratorResult<unknown, T> {
     if (this.state === 0) {
       this.state = 2;
-      const w = reader._readStart(this.n);
+      const w = this.start();
       if (w !== null) {
         this.state = 1;
         this.waiter = w;
         const r = w.next();
         if (r.done !== true) return r;
-        this.finish();
       }
     } else if (this.state === 1) {
       const w = this.waiter!;
@@ -375,31 +454,80 @@ class ReadOp implements Generator<unknown, Buffer, unknown> {
         throw exc;
       }
       if (r.done !== true) return r; // still pending: wait again
-      this.finish();
     } else {
-      return { done: true, value: undefined as unknown as Buffer };
+      return { done: true, value: undefined as unknown as T };
     }
-    return { done: true, value: reader._readTake(this.n) };
-  }
-
-  throw(exc: unknown): IteratorResult<unknown, Buffer> {
-    this.finish();
-    throw exc;
-  }
-
-  return(value: Buffer): IteratorResult<unknown, Buffer> {
+    // Take before finish(): bytes received into a readInto's buffer are still its own.
+    const value = this.take();
     this.finish();
     return { done: true, value };
   }
 
-  private finish(): void {
+  throw(exc: unknown): IteratorResult<unknown, T> {
+    this.finish();
+    throw exc;
+  }
+
+  return(value: T): IteratorResult<unknown, T> {
+    this.finish();
+    return { done: true, value };
+  }
+
+  protected finish(): void {
     if (this.state === 1) this.reader._readDone(this.waiter!);
     this.state = 2;
     this.waiter = null;
   }
 }
-// Awaitable from async functions, driven inline as sleep() is (it only waits on a Future).
+
+class ReadOp extends WaitOp<Buffer> {
+  constructor(
+    reader: StreamReader,
+    private readonly n: number,
+  ) {
+    super(reader);
+  }
+
+  protected start(): Future<void> | null {
+    return this.reader._readStart(this.n);
+  }
+
+  protected take(): Buffer {
+    return this.reader._readTake(this.n);
+  }
+}
+
+class ReadIntoOp extends WaitOp<number> {
+  constructor(
+    reader: StreamReader,
+    private readonly target: Uint8Array,
+  ) {
+    super(reader);
+  }
+
+  protected start(): Future<void> | null {
+    return this.reader._readIntoStart(this.target);
+  }
+
+  protected take(): number {
+    return this.reader._readIntoTake(this.target);
+  }
+}
+// Awaitable from async functions, driven inline as sleep() is (they only wait on a Future).
 _markAwaitable(ReadOp.prototype, true);
+_markAwaitable(ReadIntoOp.prototype, true);
+
+/**
+ * Where stream connections receive when no readInto() is waiting: one
+ * buffer for all of them (a transport reads in a loop callback, and the
+ * bytes are copied out before it returns), apart from the socket
+ * transport's own read buffer, which a TLS transport's ciphertext may still
+ * be a view of while it decrypts into this one. Made on first use.
+ */
+let scratch: Buffer | undefined;
+function scratchBuffer(): Buffer {
+  return (scratch ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+}
 
 /**
  * The protocol between a transport and a StreamReader / StreamWriter pair,
@@ -417,6 +545,8 @@ export class StreamReaderProtocol implements Protocol {
   private writer: StreamWriter | null = null;
   /** The handler's task (a server connection whose handler is a coroutine or async function). */
   private task: Future<unknown> | null = null;
+  /** The last getBuffer() returned the reader's readInto buffer. */
+  private direct = false;
 
   constructor(
     private readonly loop: AbstractEventLoop,
@@ -474,6 +604,30 @@ export class StreamReaderProtocol implements Protocol {
 
   dataReceived(data: Buffer): void {
     this.reader?.feedData(data);
+  }
+
+  /**
+   * The socket and TLS transports read through getBuffer / bufferUpdated
+   * (the pipe transports call dataReceived). A readInto() waiting with
+   * nothing buffered gets the bytes straight into its own buffer; otherwise
+   * they land in a scratch buffer and the reader gets a copy of them (as
+   * dataReceived would: the reader keeps what it is fed).
+   */
+  getBuffer(_sizeHint: number): Uint8Array {
+    const direct = this.reader?._directBuffer() ?? null;
+    this.direct = direct !== null;
+    return direct ?? scratchBuffer();
+  }
+
+  bufferUpdated(nbytes: number): void {
+    const reader = this.reader;
+    if (reader === null) return;
+    if (this.direct) {
+      this.direct = false;
+      reader._directFilled(nbytes);
+    } else if (nbytes > 0) {
+      reader.feedData(Buffer.from(scratch!.subarray(0, nbytes)));
+    }
   }
 
   eofReceived(): boolean {

@@ -16,7 +16,7 @@ let sharedReadBuffer: Buffer | undefined;
 /** The per-thread read buffer; its contents are valid only inside one read callback. */
 export function readBuffer(): Buffer {
   if (sharedReadBuffer === undefined) {
-    tuneHeapOnce();
+    tuneHeap();
     sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
   }
   return sharedReadBuffer;
@@ -45,10 +45,11 @@ let heapTuned = false;
 /**
  * Keep the pages of large, short-lived Buffers mapped (native/memory.cc says
  * why: a fresh Buffer per read cost up to 2x at 100 KiB without it). Applied
- * once per process, when the first transport reads; COIO_TUNE_MALLOC=0 turns
- * it off.
+ * once per process, when the first transport reads (whichever buffer it
+ * reads into: a BufferedProtocol's, such as a stream's, hands out fresh
+ * Buffers too); COIO_TUNE_MALLOC=0 turns it off.
  */
-function tuneHeapOnce(): void {
+export function tuneHeap(): void {
   if (heapTuned) return;
   heapTuned = true;
   if (process.env.COIO_TUNE_MALLOC === '0') return;

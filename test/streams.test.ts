@@ -15,6 +15,7 @@ import {
   startServer,
   startUnixServer,
   StreamReader,
+  StreamReaderProtocol,
   waitFor,
   TimeoutError,
 } from '../src/index.js';
@@ -37,6 +38,22 @@ function* echo(reader: StreamReader, writer: StreamWriter): Co<void> {
       if (data.length === 0) break;
       writer.write(data);
       yield* writer.drain();
+    }
+  } finally {
+    writer.close();
+  }
+}
+
+/** The echo with readInto: one buffer per connection, replaced only while a write still holds it. */
+function* echoInto(reader: StreamReader, writer: StreamWriter): Co<void> {
+  let buf = Buffer.allocUnsafe(64 * 1024);
+  try {
+    for (;;) {
+      const n = yield* reader.readInto(buf);
+      if (n === 0) break;
+      writer.write(buf.subarray(0, n));
+      yield* writer.drain();
+      if (writer.transport.getWriteBufferSize() > 0) buf = Buffer.allocUnsafe(buf.length);
     }
   } finally {
     writer.close();
@@ -263,10 +280,138 @@ describe('StreamReader without a transport', () => {
     ));
     expect(got).toBe('ping ECONNRESET');
   });
+
+  it('readInto(buffer) copies what is buffered into the caller\'s buffer, waits like read, returns 0 at EOF', async () => {
+    const loop = t.loop;
+    const r = new StreamReader(loop);
+    // Checks run when it is first resumed, as read()'s do.
+    const bad = r.readInto('abc' as unknown as Uint8Array);
+    expect(() => bad.next()).toThrow(TypeError);
+    expect(Object.prototype.toString.call(r.readInto(Buffer.alloc(1)))).toBe('[object Generator]');
+
+    function* main(): Co<unknown[]> {
+      const out: unknown[] = [];
+      const buf = Buffer.alloc(8);
+      // Buffered across chunks: copied, up to the buffer's length.
+      r.feedData(Buffer.from('abc'));
+      r.feedData(Buffer.from('defghij'));
+      out.push(yield* r.readInto(buf), buf.toString());
+      out.push(yield* r.readInto(buf), buf.toString('latin1', 0, 2));
+      // An empty buffer reads nothing, without waiting.
+      out.push(yield* r.readInto(Buffer.alloc(0)));
+      // Nothing buffered: waits, and data fed meanwhile is copied in.
+      const task = createTask(r.readInto(buf));
+      yield* sleep(0);
+      expect(task.done()).toBe(false);
+      r.feedData(Buffer.from('xyz'));
+      out.push(yield* task, buf.toString('latin1', 0, 3));
+      // Cancelled while waiting: the next readInto waits again and gets the data.
+      const cancelled = createTask(r.readInto(buf));
+      yield* sleep(0);
+      cancelled.cancel();
+      yield* sleep(0);
+      expect(cancelled.cancelled()).toBe(true);
+      const next = createTask(r.readInto(new Uint8Array(4)));
+      yield* sleep(0);
+      r.feedData(Buffer.from('12345'));
+      out.push(yield* next);
+      out.push(yield* r.readInto(buf), buf.toString('latin1', 0, 1));
+      // EOF: 0, at once and for a read that was waiting.
+      const atEof = createTask(r.readInto(buf));
+      yield* sleep(0);
+      r.feedEof();
+      out.push(yield* atEof, yield* r.readInto(buf));
+      return out;
+    }
+    expect(t.run(main())).toEqual([8, 'abcdefgh', 2, 'ij', 0, 3, 'xyz', 4, 1, '5', 0, 0]);
+
+    // `await reader.readInto(buf)` from an async function.
+    const r2 = new StreamReader(loop);
+    const got = await macrotask(() => loop.runUntilComplete(
+      (async () => {
+        const b = Buffer.alloc(4);
+        const p = r2.readInto(b);
+        loop.callSoon(() => r2.feedData(Buffer.from('ping')));
+        return `${await p} ${b.toString()}`;
+      })(),
+    ));
+    expect(got).toBe('4 ping');
+  });
+
+  it('a waiting readInto gets the transport\'s bytes straight into its buffer; cancelled before it resumes, they are read next', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown[]> {
+      const out: unknown[] = [];
+      const r = new StreamReader(loop);
+      const p = new StreamReaderProtocol(loop, r);
+      // No readInto waiting: the transport receives into a scratch buffer and the reader keeps a copy.
+      const scratch = p.getBuffer(-1);
+      scratch.set(Buffer.from('early'));
+      p.bufferUpdated(5);
+      scratch.fill(0);
+      const buf = Buffer.alloc(16);
+      out.push(yield* r.readInto(buf), buf.toString('latin1', 0, 5));
+      // A readInto waiting: getBuffer() is its very buffer, filled with no copy.
+      const mine = Buffer.alloc(16);
+      const task = createTask(r.readInto(mine));
+      yield* sleep(0);
+      const into = p.getBuffer(-1);
+      out.push(into === mine);
+      into.set(Buffer.from('direct'));
+      p.bufferUpdated(6);
+      // More bytes before the task resumes go behind them, to the buffer.
+      expect(p.getBuffer(-1)).not.toBe(mine);
+      p.getBuffer(-1).set(Buffer.from('+more'));
+      p.bufferUpdated(5);
+      out.push(yield* task, mine.toString('latin1', 0, 6));
+      out.push((yield* r.read(100)).toString());
+      // Filled, then cancelled before it resumes: the bytes are not lost.
+      const lost = createTask(r.readInto(mine));
+      yield* sleep(0);
+      expect(p.getBuffer(-1)).toBe(mine);
+      mine.set(Buffer.from('kept'));
+      p.bufferUpdated(4);
+      lost.cancel();
+      p.getBuffer(-1).set(Buffer.from('!'));
+      p.bufferUpdated(1);
+      yield* sleep(0);
+      expect(lost.cancelled()).toBe(true);
+      mine.fill(0);
+      out.push((yield* r.read(100)).toString());
+      return out;
+    }
+    expect(t.run(main())).toEqual([5, 'early', true, 6, 'direct', '+more', 'kept!']);
+  });
 });
 
 describe.each(backends)('streams on %s', (backend) => {
   const t = useLoop(backend);
+
+  it.each(['tcp', 'unix'])('readInto echoes 4 MiB intact over %s, reusing one buffer', (kind) => {
+    const data = randomBytes(4 * 1024 * 1024);
+    function* main(): Co<string> {
+      const path = join(dir, `into-${backend}.sock`);
+      const server = kind === 'unix' ? yield* startUnixServer(echoInto, path) : yield* startServer(echoInto, '127.0.0.1', 0);
+      const [reader, writer] = kind === 'unix' ? yield* openUnixConnection(path) : yield* openConnection('127.0.0.1', portOf(server));
+      writer.write(data);
+      writer.writeEof();
+      const back = Buffer.alloc(data.length + 1);
+      const buf = Buffer.alloc(100 * 1024);
+      let got = 0;
+      for (;;) {
+        const n = yield* reader.readInto(buf);
+        if (n === 0) break;
+        buf.copy(back, got, 0, n);
+        got += n;
+      }
+      writer.close();
+      yield* writer.waitClosed();
+      yield* closeServer(server);
+      expect(got).toBe(data.length);
+      return createHash('sha256').update(back.subarray(0, got)).digest('hex');
+    }
+    expect(t.run(main())).toBe(createHash('sha256').update(data).digest('hex'));
+  });
 
   it.each(loopbackHosts)('openConnection / startServer line protocol over %s', (host) => {
     function* handler(reader: StreamReader, writer: StreamWriter): Co<void> {

@@ -65,6 +65,50 @@ describe.each(backends)('TLS on %s', (backend) => {
     );
   });
 
+  test('readInto over TLS: 1 MiB both ways intact, the server and the client each reusing one buffer', () => {
+    const data = Buffer.alloc(1024 * 1024);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 10)) & 0xff;
+    run(
+      (function* () {
+        const server = yield* startServer(
+          function* (reader, writer) {
+            let buf = Buffer.allocUnsafe(50 * 1024);
+            for (;;) {
+              const n = yield* reader.readInto(buf);
+              if (n === 0) break;
+              writer.write(buf.subarray(0, n));
+              yield* writer.drain();
+              if (writer.transport.getWriteBufferSize() > 0) buf = Buffer.allocUnsafe(buf.length);
+            }
+            writer.close();
+          },
+          '127.0.0.1',
+          0,
+          { ssl: serverContext() },
+        );
+        try {
+          const [r, w] = yield* openConnection('127.0.0.1', portOf(server), { ssl: clientContext(), serverHostname: 'localhost' });
+          w.write(data);
+          const back = Buffer.alloc(data.length);
+          const buf = Buffer.alloc(30 * 1024);
+          let got = 0;
+          while (got < data.length) {
+            const n = yield* r.readInto(buf);
+            expect(n).toBeGreaterThan(0);
+            buf.copy(back, got, 0, n);
+            got += n;
+          }
+          expect(back.equals(data)).toBe(true);
+          w.close();
+          yield* w.waitClosed();
+        } finally {
+          server.close();
+          yield* server.waitClosed();
+        }
+      })(),
+    );
+  });
+
   test('coio server against openssl s_client (TLS 1.2 and 1.3)', () => {
     run(
       (function* () {

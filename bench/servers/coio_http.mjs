@@ -5,15 +5,10 @@
 //
 //   node bench/servers/coio_http.mjs [--backend epoll|poll|select] [--host H] [--port N]
 import { startHttpServer } from '../../examples/http_server.mjs';
-import { setup, serve } from './coio_common.mjs';
+import { setup } from './coio_common.mjs';
 
-const { args, loop } = setup();
+const { args, start } = setup();
 
-function* main() {
-  const server = yield* startHttpServer(args.host, args.port, { backlog: 4096 });
-  serve(loop, server);
-}
-
-loop.runUntilComplete(main());
-loop.runForever();
-loop.close();
+start(function* () {
+  return yield* startHttpServer(args.host, args.port, { backlog: 4096 });
+});
