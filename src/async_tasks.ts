@@ -54,7 +54,7 @@ import { _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, _loopForNewFuture
 import { Future, PENDING, _promiseHooks } from './futures.js';
 import { _checkCanDrain, _promiseSettled, _promiseWorkDone, _promiseWorkStarted } from './microtasks.js';
 import { _isAsyncFunction, _isGeneratorFunction, isCoroutine, isThenable } from './coroutines.js';
-import type { Coroutine } from './coroutines.js';
+import type { Co, Coroutine } from './coroutines.js';
 import type { Task } from './tasks.js';
 
 // --- contexts ---------------------------------------------------------------
@@ -368,13 +368,15 @@ function coroutineThen(this: Coroutine<unknown> & { [AWAIT_TASK]?: Future<unknow
  *     const body = await fetch(url);      // from an async function
  *     const same = yield* fetch(url);     // from a coroutine, as before
  *
- * @typeParam F - the generator function's type, kept as is.
+ * The function returned is fn itself, typed as returning {@link Co}: its
+ * coroutines are both `yield*`-able and awaitable.
  * @throws TypeError if fn is not a generator function.
  */
-export function coroutine<F extends (...args: never[]) => Coroutine<unknown>>(fn: F): F {
+export function coroutine<A extends unknown[], T, This = unknown>(fn: (this: This, ...args: A) => Generator<unknown, T, unknown>): (this: This, ...args: A) => Co<T>;
+export function coroutine(fn: (...args: never[]) => Coroutine<unknown>): (...args: never[]) => Co<unknown> {
   if (!_isGeneratorFunction(fn)) throw new TypeError(`coroutine(): a generator function was expected, got ${describeValue(fn)}`);
   _markAwaitable(fn.prototype as object);
-  return fn;
+  return fn as unknown as (...args: never[]) => Co<unknown>;
 }
 
 /** @internal Give the generator objects with this prototype a then() (see coroutine()). */

@@ -23,6 +23,7 @@ import * as queues from './queues.js';
 import * as resolver from './resolver.js';
 import * as server from './server.js';
 import * as sockOps from './sock_ops.js';
+import * as sslproto from './sslproto.js';
 import * as streams from './streams.js';
 import * as baseSubprocess from './base_subprocess.js';
 import * as subprocess from './subprocess.js';
@@ -59,6 +60,7 @@ const modules: readonly Record<string, unknown>[] = [
   resolver,
   server,
   sockOps,
+  sslproto,
   streams,
   baseSubprocess,
   subprocess,

@@ -8,7 +8,7 @@
 
 import type { BaseEventLoop } from './base_events.js';
 import { childWatcher } from './child_watcher.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import type { Signal, SubprocessOptions } from './events.js';
 import type { Future } from './futures.js';
 import { native } from './native.js';
@@ -217,6 +217,13 @@ export class SubprocessTransport implements SubprocessTransportContract {
  * loop.subprocess_exec); stdio defaults to PIPE here. Resolves once the
  * pipes are connected and connectionMade has been scheduled.
  */
+export function subprocessExec<P extends SubprocessProtocol>(
+  loop: BaseEventLoop,
+  protocolFactory: () => P,
+  program: string,
+  args: readonly string[],
+  options?: SubprocessOptions,
+): Co<[SubprocessTransport, P]>;
 export function* subprocessExec<P extends SubprocessProtocol>(
   loop: BaseEventLoop,
   protocolFactory: () => P,
@@ -248,7 +255,7 @@ export function* subprocessExec<P extends SubprocessProtocol>(
 }
 
 /** subprocessExec of `/bin/sh -c cmd` (asyncio's loop.subprocess_shell). */
-export function subprocessShell<P extends SubprocessProtocol>(loop: BaseEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Coroutine<[SubprocessTransport, P]> {
+export function subprocessShell<P extends SubprocessProtocol>(loop: BaseEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Co<[SubprocessTransport, P]> {
   if (typeof cmd !== 'string') throw new TypeError(`cmd must be a string, got ${typeof cmd}`);
   return subprocessExec(loop, protocolFactory, '/bin/sh', ['-c', cmd], options);
 }

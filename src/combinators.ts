@@ -9,7 +9,7 @@ import type { BaseEventLoop } from './base_events.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
 import type { AnyAwaitable, AwaitedResult } from './tasks.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import { timeout } from './timeouts.js';
 
 // --- gather -----------------------------------------------------------------
@@ -193,6 +193,7 @@ export interface WaitOptions {
  *   or for an element that is not a Future; RangeError for an empty
  *   iterable or an unknown returnWhen; RuntimeError if no loop is running.
  */
+export function wait<F extends Future<unknown>>(fs: Iterable<F>, options?: WaitOptions): Co<[Set<F>, Set<F>]>;
 export function* wait<F extends Future<unknown>>(fs: Iterable<F>, options: WaitOptions = {}): Coroutine<[Set<F>, Set<F>]> {
   const returnWhen = options.returnWhen ?? ALL_COMPLETED;
   const timeoutSecs = options.timeout ?? null;
@@ -257,6 +258,7 @@ function* cancelAndWait(fut: Future<unknown>): Coroutine<void> {
  * @throws TimeoutError at the timeout (its cause is the CancelledError);
  *   whatever `aw` throws; CancelledError if the caller is cancelled.
  */
+export function waitFor<T>(aw: AnyAwaitable<T>, seconds: number | null): Co<T>;
 export function* waitFor<T>(aw: AnyAwaitable<T>, seconds: number | null): Coroutine<T> {
   if (seconds !== null && seconds <= 0) {
     const fut = ensureFuture(aw);

@@ -8,6 +8,7 @@ import { CancelledError, ExceptionGroup } from './errors.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo } from './resolver.js';
 import { Server } from './server.js';
+import type { InetAddress, UnixAddress } from './native.js';
 import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
@@ -15,7 +16,7 @@ import { SSLProtocol, resolveTls } from './sslproto.js';
 import { staggeredRace } from './staggered.js';
 import type { TlsSetup } from './sslproto.js';
 import type { Transport } from './transports.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 export type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions };
 
@@ -23,6 +24,12 @@ export type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnection
  * A connected socket becomes a transport: wait for connectionMade (with
  * `tls`, after the TLS handshake), return both.
  */
+export function connectTransport<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  protocolFactory: () => P,
+  tls?: TlsSetup | null,
+): Co<[Transport, P]>;
 export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null): Coroutine<[Transport, P]> {
   let protocol: P;
   let transport: SocketTransport;
@@ -65,6 +72,13 @@ function enableNoDelay(sock: Socket): void {
 }
 
 /** Open a TCP connection to host:port (names resolved off the loop) and wrap it in a transport. */
+export function createConnection<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  host: string,
+  port: number,
+  options?: CreateConnectionOptions,
+): Co<[Transport, P]>;
 export function* createConnection<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,
@@ -204,6 +218,13 @@ function formatAddress(host: string, port: number): string {
 }
 
 /** Listen on host:port (every address host resolves to; all interfaces for '' / null). */
+export function createServer(
+  loop: AbstractEventLoop,
+  protocolFactory: () => BaseProtocol,
+  host: string | null | undefined,
+  port: number,
+  options?: CreateServerOptions,
+): Co<Server<InetAddress>>;
 export function* createServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
@@ -244,6 +265,7 @@ export function* createServer(
 }
 
 /** Listen on a Unix socket path; a stale socket file left by a dead server is removed first. */
+export function createUnixServer(loop: AbstractEventLoop, protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<Server<UnixAddress>>;
 export function* createUnixServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
@@ -265,6 +287,12 @@ export function* createUnixServer(
 }
 
 /** Connect to a Unix socket path and wrap it in a transport. */
+export function createUnixConnection<P extends BaseProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  path: string,
+  options?: CreateUnixConnectionOptions,
+): Co<[Transport, P]>;
 export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, path: string, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
   const tls = resolveTls(options, false, null);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);

@@ -6,6 +6,19 @@
 /** A coroutine: a generator object; `yield*` inside it is `await`. */
 export type Coroutine<T = unknown> = Generator<unknown, T, unknown>;
 
+/**
+ * A coroutine coio made (a stream read, a lock's acquire(), startServer(), ...):
+ * a generator object to `yield*` from a generator coroutine, and a thenable to
+ * `await` from an async function (it then runs as a Task of the running loop).
+ * Both evaluate to T:
+ *
+ *     const data = yield* reader.read(100);   // in a function*: a Buffer
+ *     const same = await reader.read(100);    // in an async function: a Buffer
+ *
+ * Awaiting it again gives the same result; it runs once.
+ */
+export interface Co<T = unknown> extends Generator<unknown, T, unknown>, PromiseLike<T> {}
+
 // The constructors of generator and async functions are not globals: take them from an instance.
 const GeneratorFunction = Object.getPrototypeOf(function* () {}).constructor as FunctionConstructor;
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor as FunctionConstructor;

@@ -13,7 +13,7 @@ import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes } from './tra
 import { writeBufferLimits } from './write_buffer.js';
 import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
 import type { BaseProtocol } from './protocols.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 type Dest = SockAddress | readonly [string, number] | string;
 
@@ -230,6 +230,11 @@ export interface DatagramEndpointOptions {
  * @throws an Error if none of localAddr, remoteAddr, family is given; the
  *   errno Errors of socket / bind / connect; getaddrinfo's errors.
  */
+export function createDatagramEndpoint<P extends DatagramProtocol>(
+  loop: AbstractEventLoop,
+  protocolFactory: () => P,
+  options?: DatagramEndpointOptions,
+): Co<[DatagramTransport, P]>;
 export function* createDatagramEndpoint<P extends DatagramProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,

@@ -16,9 +16,9 @@
 
 import { RuntimeError } from './errors.js';
 import type { BaseEventLoop } from './base_events.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import type { Future } from './futures.js';
-import type { SockAddress } from './native.js';
+import type { InetAddress, SockAddress, UnixAddress } from './native.js';
 import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from './protocols.js';
 import type { FileObj } from './selectors.js';
 import type { NodeTlsOptions, SSLContext } from './ssl.js';
@@ -234,19 +234,19 @@ export interface Executor {
  * A server's public face (asyncio's AbstractServer): what createServer and
  * startServer return.
  */
-export interface AbstractServer {
+export interface AbstractServer<A extends SockAddress = SockAddress> {
   /** The listening sockets ([] once closed). */
   readonly sockets: readonly Socket[];
   /** The loop the server runs on. */
   getLoop(): AbstractEventLoop;
   /** True while it accepts connections. */
   isServing(): boolean;
-  /** The addresses it listens on. */
-  addresses(): SockAddress[];
+  /** The addresses it listens on: InetAddress for a TCP server, UnixAddress for a Unix one. */
+  addresses(): A[];
   /** Start accepting connections (idempotent). */
   startServing(): void;
   /** Accept until cancelled (then close). */
-  serveForever(): Coroutine<void>;
+  serveForever(): Co<void>;
   /** Stop listening; open connections stay. */
   close(): void;
   /** Close every connection the server accepted. */
@@ -254,7 +254,7 @@ export interface AbstractServer {
   /** Abort every connection the server accepted. */
   abortClients(): void;
   /** Wait until the server is closed and its connections are gone. */
-  waitClosed(): Coroutine<void>;
+  waitClosed(): Co<void>;
 }
 
 /**
@@ -300,33 +300,33 @@ export interface AbstractEventLoop {
   removeWriter(fd: FileObj): boolean;
 
   // Sockets.
-  sockRecv(sock: Socket, n: number): Coroutine<Buffer>;
-  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number>;
-  sockSendall(sock: Socket, data: Uint8Array | string): Coroutine<void>;
-  sockAccept(sock: Socket): Coroutine<[Socket, SockAddress]>;
-  sockConnect(sock: Socket, address: AddressLike): Coroutine<void>;
-  sockRecvfrom(sock: Socket, n: number): Coroutine<[Buffer, SockAddress]>;
-  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number>;
-  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Coroutine<AddrInfo[]>;
+  sockRecv(sock: Socket, n: number): Co<Buffer>;
+  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number>;
+  sockSendall(sock: Socket, data: Uint8Array | string): Co<void>;
+  sockAccept(sock: Socket): Co<[Socket, SockAddress]>;
+  sockConnect(sock: Socket, address: AddressLike): Co<void>;
+  sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
+  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
+  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
 
   // Servers and connections.
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Coroutine<AbstractServer>;
-  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Coroutine<[Transport, P]>;
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Coroutine<AbstractServer>;
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Coroutine<[Transport, P]>;
-  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Coroutine<Transport>;
-  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Coroutine<[DatagramTransport, P]>;
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]>;
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Co<[Transport, P]>;
+  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport>;
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]>;
 
   // Pipes and subprocesses.
-  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Coroutine<[ReadTransport, P]>;
-  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Coroutine<[WriteTransport, P]>;
-  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
-  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]>;
+  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadTransport, P]>;
+  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WriteTransport, P]>;
+  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args?: readonly string[], options?: SubprocessOptions): Co<[SubprocessTransport, P]>;
+  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]>;
 
   // Threads.
   runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>>;
   setDefaultExecutor(executor: Executor): void;
-  shutdownDefaultExecutor(): Coroutine<void>;
+  shutdownDefaultExecutor(): Co<void>;
 
   // Signals.
   addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void;

@@ -1,4 +1,10 @@
 // The public API of coio: an explicit export list, nothing else.
+//
+// The reference below is emitted into dist/*/index.d.ts: coio's types use
+// Node's (Buffer, NodeJS.ErrnoException), and a project whose tsconfig
+// lists no global types ("types": [], TypeScript 7's default) still gets
+// them from the @types/node coio depends on, instead of `any`.
+/// <reference types="node" preserve="true" />
 
 export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup } from './errors.js';
 export { Handle, TimerHandle, getRunningLoop } from './events.js';
@@ -8,7 +14,7 @@ export type { DoneCallback } from './futures.js';
 export { Task, createTask, ensureFuture, currentTask, allTasks, sleep } from './tasks.js';
 export type { Awaitable, AnyAwaitable, AwaitedResult, TaskInput } from './tasks.js';
 export { isCoroutine, isThenable } from './coroutines.js';
-export type { Coroutine } from './coroutines.js';
+export type { Co, Coroutine } from './coroutines.js';
 export {
   gather,
   shield,
@@ -99,7 +105,7 @@ export { BrokenThreadPool, ThreadPoolExecutor, Inbox, LoopSender, toThread, work
 export type { ThreadPoolExecutorOptions, ThreadFunction, WorkerFunction, InboxSenderData } from './threads.js';
 export { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
 export { Process, SubprocessTransport, createSubprocessExec, createSubprocessShell, PIPE, STDOUT, DEVNULL } from './subprocess.js';
-export type { StdioOption, SubprocessOptions, ProcessOptions, SubprocessProtocol } from './subprocess.js';
+export type { StdioOption, SubprocessOptions, ProcessOptions, ProcessFor, PipedStream, SubprocessProtocol } from './subprocess.js';
 
 // Debugging: the live tasks and what each waits on.
 export { formatTasks } from './debug.js';

@@ -23,12 +23,12 @@ import { CancelledError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './mixins.js';
 import { isCoroutine } from './coroutines.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 /** A coroutine: what `yield*` awaits. */
 
 /** Anything with an acquire coroutine and a synchronous release. */
-interface Acquirable {
+export interface Acquirable {
   acquire(): Coroutine<unknown>;
   release(): void;
 }
@@ -36,8 +36,13 @@ interface Acquirable {
 /** What hold() runs: a generator function (called once the lock is held), or a coroutine object. */
 export type HoldBody<T> = (() => Coroutine<T>) | Coroutine<T>;
 
-/** Acquire, run the body, release in a finally: `async with` for generator coroutines. */
-function* holdWith<T>(primitive: Acquirable, body: HoldBody<T>): Coroutine<T> {
+/**
+ * @internal Acquire, run the body, release in a finally: `async with` for
+ * generator coroutines. Exported so that awaitables.ts makes its coroutines
+ * awaitable, as hold() promises.
+ */
+export function holdWith<T>(primitive: Acquirable, body: HoldBody<T>): Co<T>;
+export function* holdWith<T>(primitive: Acquirable, body: HoldBody<T>): Coroutine<T> {
   // Checked before acquiring, so a bad argument never leaves the lock held.
   if (typeof body !== 'function' && !isCoroutine(body)) {
     throw new TypeError('hold(body): body must be a generator function, e.g. hold(function* () { ... }), or a coroutine');
@@ -113,6 +118,7 @@ export class Lock extends LoopBound {
    * @throws RuntimeError if the lock is bound to another loop, or no loop runs
    *   (only when it has to wait).
    */
+  acquire(): Co<true>;
   *acquire(): Coroutine<true> {
     // Fair scheduling: take the lock at once only if nobody is waiting (or
     // every waiter was cancelled and is about to leave).
@@ -169,7 +175,7 @@ export class Lock extends LoopBound {
    * @throws RuntimeError as {@link Lock.acquire}; or if the body itself released the lock.
    * @throws TypeError if body is neither a generator function nor a coroutine.
    */
-  hold<T>(body: HoldBody<T>): Coroutine<T> {
+  hold<T>(body: HoldBody<T>): Co<T> {
     return holdWith(this, body);
   }
 
@@ -229,6 +235,7 @@ export class Event extends LoopBound {
    * @throws CancelledError if the task is cancelled while waiting.
    * @throws RuntimeError if the event is bound to another loop, or no loop runs.
    */
+  wait(): Co<true>;
   *wait(): Coroutine<true> {
     if (this._value) return true;
     const fut = this._getLoop().createFuture<boolean>();
@@ -322,7 +329,7 @@ export class Condition extends LoopBound {
    * ```
    * @throws whatever the body throws; CancelledError, RuntimeError, TypeError as Lock.hold.
    */
-  hold<T>(body: HoldBody<T>): Coroutine<T> {
+  hold<T>(body: HoldBody<T>): Co<T> {
     return holdWith(this._lock, body);
   }
 
@@ -335,6 +342,7 @@ export class Condition extends LoopBound {
    *   lock is re-acquired first; a notification it had received is passed on
    *   to another waiter).
    */
+  wait(): Co<true>;
   *wait(): Coroutine<true> {
     if (!this.locked()) throw new RuntimeError('cannot wait on un-acquired lock');
     const fut = this._getLoop().createFuture<boolean>();
@@ -375,6 +383,7 @@ export class Condition extends LoopBound {
    * @throws RuntimeError if it has to wait and the lock is not held.
    * @throws CancelledError as {@link Condition.wait}; whatever the predicate throws.
    */
+  waitFor<R>(predicate: () => R): Co<R>;
   *waitFor<R>(predicate: () => R): Coroutine<R> {
     let result = predicate();
     while (!result) {
@@ -488,6 +497,7 @@ export class Semaphore extends LoopBound {
    *   held; one handed to this waiter is passed on).
    * @throws RuntimeError if bound to another loop, or no loop runs (only when it has to wait).
    */
+  acquire(): Co<true>;
   *acquire(): Coroutine<true> {
     if (!this.locked()) {
       this._value--;
@@ -536,7 +546,7 @@ export class Semaphore extends LoopBound {
    *   RuntimeError as {@link Semaphore.acquire}; TypeError if body is neither a generator function nor a coroutine;
    *   RangeError from a BoundedSemaphore if the body released the permit itself.
    */
-  hold<T>(body: HoldBody<T>): Coroutine<T> {
+  hold<T>(body: HoldBody<T>): Co<T> {
     return holdWith(this, body);
   }
 
@@ -647,6 +657,7 @@ export class Barrier {
    *   the others keep waiting).
    * @throws RuntimeError if bound to another loop, or no loop runs.
    */
+  wait(): Co<number>;
   *wait(): Coroutine<number> {
     const self = this;
     return yield* this._cond.hold(function* () {
@@ -668,6 +679,7 @@ export class Barrier {
    * BrokenBarrierError. A generator (it takes the barrier's internal lock).
    * @throws CancelledError if cancelled while taking the internal lock.
    */
+  reset(): Co<void>;
   *reset(): Coroutine<void> {
     const self = this;
     yield* this._cond.hold(function* () {
@@ -685,6 +697,7 @@ export class Barrier {
    * BrokenBarrierError until reset(). A generator (it takes the internal lock).
    * @throws CancelledError if cancelled while taking the internal lock.
    */
+  abort(): Co<void>;
   *abort(): Coroutine<void> {
     const self = this;
     yield* this._cond.hold(function* () {

@@ -8,7 +8,7 @@ import { createConnection, createServer, createUnixConnection, createUnixServer 
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
 import { createDatagramEndpoint } from './datagram_transport.js';
 import type { DatagramEndpointOptions } from './datagram_transport.js';
-import type { SockAddress } from './native.js';
+import type { InetAddress, SockAddress, UnixAddress } from './native.js';
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
@@ -20,7 +20,7 @@ import type { Server } from './server.js';
 import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
 import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, Transport } from './transports.js';
-import type { Coroutine } from './coroutines.js';
+import type { Co } from './coroutines.js';
 
 /**
  * The networking layer of the event loop: socket coroutines (sockRecv, ...),
@@ -33,7 +33,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the socket's errno Error (ECONNRESET, ...); CancelledError if
    *   cancelled while waiting (nothing is consumed then).
    */
-  sockRecv(sock: Socket, n: number): Coroutine<Buffer> {
+  sockRecv(sock: Socket, n: number): Co<Buffer> {
     return sockRecv(this, sock, n);
   }
 
@@ -41,7 +41,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Read into buf; the count (0 at EOF).
    * @throws as sockRecv.
    */
-  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
+  sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number> {
     return sockRecvInto(this, sock, buf, nbytes);
   }
 
@@ -50,7 +50,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the socket's errno Error (EPIPE, ECONNRESET, ...); CancelledError
    *   (part of the data may have been sent).
    */
-  sockSendall(sock: Socket, data: Uint8Array | string): Coroutine<void> {
+  sockSendall(sock: Socket, data: Uint8Array | string): Co<void> {
     return sockSendall(this, sock, data);
   }
 
@@ -58,7 +58,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Accept one connection: [socket, peer address].
    * @throws the socket's errno Error (EMFILE, ...); CancelledError.
    */
-  sockAccept(sock: Socket): Coroutine<[Socket, SockAddress]> {
+  sockAccept(sock: Socket): Co<[Socket, SockAddress]> {
     return sockAccept(this, sock);
   }
 
@@ -67,7 +67,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the connect error (ECONNREFUSED, ETIMEDOUT, ENOENT for a Unix path, ...);
    *   TypeError / RangeError for a malformed address; CancelledError.
    */
-  sockConnect(sock: Socket, address: AddressLike): Coroutine<void> {
+  sockConnect(sock: Socket, address: AddressLike): Co<void> {
     return sockConnect(this, sock, address);
   }
 
@@ -75,7 +75,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * One datagram and its sender.
    * @throws the socket's errno Error; CancelledError.
    */
-  sockRecvfrom(sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
+  sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]> {
     return sockRecvfrom(this, sock, n);
   }
 
@@ -83,7 +83,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Send one datagram to address.
    * @throws the socket's errno Error (EMSGSIZE, ...); CancelledError.
    */
-  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
+  sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
     return sockSendto(this, sock, data, address);
   }
 
@@ -93,7 +93,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws an Error with code (ENOTFOUND, EAI_AGAIN, ...) when the name does not resolve;
    *   RuntimeError if the loop is closed.
    */
-  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Coroutine<AddrInfo[]> {
+  getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
     return getaddrinfo(this, host, port, options);
   }
 
@@ -101,7 +101,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on host:port ('' or null: every interface); each connection gets protocolFactory().
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...); getaddrinfo's errors.
    */
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Coroutine<Server> {
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<Server<InetAddress>> {
     return createServer(this, protocolFactory, host, port, options);
   }
 
@@ -110,7 +110,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the connect error (an AggregateError when several addresses all
    *   failed); getaddrinfo's errors; whatever protocolFactory or connectionMade throws.
    */
-  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Coroutine<[Transport, P]> {
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]> {
     return createConnection(this, protocolFactory, host, port, options);
   }
 
@@ -118,7 +118,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on a Unix socket path (a stale socket file there is replaced).
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...).
    */
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Coroutine<Server> {
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<Server<UnixAddress>> {
     return createUnixServer(this, protocolFactory, path, options);
   }
 
@@ -126,7 +126,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Connect to a Unix socket path.
    * @throws the connect error (ENOENT, ECONNREFUSED, ...).
    */
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Coroutine<[Transport, P]> {
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Co<[Transport, P]> {
     return createUnixConnection(this, protocolFactory, path, options);
   }
 
@@ -136,7 +136,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws TypeError for a transport that cannot be upgraded; the
    *   handshake's SSLError / SSLCertVerificationError (the transport is closed then).
    */
-  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Coroutine<Transport> {
+  startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport> {
     return startTls(this, transport, protocol, sslContext, options);
   }
 
@@ -145,7 +145,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws an Error if none of localAddr, remoteAddr, family is given; the
    *   socket / bind / connect errors; getaddrinfo's errors.
    */
-  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Coroutine<[DatagramTransport, P]> {
+  createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]> {
     return createDatagramEndpoint(this, protocolFactory, options);
   }
 }

@@ -14,7 +14,7 @@ import type { BaseProtocol, Protocol } from './protocols.js';
 import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, readBuffer, toBytes } from './transport_helpers.js';
 import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 type Waiter = Future<void> | null;
 
@@ -428,6 +428,7 @@ function brokenPipe(): NodeJS.ErrnoException {
  * loop.connect_read_pipe). The transport owns fd from here on. Resolves
  * once connectionMade has run.
  */
+export function connectReadPipe<P extends Protocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]>;
 export function* connectReadPipe<P extends Protocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Coroutine<[ReadPipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();
@@ -442,6 +443,7 @@ export function* connectReadPipe<P extends Protocol>(loop: AbstractEventLoop, pr
 }
 
 /** Connect `protocolFactory()` to the write end of a pipe (asyncio's loop.connect_write_pipe). */
+export function connectWritePipe<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]>;
 export function* connectWritePipe<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, fd: number): Coroutine<[WritePipeTransport, P]> {
   const protocol = protocolFactory();
   const waiter = loop.createFuture<void>();

@@ -15,7 +15,7 @@ import { Heap, pythonCompare } from './heap.js';
 import type { Compare } from './heap.js';
 import type { Future } from './futures.js';
 import { LoopBound } from './mixins.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 /** Thrown by getNowait() on an empty queue. */
 export class QueueEmpty extends Error {
@@ -158,6 +158,7 @@ export class Queue<T = unknown> extends LoopBound {
    *   free slot this putter was woken for is passed to the next one).
    * @throws RuntimeError if bound to another loop, or no loop runs (only when it has to wait).
    */
+  put(item: T): Co<void>;
   *put(item: T): Coroutine<void> {
     while (this.full()) {
       if (this._isShutdown) throw new QueueShutDown('put() on a shut-down queue');
@@ -198,6 +199,7 @@ export class Queue<T = unknown> extends LoopBound {
    *   item this getter was woken for is left to the next one).
    * @throws RuntimeError if bound to another loop, or no loop runs (only when it has to wait).
    */
+  get(): Co<T>;
   *get(): Coroutine<T> {
     while (this.empty()) {
       if (this._isShutdown) throw new QueueShutDown('get() on a shut-down, empty queue');
@@ -249,6 +251,7 @@ export class Queue<T = unknown> extends LoopBound {
    * @throws CancelledError if cancelled while waiting.
    * @throws RuntimeError if bound to another loop, or no loop runs (only when it has to wait).
    */
+  join(): Co<void>;
   *join(): Coroutine<void> {
     if (this._unfinishedTasks === 0) return;
     const fut = this._getLoop().createFuture<void>();
@@ -342,7 +345,7 @@ export class PriorityQueue<T = unknown> extends Queue<T> {
    *   compared with the items in the queue; QueueShutDown, CancelledError,
    *   RuntimeError as Queue.put.
    */
-  override put(item: T): Coroutine<void> {
+  override put(item: T): Co<void> {
     return super.put(item);
   }
 

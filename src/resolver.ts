@@ -15,7 +15,7 @@ import type { AbstractEventLoop } from './events.js';
 import { addonPathOverride, packageRoot } from './native.js';
 import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 // One resolved address (what socket(), bind() and connect() take) and the
 // options of a lookup are part of the loop's contract: declared in events.ts.
@@ -171,6 +171,7 @@ const resolvers = new WeakMap<AbstractEventLoop, Resolver>();
  * A numeric host (or '' / null for "any address") answers at once.
  * @throws RuntimeError if the loop is closed (numeric hosts too, as asyncio).
  */
+export function getaddrinfo(loop: AbstractEventLoop, host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
 export function* getaddrinfo(loop: AbstractEventLoop, host: string | null | undefined, port: number, options: GetaddrinfoOptions = {}): Coroutine<AddrInfo[]> {
   // Before anything starts: a Resolver would start (and keep) the worker
   // thread before threadBridge(loop) refused the closed loop.

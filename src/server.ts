@@ -9,7 +9,7 @@ import type { BaseProtocol } from './protocols.js';
 import type { Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import type { TransportOwner } from './socket_transport.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 
 /**
@@ -42,7 +42,7 @@ export interface ServerOptions {
  * and a transport. close() stops listening (open connections stay);
  * waitClosed() waits until they are gone too.
  */
-export class Server implements AbstractServer, TransportOwner {
+export class Server<A extends SockAddress = SockAddress> implements AbstractServer<A>, TransportOwner {
   private sockets_: Socket[] | null;
   private serving = false;
   private readonly transports = new Set<SocketTransport>();
@@ -75,9 +75,9 @@ export class Server implements AbstractServer, TransportOwner {
     return this.serving;
   }
 
-  /** Addresses the server listens on. */
-  addresses(): SockAddress[] {
-    return this.sockets.map((s) => s.getsockname());
+  /** Addresses the server listens on: InetAddress for a TCP server, UnixAddress for a Unix one. */
+  addresses(): A[] {
+    return this.sockets.map((s) => s.getsockname() as A);
   }
 
   /**
@@ -96,6 +96,7 @@ export class Server implements AbstractServer, TransportOwner {
    * @throws CancelledError when the wait is cancelled (after closing the
    *   server); an Error if the server is closed or serveForever already runs.
    */
+  serveForever(): Co<void>;
   *serveForever(): Coroutine<void> {
     if (this.serveForeverFut !== null) throw new RuntimeError(`serveForever is already running on ${String(this)}`);
     if (this.sockets_ === null) throw new RuntimeError(`Server ${String(this)} is closed`);
@@ -151,6 +152,7 @@ export class Server implements AbstractServer, TransportOwner {
    * what is left before raising CancelledError.
    * @throws TypeError if timeout is not a number; RangeError if it is negative or NaN.
    */
+  shutdown(timeout?: number): Co<void>;
   *shutdown(timeout: number = SHUTDOWN_TIMEOUT): Coroutine<void> {
     if (typeof timeout !== 'number') throw new TypeError(`shutdown: timeout must be a number of seconds, got ${typeof timeout}`);
     if (!(timeout >= 0)) throw new RangeError(`shutdown: timeout must be >= 0 seconds, got ${timeout}`);
@@ -168,9 +170,10 @@ export class Server implements AbstractServer, TransportOwner {
     }
   }
 
-  private static readonly abortCb = (server: Server): void => server.abortClients();
+  private static readonly abortCb = (server: Server<SockAddress>): void => server.abortClients();
 
   /** Wait until the server is closed and every connection it accepted is gone. Throws only CancelledError. */
+  waitClosed(): Co<void>;
   *waitClosed(): Coroutine<void> {
     if (this.sockets_ === null && this.transports.size === 0) return;
     const fut = this.loop.createFuture<void>();

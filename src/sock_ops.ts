@@ -25,7 +25,7 @@ import type { SockAddress } from './native.js';
 import { AF_UNIX, splitInetAddress } from './socket.js';
 import type { AddressLike, Socket } from './socket.js';
 import { toBytes } from './transport_helpers.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 function setReady(fut: Future<void>): void {
   if (!fut.done()) fut.setResult(undefined);
@@ -63,6 +63,7 @@ function waitReady(loop: AbstractEventLoop, sock: Socket, direction: 'read' | 'w
 }
 
 /** Up to n bytes (an empty Buffer at EOF). */
+export function sockRecv(loop: AbstractEventLoop, sock: Socket, n: number): Co<Buffer>;
 export function* sockRecv(loop: AbstractEventLoop, sock: Socket, n: number): Coroutine<Buffer> {
   for (;;) {
     const data = sock.recv(n);
@@ -72,6 +73,7 @@ export function* sockRecv(loop: AbstractEventLoop, sock: Socket, n: number): Cor
 }
 
 /** Read into buf; returns the count (0 at EOF). */
+export function sockRecvInto(loop: AbstractEventLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Co<number>;
 export function* sockRecvInto(loop: AbstractEventLoop, sock: Socket, buf: Uint8Array, nbytes?: number): Coroutine<number> {
   for (;;) {
     const got = sock.recvInto(buf, nbytes);
@@ -81,6 +83,7 @@ export function* sockRecvInto(loop: AbstractEventLoop, sock: Socket, buf: Uint8A
 }
 
 /** Send all of data, waiting for the socket to drain as often as needed. */
+export function sockSendall(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string): Co<void>;
 export function* sockSendall(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string): Coroutine<void> {
   const bytes = toBytes(data);
   let offset = 0;
@@ -92,6 +95,7 @@ export function* sockSendall(loop: AbstractEventLoop, sock: Socket, data: Uint8A
 }
 
 /** Accept one connection: [socket, peer address]. */
+export function sockAccept(loop: AbstractEventLoop, sock: Socket): Co<[Socket, SockAddress]>;
 export function* sockAccept(loop: AbstractEventLoop, sock: Socket): Coroutine<[Socket, SockAddress]> {
   for (;;) {
     const conn = sock.accept();
@@ -101,6 +105,7 @@ export function* sockAccept(loop: AbstractEventLoop, sock: Socket): Coroutine<[S
 }
 
 /** Connect to a numeric address (resolve names first with loop.getaddrinfo). */
+export function sockConnect(loop: AbstractEventLoop, sock: Socket, address: AddressLike): Co<void>;
 export function* sockConnect(loop: AbstractEventLoop, sock: Socket, address: AddressLike): Coroutine<void> {
   if (sock.family !== AF_UNIX) splitInetAddress(address); // validate before any syscall
   if (sock.connect(address)) return;
@@ -109,6 +114,7 @@ export function* sockConnect(loop: AbstractEventLoop, sock: Socket, address: Add
 }
 
 /** One datagram of up to n bytes and its sender. */
+export function sockRecvfrom(loop: AbstractEventLoop, sock: Socket, n: number): Co<[Buffer, SockAddress]>;
 export function* sockRecvfrom(loop: AbstractEventLoop, sock: Socket, n: number): Coroutine<[Buffer, SockAddress]> {
   for (;;) {
     const got = sock.recvfrom(n);
@@ -118,6 +124,7 @@ export function* sockRecvfrom(loop: AbstractEventLoop, sock: Socket, n: number):
 }
 
 /** Send one datagram to address; returns the count sent. */
+export function sockSendto(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
 export function* sockSendto(loop: AbstractEventLoop, sock: Socket, data: Uint8Array | string, address: AddressLike): Coroutine<number> {
   const bytes = toBytes(data);
   for (;;) {

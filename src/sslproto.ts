@@ -29,7 +29,7 @@
 //   looks like a clean end, as in asyncio and Node).
 
 import { RuntimeError } from './errors.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import type { Future } from './futures.js';
 import type { AbstractEventLoop, Handle, StartTlsOptions, TlsOptions } from './events.js';
 import { isBufferedProtocol } from './protocols.js';
@@ -919,6 +919,14 @@ export class SSLProtocolTransport implements Transport {
  * @throws TypeError for a transport that cannot be upgraded; the handshake's
  *   SSLError / SSLCertVerificationError (the transport is closed then).
  */
+export function startTls(
+  loop: AbstractEventLoop,
+  transport: Transport,
+  protocol: BaseProtocol,
+  sslContext: SSLContext,
+  options?: StartTlsOptions,
+  initialData?: Uint8Array | null,
+): Co<Transport>;
 export function* startTls(
   loop: AbstractEventLoop,
   transport: Transport,

@@ -26,10 +26,11 @@ import type { StartTlsOptions } from './sslproto.js';
 import { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
+import type { InetAddress, UnixAddress } from './native.js';
 import { ChunkQueue } from './chunk_queue.js';
 import { READ_BUFFER_SIZE } from './transport_helpers.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 export { IncompleteReadError, LimitOverrunError } from './stream_errors.js';
 
@@ -186,10 +187,10 @@ export class StreamReader {
    *   already waiting on this reader; CancelledError if cancelled while
    *   waiting (the buffered data stays).
    */
-  read(n = -1): Coroutine<Buffer> {
+  read(n = -1): Co<Buffer> {
     // A hand-written coroutine for the common case (see ReadOp): the checks
     // run when it is first resumed, as a generator's would.
-    return Number.isInteger(n) && n < 0 ? this.readAll() : new ReadOp(this, n);
+    return (Number.isInteger(n) && n < 0 ? this.readAll() : new ReadOp(this, n)) as Co<Buffer>; // both awaitable (awaitables.ts, below)
   }
 
   private *readAll(): Coroutine<Buffer> {
@@ -308,6 +309,7 @@ export class StreamReader {
    * @throws IncompleteReadError (with the partial bytes) if EOF comes first;
    *   RangeError if n is not a non-negative integer; otherwise as read().
    */
+  readExactly(n: number): Co<Buffer>;
   *readExactly(n: number): Coroutine<Buffer> {
     if (!Number.isInteger(n) || n < 0) throw new RangeError(`readExactly size must be a non-negative integer, got ${String(n)}`);
     if (this.exc !== null) throw this.exc;
@@ -330,6 +332,7 @@ export class StreamReader {
    * RangeError (asyncio's ValueError) is thrown; the next readLine goes on after it.
    * @throws an Error for a line over the limit; otherwise as read().
    */
+  readLine(): Co<Buffer>;
   *readLine(): Coroutine<Buffer> {
     try {
       return yield* this.readUntil('\n');
@@ -353,6 +356,7 @@ export class StreamReader {
    * @throws IncompleteReadError, LimitOverrunError as above; RangeError for an
    *   empty separator; otherwise as read().
    */
+  readUntil(separator?: string | Uint8Array | ReadonlyArray<string | Uint8Array>): Co<Buffer>;
   *readUntil(separator: string | Uint8Array | ReadonlyArray<string | Uint8Array> = '\n'): Coroutine<Buffer> {
     const seps = (Array.isArray(separator) ? separator : [separator]).map((s) => (typeof s === 'string' ? Buffer.from(s) : Buffer.from(s as Uint8Array)));
     if (seps.length === 0 || seps.some((s) => s.length === 0)) throw new RangeError('Separator should contain at least one byte');
@@ -664,6 +668,7 @@ export class StreamReaderProtocol implements Protocol {
   }
 
   /** Wait until the transport's buffer is below its low-water mark. */
+  drainHelper(): Co<void>;
   *drainHelper(): Coroutine<void> {
     if (this.connectionLostFlag) throw connectionResetError('Connection lost');
     if (!this.paused) return;
@@ -745,6 +750,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
   }
 
   /** Wait until the connection is closed (after close()). Raises the error it was lost with, if any. */
+  waitClosed(): Co<void>;
   *waitClosed(): Coroutine<void> {
     yield* this.protocol.closedFuture();
   }
@@ -759,6 +765,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
    * over its high-water mark, then waits until it drains below the low one.
    * Raises the reader's error if the connection broke.
    */
+  drain(): Co<void>;
   *drain(): Coroutine<void> {
     const exc = this.reader?.exception();
     if (exc) throw exc;
@@ -778,6 +785,7 @@ export class StreamWriter<T extends WriteTransport = Transport> {
    * @throws the handshake's SSLError / SSLCertVerificationError (the
    *   connection is closed then); TypeError for a transport that cannot be upgraded.
    */
+  startTls(sslContext: SSLContext, options?: Omit<StartTlsOptions, 'serverSide'>): Co<void>;
   *startTls(sslContext: SSLContext, options: Omit<StartTlsOptions, 'serverSide'> = {}): Coroutine<void> {
     yield* this.drain();
     const leftover = this.reader?._takeBuffered() ?? null;
@@ -817,6 +825,7 @@ export interface StreamOptions {
  *   the first one's); getaddrinfo's errors (e.g. ENOTFOUND); RuntimeError if
  *   no loop is running.
  */
+export function openConnection(host: string, port: number, options?: StreamOptions & CreateConnectionOptions): Co<[StreamReader, StreamWriter]>;
 export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
@@ -829,6 +838,7 @@ export function* openConnection(host: string, port: number, options: StreamOptio
  * Connect to a Unix socket path on the running loop; returns [reader, writer].
  * @throws the connect error (e.g. ENOENT, ECONNREFUSED); RuntimeError if no loop is running.
  */
+export function openUnixConnection(path: string, options?: StreamOptions & CreateUnixConnectionOptions): Co<[StreamReader, StreamWriter]>;
 export function* openUnixConnection(path: string, options: StreamOptions & CreateUnixConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
@@ -899,6 +909,12 @@ function handlerFailed(loop: AbstractEventLoop, exc: unknown, transport: Transpo
  * @throws the bind / listen errors (e.g. EADDRINUSE); getaddrinfo's errors;
  *   RuntimeError if no loop is running.
  */
+export function startServer(
+  clientConnected: ClientConnected,
+  host: string | null | undefined,
+  port: number,
+  options?: StreamOptions & CreateServerOptions,
+): Co<Server<InetAddress>>;
 export function* startServer(
   clientConnected: ClientConnected,
   host: string | null | undefined,
@@ -912,6 +928,7 @@ export function* startServer(
  * Serve a Unix socket path on the running loop, as startServer.
  * @throws the bind / listen errors (e.g. EADDRINUSE); RuntimeError if no loop is running.
  */
+export function startUnixServer(clientConnected: ClientConnected, path: string, options?: StreamOptions & CreateUnixServerOptions): Co<Server<UnixAddress>>;
 export function* startUnixServer(
   clientConnected: ClientConnected,
   path: string,

@@ -6,7 +6,7 @@
 // (posix_spawn) and nothing depends on Node's own event loop.
 
 import { gather } from './combinators.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import { _getRunningLoopOrThrow } from './events.js';
 import type { Signal, StdioOption, SubprocessOptions } from './events.js';
 import type { BaseEventLoop } from './base_events.js';
@@ -140,14 +140,38 @@ class SubprocessStreamProtocol implements SubprocessProtocol {
   }
 }
 
-/** A child process with streams (asyncio.subprocess.Process). */
-export class Process {
+/**
+ * What a Process's stream is, given the option it was started with: the
+ * stream for PIPE, null for anything else, either when the type does not say.
+ */
+export type PipedStream<Option, S> = [Option] extends [typeof PIPE] ? S : -1 extends Option ? S | null : null;
+
+/** The Process that options O start: `{ stdout: PIPE }` makes `proc.stdout` a StreamReader, never null. */
+export type ProcessFor<O extends ProcessOptions> = Process<
+  PipedStream<OptionOf<O, 'stdin'>, StreamWriter<WritePipeTransport>>,
+  PipedStream<OptionOf<O, 'stdout'>, StreamReader>,
+  PipedStream<OptionOf<O, 'stderr'>, StreamReader>
+>;
+
+/** An option's type in O: undefined when O does not have it. */
+type OptionOf<O, K extends string> = K extends keyof O ? O[K] : undefined;
+
+/**
+ * A child process with streams (asyncio.subprocess.Process). The type
+ * parameters are its streams' types, narrowed by createSubprocessExec /
+ * Shell from the options given (ProcessFor).
+ */
+export class Process<
+  In extends StreamWriter<WritePipeTransport> | null = StreamWriter<WritePipeTransport> | null,
+  Out extends StreamReader | null = StreamReader | null,
+  Err extends StreamReader | null = StreamReader | null,
+> {
   /** The child's stdin, when it is PIPE. */
-  readonly stdin: StreamWriter<WritePipeTransport> | null;
+  readonly stdin: In;
   /** The child's stdout, when it is PIPE. */
-  readonly stdout: StreamReader | null;
+  readonly stdout: Out;
   /** The child's stderr, when it is PIPE. */
-  readonly stderr: StreamReader | null;
+  readonly stderr: Err;
   /** The child's process id. */
   readonly pid: number;
 
@@ -156,9 +180,10 @@ export class Process {
     private readonly transport: SubprocessTransport,
     private readonly protocol: SubprocessStreamProtocol,
   ) {
-    this.stdin = protocol.stdin;
-    this.stdout = protocol.stdout;
-    this.stderr = protocol.stderr;
+    // null exactly when the option was not PIPE (createProcess), as the types say.
+    this.stdin = protocol.stdin as In;
+    this.stdout = protocol.stdout as Out;
+    this.stderr = protocol.stderr as Err;
     this.pid = transport.getPid();
   }
 
@@ -168,6 +193,7 @@ export class Process {
   }
 
   /** Wait until the child exits; its returncode. Throws only CancelledError (the child keeps running). */
+  wait(): Co<number>;
   *wait(): Coroutine<number> {
     return yield* this.transport._wait();
   }
@@ -196,6 +222,7 @@ export class Process {
    *   its pipes are closed, even if a grandchild still holds them, and what
    *   they held stays readable from stdout / stderr).
    */
+  communicate(input?: Uint8Array | string | null): Co<[Buffer | null, Buffer | null]>;
   *communicate(input?: Uint8Array | string | null): Coroutine<[Buffer | null, Buffer | null]> {
     if (input !== undefined && input !== null && this.stdin === null) throw new TypeError('communicate(input): stdin is not a pipe (use stdin: PIPE)');
     this.protocol.collect();
@@ -237,7 +264,9 @@ export class Process {
   }
 }
 
-function* createProcess(argv0: string, args: readonly string[], shell: boolean, options: ProcessOptions): Coroutine<Process> {
+/** @internal The coroutine of createSubprocessExec / Shell (exported so awaitables.ts makes it awaitable). */
+export function createProcess<O extends ProcessOptions>(argv0: string, args: readonly string[], shell: boolean, options: O): Co<ProcessFor<O>>;
+export function* createProcess(argv0: string, args: readonly string[], shell: boolean, options: ProcessOptions): Coroutine<Process> {
   const loop = _getRunningLoopOrThrow();
   const { limit = DEFAULT_LIMIT, ...rest } = options;
   const opts: SubprocessOptions = { stdin: null, stdout: null, stderr: null, ...rest };
@@ -257,7 +286,7 @@ function* createProcess(argv0: string, args: readonly string[], shell: boolean, 
  * @throws an Error with code (ENOENT, EACCES, ...) if the program cannot be
  *   started; TypeError for bad options; RuntimeError if no loop is running.
  */
-export function createSubprocessExec(program: string, args: readonly string[] = [], options: ProcessOptions = {}): Coroutine<Process> {
+export function createSubprocessExec<const O extends ProcessOptions = Record<never, never>>(program: string, args: readonly string[] = [], options: O = {} as O): Co<ProcessFor<O>> {
   return createProcess(program, args, false, options);
 }
 
@@ -265,6 +294,6 @@ export function createSubprocessExec(program: string, args: readonly string[] = 
  * Run `cmd` with /bin/sh -c on the running loop (asyncio's create_subprocess_shell).
  * @throws as createSubprocessExec.
  */
-export function createSubprocessShell(cmd: string, options: ProcessOptions = {}): Coroutine<Process> {
+export function createSubprocessShell<const O extends ProcessOptions = Record<never, never>>(cmd: string, options: O = {} as O): Co<ProcessFor<O>> {
   return createProcess(cmd, [], true, options);
 }

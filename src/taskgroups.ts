@@ -22,7 +22,7 @@ import type { Future } from './futures.js';
 import { currentTask } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
 import type { Task, TaskInput } from './tasks.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import { _callBody } from './async_tasks.js';
 
 /**
@@ -83,6 +83,7 @@ export class TaskGroup {
    *   CancelledError if the enclosing task is cancelled from outside;
    *   RuntimeError if the group was already entered or there is no current task.
    */
+  run<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike<T>): Co<T | undefined>;
   *run<T>(body: (tg: TaskGroup) => Coroutine<T> | PromiseLike<T>): Coroutine<T | undefined> {
     this._enter();
     let result: T;

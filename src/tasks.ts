@@ -14,7 +14,7 @@ import type { AbstractEventLoop, Runnable, TaskOptions } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
-import type { Coroutine } from './coroutines.js';
+import type { Co, Coroutine } from './coroutines.js';
 
 export { isCoroutine };
 export type { Coroutine };
@@ -315,10 +315,10 @@ export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
  * @throws TypeError (at the call) if seconds is not a number; RuntimeError
  *   (when awaited) if no loop is running; CancelledError if cancelled.
  */
-export function sleep<T = undefined>(seconds: number, result?: T): Coroutine<T> & PromiseLike<T> {
+export function sleep<T = undefined>(seconds: number, result?: T): Co<T> {
   if (typeof seconds !== 'number' || Number.isNaN(seconds)) throw new TypeError(`sleep: seconds must be a number, got ${String(seconds)}`);
   // Also `await sleep(1)` in async functions: awaitables.ts gives both kinds a then().
-  return (seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T)) as Coroutine<T> & PromiseLike<T>;
+  return (seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T)) as Co<T>;
 }
 
 function* sleepFor<T>(seconds: number, result: T): Coroutine<T> {

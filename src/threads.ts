@@ -32,7 +32,7 @@ import type { AbstractEventLoop } from './events.js';
 import { addonPathOverride, native, packageRoot } from './native.js';
 import { threadBridge, wakeRemote, closeRemoteWakeFd } from './thread_bridge.js';
 import { _isCoroutineFunction } from './coroutines.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 export type { ThreadFunction, WorkerFunction };
 
@@ -493,6 +493,7 @@ function settle<T>(fut: Future<T>, reply: Reply): void {
  *   RuntimeError if no loop is running; CancelledError if cancelled (the
  *   job still runs to its end: threads cannot be interrupted).
  */
+export function toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Co<Awaited<R>>;
 export function* toThread<A extends unknown[], R>(fn: ThreadFunction<A, R>, ...args: A): Coroutine<Awaited<R>> {
   const loop = getRunningLoop();
   return yield* loop.runInExecutor(null, fn, ...args);

@@ -18,7 +18,7 @@ import { getRunningLoop } from './events.js';
 import type { Handle } from './events.js';
 import { currentTask } from './tasks.js';
 import type { AnyAwaitable, Task } from './tasks.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 import { _callBody, _toAwaitable } from './async_tasks.js';
 
 const CREATED = 0;
@@ -136,6 +136,7 @@ export class Timeout {
  *   unwound the body); whatever the body throws; CancelledError if the task
  *   is cancelled from elsewhere; RuntimeError outside a Task.
  */
+export function timeout<T>(delay: number | null, body: TimeoutBody<T>): Co<T>;
 export function* timeout<T>(delay: number | null, body: TimeoutBody<T>): Coroutine<T> {
   const when = delay === null ? null : getRunningLoop().time() + delay;
   return yield* new Timeout(when)._run(body);
@@ -145,6 +146,7 @@ export function* timeout<T>(delay: number | null, body: TimeoutBody<T>): Corouti
  * timeout() with an absolute deadline in loop time (loop.time() seconds; null: none).
  * @throws as timeout().
  */
+export function timeoutAt<T>(when: number | null, body: TimeoutBody<T>): Co<T>;
 export function* timeoutAt<T>(when: number | null, body: TimeoutBody<T>): Coroutine<T> {
   return yield* new Timeout(when)._run(body);
 }

@@ -21,7 +21,7 @@ import type { SubprocessProtocol } from './protocols.js';
 import { closeThreadBridge, existingThreadBridge } from './thread_bridge.js';
 import { Inbox, runInExecutor, ThreadPoolExecutor } from './threads.js';
 import type { ThreadFunction } from './threads.js';
-import type { Coroutine } from './coroutines.js';
+import type { Coroutine, Co } from './coroutines.js';
 
 /**
  * The Unix layer of the event loop: signal handlers, worker threads
@@ -109,6 +109,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * Wait for the default executor's jobs started from this loop, then shut it
    * down (its threads end; they never keep the process alive).
    */
+  shutdownDefaultExecutor(): Co<void>;
   *shutdownDefaultExecutor(): Coroutine<void> {
     this._executorShutdownCalled = true;
     const executor = this._defaultExecutor;
@@ -131,7 +132,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device;
    *   RangeError for a negative fd.
    */
-  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Coroutine<[ReadPipeTransport, P]> {
+  connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadPipeTransport, P]> {
     return connectReadPipe(this, protocolFactory, fd);
   }
 
@@ -140,7 +141,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * @throws TypeError for an fd that is not an integer, or not a pipe, socket or character device;
    *   RangeError for a negative fd.
    */
-  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Coroutine<[WritePipeTransport, P]> {
+  connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WritePipeTransport, P]> {
     return connectWritePipe(this, protocolFactory, fd);
   }
 
@@ -149,7 +150,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * @throws an Error with code (ENOENT: program not found, EACCES, ...) if it
    *   cannot be started; TypeError for bad options.
    */
-  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]> {
+  subprocessExec<P extends SubprocessProtocol>(protocolFactory: () => P, program: string, args: readonly string[] = [], options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
     return subprocessExec(this, protocolFactory, program, args, options);
   }
 
@@ -157,7 +158,7 @@ export class UnixEventLoop extends NetworkEventLoop {
    * Run cmd with /bin/sh -c; stdio defaults to PIPE here.
    * @throws as subprocessExec.
    */
-  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Coroutine<[SubprocessTransport, P]> {
+  subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]> {
     return subprocessShell(this, protocolFactory, cmd, options);
   }
 

@@ -30,6 +30,8 @@ import {
   Task,
   TaskGroup,
   Lock,
+  PIPE,
+  createSubprocessExec,
 } from '../src/index.js';
 import type { Coroutine, EventLoop, Main, Socket } from '../src/index.js';
 import { MICROTASK_ENTRY } from '../src/microtasks.js';
@@ -393,6 +395,24 @@ describe.each(backends)('%s', (backend) => {
         return [order, items, await waiter];
       });
       expect(got).toEqual([['one in', 'one out', 'three in', 'three out'], [3, 5], 'woken']);
+    });
+
+    test('lock.hold(), createSubprocessExec() and loop.startTls() return awaitable coroutines, as their types say', async () => {
+      const got = await go(async () => {
+        const loop = getRunningLoop();
+        const lock = new Lock();
+        const held = await lock.hold(function* () {
+          yield* sleep(0);
+          return lock.locked();
+        });
+        const proc = await createSubprocessExec(process.execPath, ['-e', 'process.stdout.write("hi")'], { stdout: PIPE });
+        const out = (await proc.stdout.read()).toString();
+        const code = await proc.wait();
+        // Made, never started: nothing to close.
+        const tls = loop.startTls(null as never, null as never, null as never);
+        return [held, lock.locked(), out, code, isThenable(tls)];
+      });
+      expect(got).toEqual([true, false, 'hi', 0, true]);
     });
 
     test('coroutine() makes your generator functions awaitable; awaiting one twice runs it once', async () => {
