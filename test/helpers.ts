@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { availableBackends, newEventLoop } from '../src/index.js';
-import type { EventLoop } from '../src/index.js';
+import type { EventLoop, StreamReader, StreamWriter } from '../src/index.js';
 import { native } from '../src/native.js';
 import { AF_INET6, Socket } from '../src/socket.js';
 import { expectLoopLeftNothing } from './core_helpers.js';
@@ -111,5 +111,19 @@ export function runGuarded<T>(loop: EventLoop, coro: Co<T>, seconds = 60): T {
     throw err;
   } finally {
     dog.cancel();
+  }
+}
+
+/** The streams echo handler: everything back until EOF, with back-pressure (drain after each write). */
+export function* streamEcho(reader: StreamReader, writer: StreamWriter): Co<void> {
+  try {
+    for (;;) {
+      const data = yield* reader.read(256 * 1024);
+      if (data.length === 0) break;
+      writer.write(data);
+      yield* writer.drain();
+    }
+  } finally {
+    writer.close();
   }
 }

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { openConnection, openUnixConnection, ProtocolBase, Semaphore, sleep, startServer, startUnixServer } from '../src/index.js';
 import type { EventLoop, Server, StreamReader, StreamWriter, Transport } from '../src/index.js';
 import { native } from '../src/native.js';
-import { backends, runGuarded, tempDir, useLoop } from './helpers.js';
+import { backends, runGuarded, tempDir, useLoop, streamEcho } from './helpers.js';
 import type { Co } from './helpers.js';
 
 const SOAK_SECONDS = Number(process.env.COIO_SOAK_SECONDS ?? 0);
@@ -54,19 +54,6 @@ function sha256(parts: Buffer[]): string {
   return h.digest('hex');
 }
 
-/** The streams echo handler: everything back until EOF, with back-pressure. */
-function* streamEcho(reader: StreamReader, writer: StreamWriter): Co<void> {
-  try {
-    for (;;) {
-      const data = yield* reader.read(256 * 1024);
-      if (data.length === 0) break;
-      writer.write(data);
-      yield* writer.drain();
-    }
-  } finally {
-    writer.close();
-  }
-}
 
 /** The protocol-level echo: write back what comes, close at EOF (the buffer is flushed first). */
 class ProtocolEcho extends ProtocolBase {

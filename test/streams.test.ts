@@ -21,7 +21,7 @@ import {
 } from '../src/index.js';
 import type { Server, StreamWriter } from '../src/index.js';
 import { macrotask } from './async_helpers.js';
-import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
+import { backends, loopbackHosts, tempDir, useLoop, streamEcho } from './helpers.js';
 import type { Co } from './helpers.js';
 
 const dir = tempDir();
@@ -30,19 +30,6 @@ function portOf(server: Server): number {
   return (server.sockets[0]!.getsockname() as { port: number }).port;
 }
 
-/** An echo handler: read whatever comes, write it back, until EOF. */
-function* echo(reader: StreamReader, writer: StreamWriter): Co<void> {
-  try {
-    for (;;) {
-      const data = yield* reader.read(256 * 1024);
-      if (data.length === 0) break;
-      writer.write(data);
-      yield* writer.drain();
-    }
-  } finally {
-    writer.close();
-  }
-}
 
 /** The echo with readInto: one buffer per connection, replaced only while a write still holds it. */
 function* echoInto(reader: StreamReader, writer: StreamWriter): Co<void> {
@@ -511,7 +498,7 @@ describe.each(backends)('streams on %s', (backend) => {
   it('Unix stream server and connection', () => {
     const path = join(dir, `streams-${backend}.sock`);
     function* main(): Co<string> {
-      const server = yield* startUnixServer(echo, path);
+      const server = yield* startUnixServer(streamEcho, path);
       const [reader, writer] = yield* openUnixConnection(path);
       writer.write('over a unix path');
       const got = (yield* reader.readExactly(16)).toString();
@@ -560,7 +547,7 @@ describe.each(backends)('streams on %s', (backend) => {
       return received === PER_CONN && got.digest('hex') === sent.digest('hex');
     }
     function* main(): Co<boolean[]> {
-      const server = yield* startServer(echo, '127.0.0.1', 0, { backlog: 128 });
+      const server = yield* startServer(streamEcho, '127.0.0.1', 0, { backlog: 128 });
       const port = portOf(server);
       const results = (yield* gather(...Array.from({ length: CONNS }, (_, i) => client(port, i)))) as boolean[];
       yield* closeServer(server);

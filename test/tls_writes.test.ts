@@ -6,8 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, test } from 'vitest';
 import { CERT_NONE, PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, SSLContext, openConnection, startServer, waitFor } from '../src/index.js';
-import type { StreamReader, StreamWriter } from '../src/index.js';
-import { backends, runGuarded, useLoop } from './helpers.js';
+import { backends, runGuarded, useLoop, streamEcho } from './helpers.js';
 import type { Co } from './helpers.js';
 import { makeCerts } from './tls_certs.js';
 
@@ -23,19 +22,6 @@ function contexts(): [SSLContext, SSLContext] {
   return [server, client];
 }
 
-/** Echo from a coroutine: each read is written back after the read returned. */
-function* echo(reader: StreamReader, writer: StreamWriter): Co<void> {
-  try {
-    for (;;) {
-      const data = yield* reader.read(256 * 1024);
-      if (data.length === 0) break;
-      writer.write(data);
-      yield* writer.drain();
-    }
-  } finally {
-    writer.close();
-  }
-}
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -47,7 +33,7 @@ describe.each(backends)('TLS writes of several records on %s', (backend) => {
     run(
       (function* () {
         const [serverCtx, clientCtx] = contexts();
-        const server = yield* startServer(echo, '127.0.0.1', 0, { ssl: serverCtx });
+        const server = yield* startServer(streamEcho, '127.0.0.1', 0, { ssl: serverCtx });
         try {
           const port = (server.addresses()[0] as { port: number }).port;
           const [r, w] = yield* openConnection('127.0.0.1', port, { ssl: clientCtx });
