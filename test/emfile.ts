@@ -4,6 +4,7 @@
 // read from /proc to check it does not spin.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import * as net from 'node:net';
 
 /** prlimit(1) is there (util-linux) and this is Linux (/proc). */
 export const canLimitFds = process.platform === 'linux' && spawnSync('prlimit', ['--version']).status === 0;
@@ -38,4 +39,33 @@ export function leaveFreeFds(pid: number, open: Set<number>, free: number): numb
   const pl = spawnSync('prlimit', ['--pid', String(pid), `--nofile=${limit}:${limit}`], { encoding: 'utf8' });
   if (pl.status !== 0) throw new Error(`prlimit failed: ${pl.stderr}`);
   return limit;
+}
+
+/**
+ * Open `total` connections to an echo server on 127.0.0.1:port, each sending
+ * "hello <i>\n" once connected; `answered` gets i when that line comes back
+ * whole. Resolves when every connection is established (the kernel completes
+ * handshakes into the listen backlog even while the server is out of fds).
+ */
+export async function connectHelloClients(port: number, total: number, clients: net.Socket[], answered: Set<number>): Promise<void> {
+  await Promise.all(
+    Array.from(
+      { length: total },
+      (_, i) =>
+        new Promise<void>((resolve, reject) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.write(`hello ${i}\n`);
+            resolve();
+          });
+          let got = '';
+          s.setEncoding('utf8');
+          s.on('data', (d: string) => {
+            got += d;
+            if (got === `hello ${i}\n`) answered.add(i);
+          });
+          s.on('error', reject);
+          clients[i] = s;
+        }),
+    ),
+  );
 }

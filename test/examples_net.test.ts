@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { canLimitFds, cpuSeconds, leaveFreeFds, openFds } from './emfile.js';
+import { canLimitFds, connectHelloClients, cpuSeconds, leaveFreeFds, openFds } from './emfile.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const example = (name: string): string => join(root, 'examples', name);
@@ -263,26 +263,7 @@ describe.skipIf(!canLimitFds).each(['echo_sock.mjs', 'echo_protocol.mjs', 'echo_
       leaveFreeFds(pid, baseline, free);
       const total = free + 12;
       const answered = new Set<number>();
-      await Promise.all(
-        Array.from(
-          { length: total },
-          (_, i) =>
-            new Promise<void>((resolve, reject) => {
-              const s = net.connect(port, '127.0.0.1', () => {
-                s.write(`hello ${i}\n`);
-                resolve();
-              });
-              let got = '';
-              s.setEncoding('utf8');
-              s.on('data', (d: string) => {
-                got += d;
-                if (got === `hello ${i}\n`) answered.add(i);
-              });
-              s.on('error', reject);
-              clients[i] = s;
-            }),
-        ),
-      );
+      await connectHelloClients(port, total, clients, answered);
       await until(() => answered.size >= free - 1, 'the connections that fit to be answered', 20_000);
       await until(() => server.err().includes('EMFILE'), 'the server to report EMFILE', 20_000);
       const answeredBefore = answered.size;

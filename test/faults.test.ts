@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import net from 'node:net';
+import type net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,7 @@ import { native } from '../src/native.js';
 import { READ_BUFFER_SIZE } from '../src/transport_helpers.js';
 import { backends, runGuarded, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
-import { canLimitFds, cpuSeconds, leaveFreeFds } from './emfile.js';
+import { canLimitFds, connectHelloClients, cpuSeconds, leaveFreeFds } from './emfile.js';
 import { sanitizedChildEnv } from './leaks.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -531,26 +531,7 @@ describe.skipIf(!canLimitFds).each(backends)('accept hitting EMFILE on %s (child
       const total = free + 1 + 12;
       const answered = new Set<number>();
       const closed = new Set<number>();
-      await Promise.all(
-        Array.from(
-          { length: total },
-          (_, i) =>
-            new Promise<void>((resolve, reject) => {
-              const s = net.connect(port, '127.0.0.1', () => {
-                s.write(`hello ${i}\n`);
-                resolve();
-              });
-              let got = '';
-              s.setEncoding('utf8');
-              s.on('data', (d: string) => {
-                got += d;
-                if (got === `hello ${i}\n`) answered.add(i);
-              });
-              s.on('error', reject);
-              clients[i] = s;
-            }),
-        ),
-      );
+      await connectHelloClients(port, total, clients, answered);
       const waitFor = async (cond: () => boolean, what: string, seconds = 30): Promise<void> => {
         const deadline = Date.now() + seconds * 1000;
         while (!cond()) {
