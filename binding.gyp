@@ -38,20 +38,20 @@
       "defines": ["COIO_PORTABLE=<(coio_portable)"],
       "conditions": [
         ["coio_portable==1", {
-          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
+          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
         }, {
           "conditions": [
             ["OS=='linux'", {
-              "sources": ["native/poller_epoll.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc", "native/fd_new_atomic.cc"]
+              "sources": ["native/poller_epoll.cc", "native/poller_uring.cc", "native/uring.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc", "native/fd_new_atomic.cc"]
             }],
             ["OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
-              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_atomic.cc"]
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_atomic.cc", "native/uring_none.cc"]
             }],
             ["OS=='mac'", {
-              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
             }],
             ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
-              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc"]
+              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
             }]
           ]
         }],

@@ -42,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSpawn(env, exports);
   InitMicrotasks(env, exports);
   InitGuest(env, exports);
+  InitUring(env, exports);
   return exports;
 }
 

@@ -29,4 +29,7 @@ void InitMicrotasks(Napi::Env env, Napi::Object exports);
 // guest.cc: Guest (class), guest mode on Node's libuv loop.
 void InitGuest(Napi::Env env, Napi::Object exports);
 
+// uring.cc (Linux) / uring_none.cc: uringProbe, whether io_uring is usable here and why not.
+void InitUring(Napi::Env env, Napi::Object exports);
+
 }  // namespace coio

@@ -84,6 +84,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Modify>("modify"),
                            InstanceMethod<&Poller::Remove>("remove"),
                            InstanceMethod<&Poller::Wait>("wait"),
+                           InstanceMethod<&Poller::Flush>("flush"),
                            InstanceMethod<&Poller::Close>("close"),
                            InstanceMethod<&Poller::Fileno>("fileno"),
                            InstanceAccessor<&Poller::GetBackend>("backend"),
@@ -204,6 +205,13 @@ class Poller : public Napi::ObjectWrap<Poller> {
     int n = WaitUntil(TimeoutMsToNs(timeout_ms));
     if (n < 0) ThrowErrno(env, -n, backend_->WaitSyscall());
     return Napi::Number::New(env, n);
+  }
+
+  Napi::Value Flush(const Napi::CallbackInfo& info) {
+    EnsureOpen(info.Env(), "flush");
+    int err = backend_->Flush();
+    if (err != 0) ThrowErrno(info.Env(), err, backend_->WaitSyscall());
+    return info.Env().Undefined();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

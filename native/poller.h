@@ -3,6 +3,7 @@
 // and the policy written in poller.cc holds for all of them.
 //
 //   poller_epoll.cc   Linux             (the build adds it on Linux)
+//   poller_uring.cc   Linux io_uring    (the build adds it on Linux)
 //   poller_kqueue.cc  macOS / *BSD      (the build adds it there)
 //   poller_none.cc    other POSIX       (no OS-specific backend)
 //   poller_poll.cc    poll(2)           (everywhere)
@@ -61,10 +62,16 @@ class PollerBackend {
   // Allocates nothing. max_pairs is the capacity given at creation.
   virtual int Wait(int64_t timeout_ns, int32_t* out, int max_pairs) = 0;
 
+  // Hands queued registration changes to the kernel now instead of at the
+  // next Wait (io_uring queues them), for a caller about to wait elsewhere
+  // on Fileno(): guest mode, before libuv blocks. Returns 0 or an errno.
+  virtual int Flush() { return 0; }
+
   // Releases the kernel object. Called at most once.
   virtual int Close() = 0;
 
-  // The kernel object's fd (epoll, kqueue) or -1.
+  // The fd a watcher outside can wait on for readiness: the kernel object's
+  // fd (epoll, kqueue), an eventfd the ring signals (io_uring), or -1.
   virtual int Fileno() const { return -1; }
   // Exclusive upper bound on watchable fd numbers (select: FD_SETSIZE), 0 for none.
   virtual int FdLimit() const { return 0; }
@@ -86,6 +93,9 @@ struct BackendEntry {
 // The OS's own backends, best first, defined by the one per-OS file the
 // build picks (poller_epoll.cc, poller_kqueue.cc or poller_none.cc).
 size_t OsBackends(const BackendEntry** entries);
+
+// io_uring's readiness backend (poller_uring.cc, Linux builds only).
+std::unique_ptr<PollerBackend> CreateUringBackend(int max_pairs, int* err);
 
 // The POSIX backends, built everywhere.
 std::unique_ptr<PollerBackend> CreatePollBackend(int max_pairs, int* err);

@@ -121,7 +121,12 @@ std::unique_ptr<PollerBackend> CreateEpollBackend(int max_pairs, int* err) {
   return backend;
 }
 
-const BackendEntry kLinuxBackends[] = {{"epoll", CreateEpollBackend, "epoll_create1"}};
+// epoll stays the default; io_uring (poller_uring.cc) is listed where the
+// kernel lets us make a ring (availableBackends() probes each).
+const BackendEntry kLinuxBackends[] = {
+    {"epoll", CreateEpollBackend, "epoll_create1"},
+    {"io_uring", CreateUringBackend, "io_uring_setup"},
+};
 
 }  // namespace
 

@@ -145,6 +145,9 @@ class GuestRun<T> {
       if (pollStatus < 0) throw native.errorFromErrno(-pollStatus, 'uv_poll');
       this._busy = this._loop._ready.length > 0;
       this._loop._runStep(0);
+      // Libuv waits next, on the selector's fd: what the callbacks
+      // registered must reach the kernel first (io_uring queues it).
+      if (!this._intervalMode && !this._loop.isClosed()) this._loop._selector._flush();
       if (this._loop._stopRequested() && this._state === RUNNING) throw new RuntimeError('Event loop stopped before Future completed.');
     } catch (exc) {
       this._failure = { error: exc };

@@ -32,7 +32,7 @@ export const POLL_NVAL = 16;
 export const WOULD_BLOCK = -1;
 
 /** The name of a poller backend (a selector, a loop's `selector` option). */
-export type BackendName = 'epoll' | 'kqueue' | 'poll' | 'select';
+export type BackendName = 'epoll' | 'io_uring' | 'kqueue' | 'poll' | 'select';
 
 /**
  * One OS readiness poller. Each instance owns its own kernel object
@@ -62,9 +62,15 @@ export interface NativePoller {
    * given at construction and returns how many. Allocates nothing.
    */
   wait(timeoutMs: number): number;
+  /**
+   * Hand registration changes queued since the last wait to the kernel now
+   * (io_uring queues them until its next wait; the others apply them at
+   * once): for a caller about to wait on fileno() elsewhere (guest mode).
+   */
+  flush(): void;
   /** Release the kernel object. Further calls throw an EBADF error. Idempotent. */
   close(): void;
-  /** The poller's own fd (epoll / kqueue), or -1 for poll and select. */
+  /** The fd to watch for readiness from outside: the poller's own (epoll / kqueue), an eventfd the ring signals (io_uring), or -1 for poll and select. */
   fileno(): number;
   readonly backend: BackendName;
   readonly closed: boolean;
@@ -134,11 +140,32 @@ export interface NativeBuild {
   pidfd: boolean;
 }
 
+/** What uringProbe() found: can this process make an io_uring, and if not, why. */
+export interface UringProbe {
+  /** A ring could be set up here. */
+  available: boolean;
+  /** The errno io_uring_setup failed with (0 when available). */
+  errno: number;
+  /** Why it is unavailable, a sentence for the user ('' when available). */
+  reason: string;
+  /** The setup flags the ring is made with: 'SINGLE_ISSUER', 'DEFER_TASKRUN', 'COOP_TASKRUN', 'SUBMIT_ALL'. */
+  setupFlags: string[];
+  /** The kernel's IORING_FEAT_* bits. */
+  features: number;
+}
+
 export interface NativeAddon {
   Poller: NativePollerConstructor;
   Waker: NativeWakerConstructor;
-  /** Backends compiled into this build, e.g. ['epoll', 'poll', 'select']. */
+  /** Backends compiled into this build, e.g. ['epoll', 'io_uring', 'poll', 'select']. */
   backends(): BackendName[];
+  /**
+   * Sets up an io_uring and closes it: whether this process may use one, and
+   * if not, why (no io_uring in this kernel or build, a seccomp filter, the
+   * kernel.io_uring_disabled sysctl). `simulateErrno` pretends the setup
+   * failed with that errno (to test the diagnostics).
+   */
+  uringProbe(simulateErrno?: number): UringProbe;
   /** What this build compiled in. */
   build: NativeBuild;
   /**

@@ -28,13 +28,13 @@ interface IoHandles {
 
 /** Options of a loop's constructor (newEventLoop): which selector it waits in. */
 export interface SelectorLoopOptions {
-  /** A backend name ('epoll', 'kqueue', 'poll', 'select') or a selector instance (the loop closes it). Default: the platform's best. */
+  /** A backend name ('epoll', 'io_uring', 'kqueue', 'poll', 'select') or a selector instance (the loop closes it). Default: defaultBackend() (the platform's best, or the environment variable COIO_BACKEND). */
   selector?: BackendName | BaseSelector;
 }
 
 /**
  * The readiness layer of the event loop (asyncio's BaseSelectorEventLoop):
- * waits in a selector (epoll, kqueue, poll or select) and calls the callbacks
+ * waits in a selector (epoll, io_uring, kqueue, poll or select) and calls the callbacks
  * registered with addReader / addWriter. A layer of {@link EventLoop}; make
  * loops with newEventLoop().
  */
@@ -51,7 +51,7 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
     this._selector = sel instanceof BaseSelector ? sel : createSelector(sel);
   }
 
-  /** The selector's backend: 'epoll', 'kqueue', 'poll' or 'select'. */
+  /** The selector's backend: 'epoll', 'io_uring', 'kqueue', 'poll' or 'select'. */
   get backend(): BackendName {
     return this._selector.backend;
   }

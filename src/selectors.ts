@@ -11,7 +11,7 @@
 //   event loop's hot path, allocates nothing.
 
 import { native, POLL_ERROR, POLL_HUP, POLL_NVAL, POLL_READ, POLL_WRITE } from './native.js';
-import type { BackendName, NativePoller } from './native.js';
+import type { BackendName, NativePoller, UringProbe } from './native.js';
 
 /** Interest and readiness bit: the fd is readable (or at EOF, or in error). */
 export const EVENT_READ = 1;
@@ -82,7 +82,7 @@ export class KeyError extends Error {
  * @throws (constructor) an Error with code (e.g. EMFILE) if the kernel object cannot be created.
  */
 export abstract class BaseSelector {
-  /** The poller behind it: 'epoll', 'kqueue', 'poll' or 'select'. */
+  /** The poller behind it: 'epoll', 'io_uring', 'kqueue', 'poll' or 'select'. */
   abstract readonly backend: BackendName;
   private readonly map = new Map<number, SelectorKey>();
   private readonly poller: NativePoller;
@@ -234,7 +234,16 @@ export abstract class BaseSelector {
     return this.map;
   }
 
-  /** The poller's own fd (epoll, kqueue), or -1 (poll, select). */
+  /**
+   * @internal Hand queued registration changes to the kernel now (io_uring
+   * queues them until the next wait), before waiting on fileno() elsewhere.
+   */
+  _flush(): void {
+    this.checkOpen();
+    this.poller.flush();
+  }
+
+  /** The poller's own fd (epoll, kqueue), an eventfd the ring signals when it has work (io_uring), or -1 (poll, select). */
   fileno(): number {
     this.checkOpen();
     return this.poller.fileno();
@@ -316,8 +325,22 @@ export class SelectSelector extends BaseSelector {
   }
 }
 
+/**
+ * io_uring (Linux): readiness through one-shot poll requests in a ring, all
+ * changes and the wait made by one io_uring_enter per loop turn. Listed by
+ * availableBackends() only where a ring can be made (uringStatus() says why not).
+ */
+export class IoUringSelector extends BaseSelector {
+  /** Always 'io_uring'. */
+  readonly backend = 'io_uring' as const;
+  constructor() {
+    super('io_uring');
+  }
+}
+
 const SELECTOR_CLASSES: Record<BackendName, new () => BaseSelector> = {
   epoll: EpollSelector,
+  io_uring: IoUringSelector,
   kqueue: KqueueSelector,
   poll: PollSelector,
   select: SelectSelector,
@@ -325,14 +348,29 @@ const SELECTOR_CLASSES: Record<BackendName, new () => BaseSelector> = {
 
 let available: BackendName[] | undefined;
 
+let uring: UringProbe | undefined;
+
+/**
+ * Whether io_uring is usable in this process, probed once: `available`, the
+ * `setupFlags` the ring is made with, and when it is not, the `reason` (a
+ * sentence to print: no io_uring in this kernel or build, a seccomp filter
+ * such as a container's default profile, the kernel.io_uring_disabled sysctl).
+ */
+export function uringStatus(): UringProbe {
+  uring ??= native.uringProbe();
+  return { ...uring, setupFlags: uring.setupFlags.slice() };
+}
+
 /**
  * The backends compiled in and usable here, the preferred one first
- * (epoll on Linux, kqueue on macOS/BSD, then poll, then select).
+ * (epoll on Linux, kqueue on macOS/BSD, then io_uring where the kernel lets
+ * this process make a ring, then poll, then select).
  * Like CPython's `_can_use`, each is probed by creating one.
  */
 export function availableBackends(): BackendName[] {
   if (available === undefined) {
     available = native.backends().filter((name) => {
+      if (name === 'io_uring' && !uringStatus().available) return false;
       try {
         new native.Poller(name, new Int32Array(2)).close();
         return true;
@@ -344,15 +382,40 @@ export function availableBackends(): BackendName[] {
   return available.slice();
 }
 
+let warnedEnv = false;
+
 /**
- * A new selector for `backend` (default: the first of availableBackends()).
- * @throws RangeError for an unknown or unavailable backend; as the selector's constructor.
+ * The backend of a loop made without a `selector` option: the first of
+ * availableBackends(), unless the environment variable COIO_BACKEND names
+ * another ('io_uring', say, to run an existing program on it). A backend
+ * COIO_BACKEND names but this process cannot use falls back to the default,
+ * with one process warning saying why.
+ */
+export function defaultBackend(): BackendName {
+  const best = availableBackends()[0]!;
+  const wanted = process.env.COIO_BACKEND;
+  if (wanted === undefined || wanted === '' || wanted === best) return best;
+  if (availableBackends().includes(wanted as BackendName)) return wanted as BackendName;
+  if (!warnedEnv) {
+    warnedEnv = true;
+    const why = wanted === 'io_uring' ? uringStatus().reason : `available here: ${availableBackends().join(', ')}`;
+    process.emitWarning(`COIO_BACKEND=${wanted} is unavailable (${why}); using ${best}`, { code: 'COIO_BACKEND_UNAVAILABLE' });
+  }
+  return best;
+}
+
+/**
+ * A new selector for `backend` (default: defaultBackend(), the first of
+ * availableBackends() unless COIO_BACKEND names another).
+ * @throws RangeError for an unknown or unavailable backend (for io_uring, the
+ *   message says why: uringStatus().reason); as the selector's constructor.
  */
 export function createSelector(backend?: BackendName | string): BaseSelector {
-  const name = (backend ?? availableBackends()[0]) as BackendName;
+  const name = (backend ?? defaultBackend()) as BackendName;
   const Cls = SELECTOR_CLASSES[name];
   if (Cls === undefined || !availableBackends().includes(name)) {
-    throw new RangeError(`Unknown or unavailable selector backend '${String(backend)}'; available: ${availableBackends().join(', ')}`);
+    const why = name === 'io_uring' && SELECTOR_CLASSES[name] !== undefined ? ` (${uringStatus().reason})` : '';
+    throw new RangeError(`Unknown or unavailable selector backend '${String(backend)}'${why}; available: ${availableBackends().join(', ')}`);
   }
   return new Cls();
 }

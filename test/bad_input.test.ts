@@ -190,19 +190,19 @@ const rows: Row[] = [
   {
     // kqueue(2): EV_ADD of an invalid descriptor fails with EBADF, returned
     // in the EV_RECEIPT result for that change.
-    name: 'addReader(a closed fd): epoll and kqueue refuse it (EBADF); poll / select take it and report it',
+    name: 'addReader(a closed fd): epoll, io_uring and kqueue refuse it (EBADF); poll / select take it and report it',
     call: (k) => {
       const fd = k.closedFd();
       k.loop.addReader(fd, noop);
       k.defer(() => k.loop.removeReader(fd));
       return fd;
     },
-    want: (backend) => (backend === 'epoll' || backend === 'kqueue' ? errno('EBADF') : returns((fd) => expect(fd).toBeGreaterThan(2))),
+    want: (backend) => (backend === 'epoll' || backend === 'kqueue' || backend === 'io_uring' ? errno('EBADF') : returns((fd) => expect(fd).toBeGreaterThan(2))),
   },
   {
     // kqueue(2), EVFILT_READ: a regular file is ready while the file
     // pointer is not at its end (this one holds a few bytes).
-    name: 'addReader(a regular file): epoll refuses it (EPERM); kqueue reports it ready until EOF, poll / select always',
+    name: 'addReader(a regular file): epoll refuses it (EPERM); kqueue reports it ready until EOF, poll / select / io_uring always',
     call: (k) => {
       const fd = k.fileFd();
       let calls = 0;
@@ -214,7 +214,7 @@ const rows: Row[] = [
     want: (backend) => (backend === 'epoll' ? errno('EPERM') : returns((calls) => expect(calls).toBeGreaterThan(0))),
   },
   {
-    name: 'addReader(an empty regular file): epoll refuses it (EPERM); kqueue never reports it (at EOF), poll / select always',
+    name: 'addReader(an empty regular file): epoll refuses it (EPERM); kqueue never reports it (at EOF), poll / select / io_uring always',
     call: (k) => {
       const fd = k.fileFd('');
       let calls = 0;

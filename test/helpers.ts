@@ -26,6 +26,12 @@ export const osBackend: 'epoll' | 'kqueue' | null = ((): 'epoll' | 'kqueue' | nu
   return null;
 })();
 
+/** The backends compiled in beside the OS backend: io_uring with epoll (Linux builds). */
+export const extraBackends: string[] = osBackend === 'epoll' ? ['io_uring'] : [];
+
+/** The io_uring backend is compiled in and this process may make a ring (uringStatus()). */
+export const hasUring = backends.includes('io_uring');
+
 export type Co<T> = Generator<unknown, T, unknown>;
 
 /** IPv6 loopback usable here? */

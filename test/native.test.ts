@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { osBackend } from './helpers.js';
+import { extraBackends, osBackend } from './helpers.js';
 
 import {
   addonPathOverride,
@@ -171,7 +171,7 @@ describe('backends()', () => {
   it('lists the compiled backends, default first, poll and select everywhere', () => {
     const names = native.backends();
     expect(names.slice(-2)).toEqual(['poll', 'select']);
-    expect(names).toEqual(osBackend === null ? ['poll', 'select'] : [osBackend, 'poll', 'select']);
+    expect(names).toEqual(osBackend === null ? ['poll', 'select'] : [osBackend, ...extraBackends, 'poll', 'select']);
   });
 
   it('reports what the build compiled in (native.build)', () => {
@@ -189,7 +189,7 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
     const { p } = poller(backend);
     expect(p.backend).toBe(backend);
     expect(p.closed).toBe(false);
-    if (backend === 'epoll' || backend === 'kqueue') {
+    if (backend === 'epoll' || backend === 'kqueue' || backend === 'io_uring') {
       expect(p.fileno()).toBeGreaterThanOrEqual(0);
     } else {
       expect(p.fileno()).toBe(-1);
@@ -330,6 +330,54 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
     p.remove(a);
     expectErrno(() => p.remove(a), 'ENOENT');
     p.add(a, POLL_WRITE); // re-adding after remove is fine
+  });
+
+  it('a write-only fd whose peer half-closed is not reported until it is writable (no spin)', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    native.setsockopt(a, native.SO_SNDBUF, 4096);
+    // Fill a's send buffer: a is not writable.
+    const chunk = Buffer.alloc(65536, 1);
+    while (native.send(a, chunk, 0, chunk.length) !== WOULD_BLOCK);
+    native.shutdown(b, native.SHUT_WR);
+    p.add(a, POLL_WRITE);
+    // The peer's half-close is not what a writer waits for: epoll is not
+    // told about it (no EPOLLRDHUP asked), io_uring reports it anyway and
+    // must not complete every wait with it.
+    let reports = 0;
+    for (let i = 0; i < 5; i++) reports += waitMap(p, ev, 10).size;
+    expect(reports).toBe(0);
+    // Draining the peer makes a writable: reported, and again at the next
+    // wait (level-triggered), until the interest changes.
+    const buf = Buffer.alloc(65536);
+    while (native.recv(b, buf, 0, buf.length) > 0);
+    expect(waitMap(p, ev, 1000).get(a)! & POLL_WRITE).toBe(POLL_WRITE);
+    expect(waitMap(p, ev, 1000).get(a)! & POLL_WRITE).toBe(POLL_WRITE);
+    p.remove(a);
+  });
+
+  it('an fd closed while watched is released once removed: its peer sees EOF after the next wait', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    expect(waitMap(p, ev, 0).size).toBe(0);
+    closeFd(a);
+    p.remove(a);
+    waitMap(p, ev, 0);
+    // io_uring's poll request held a reference to the socket until the
+    // removal reached the kernel; now the socket is really closed.
+    expect(native.recv(b, Buffer.alloc(4), 0, 4)).toBe(0);
+  });
+
+  it('reports readiness left unconsumed again at every wait (level-triggered)', () => {
+    const { p, ev } = poller(backend);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.add(a, POLL_READ);
+    native.send(b, text('xyz'), 0, 3);
+    for (let i = 0; i < 3; i++) expect(waitMap(p, ev, 1000).get(a)! & POLL_READ).toBe(POLL_READ);
+    expect(native.recv(a, Buffer.alloc(8), 0, 8)).toBe(3);
+    expect(waitMap(p, ev, 0).size).toBe(0);
+    p.remove(a);
   });
 
   it('removes an fd its owner already closed, and forgets it', () => {

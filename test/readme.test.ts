@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { availableBackends } from '../src/selectors.js';
+import { availableBackends, uringStatus } from '../src/selectors.js';
 import { runNode, startNode, stopNode } from './children.js';
 import type { Child, NodeResult } from './children.js';
 import { ensureDist, root } from './dist.js';
@@ -216,8 +216,15 @@ const checks: Record<string, () => Promise<void>> = {
     const sameAddon = Object.keys(sanitizedChildEnv()).length === 0;
     expect(r.lines.slice(1)).toEqual(['poll', 'select']);
     if (sameAddon) expect(r.lines[0]).toBe(inspect(availableBackends()));
-    else expect(r.lines[0]).toMatch(/^\[ (?:'(?:epoll|kqueue)', )?'poll', 'select' \]$/);
-    expect(snippet('backends').code).toContain("[ 'epoll', 'poll', 'select' ] on Linux");
+    else expect(r.lines[0]).toMatch(/^\[ (?:'(?:epoll|kqueue)', )?(?:'io_uring', )?'poll', 'select' \]$/);
+    expect(snippet('backends').code).toContain("[ 'epoll', 'io_uring', 'poll', 'select' ] on Linux");
+  },
+  'uring-status': async () => {
+    const r = await runSnippet('uring-status');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const status = uringStatus();
+    expect(r.lines[0]).toBe(status.available ? `io_uring with ${status.setupFlags.join(' | ')}` : status.reason);
   },
   'debug-mode': async () => {
     const r = await runSnippet('debug-mode');

@@ -1,20 +1,22 @@
 // The selectors layer against every backend available here, over real
 // socketpairs, pipes and loopback TCP.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { native } from '../src/native.js';
 import {
   availableBackends,
   BaseSelector,
   createSelector,
+  defaultBackend,
   DefaultSelector,
   EVENT_READ,
   EVENT_WRITE,
   KeyError,
   SelectSelector,
+  uringStatus,
 } from '../src/selectors.js';
 import { AF_INET, Socket, socketpair } from '../src/socket.js';
 import { sleep } from '../src/index.js';
-import { osBackend, useLoop } from './helpers.js';
+import { hasUring, osBackend, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 
 const backends = availableBackends();
@@ -37,7 +39,8 @@ afterEach(() => {
 describe('backend probe', () => {
   it('lists the compiled backends, preferred first', () => {
     expect(backends.length).toBeGreaterThan(0);
-    expect(backends).toEqual(osBackend === null ? ['poll', 'select'] : [osBackend, 'poll', 'select']);
+    const uring = hasUring ? ['io_uring'] : [];
+    expect(backends).toEqual(osBackend === null ? ['poll', 'select'] : [osBackend, ...uring, 'poll', 'select']);
     expect(backends).toContain('poll');
     expect(backends).toContain('select');
   });
@@ -50,6 +53,57 @@ describe('backend probe', () => {
 
   it('refuses an unknown backend with the list of available ones', () => {
     expect(() => createSelector('nope')).toThrow(/available: /);
+  });
+});
+
+describe('io_uring probe and COIO_BACKEND', () => {
+  afterEach(() => {
+    delete process.env.COIO_BACKEND;
+    vi.restoreAllMocks();
+  });
+
+  it('uringStatus() agrees with availableBackends(), and says why not', () => {
+    const status = uringStatus();
+    expect(status.available).toBe(hasUring);
+    if (status.available) {
+      expect(status.reason).toBe('');
+      expect(status.errno).toBe(0);
+      // This kernel (6.1+) takes the flags that make the ring pay off.
+      expect(status.setupFlags).toEqual(expect.arrayContaining(['SINGLE_ISSUER', 'DEFER_TASKRUN']));
+    } else {
+      expect(status.reason).not.toBe('');
+      expect(() => createSelector('io_uring')).toThrow(status.reason);
+    }
+  });
+
+  it.runIf(osBackend === 'epoll')('names the cause of a refused ring: seccomp, the sysctl, an old kernel', () => {
+    const E = native.errno;
+    expect(native.uringProbe(E.ENOSYS!)).toMatchObject({ available: false, errno: E.ENOSYS, setupFlags: [] });
+    expect(native.uringProbe(E.ENOSYS!).reason).toMatch(/^io_uring_setup failed with ENOSYS .*seccomp/);
+    expect(native.uringProbe(E.EPERM!).reason).toMatch(/^io_uring_setup failed with EPERM .*(seccomp|io_uring_disabled)/);
+    expect(native.uringProbe(E.EINVAL!).reason).toMatch(/too old/);
+    expect(() => native.uringProbe(-1)).toThrow(RangeError);
+  });
+
+  it('COIO_BACKEND picks the backend of loops made without one', () => {
+    expect(defaultBackend()).toBe(backends[0]);
+    process.env.COIO_BACKEND = 'poll';
+    expect(defaultBackend()).toBe('poll');
+    const sel = track(createSelector());
+    expect(sel.backend).toBe('poll');
+    if (hasUring) {
+      process.env.COIO_BACKEND = 'io_uring';
+      expect(track(createSelector()).backend).toBe('io_uring');
+    }
+  });
+
+  it('an unusable COIO_BACKEND falls back to the default, with one warning saying why', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    process.env.COIO_BACKEND = 'nope';
+    expect(defaultBackend()).toBe(backends[0]);
+    expect(defaultBackend()).toBe(backends[0]);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toMatch(/^COIO_BACKEND=nope is unavailable \(available here: .*\); using /);
   });
 });
 

@@ -1,0 +1,331 @@
+// The io_uring readiness backend (Linux): the poller contract (poller.h) on
+// a ring of our own (uring.h), so that addReader / addWriter, sock* and
+// every transport run on io_uring unchanged.
+//
+// Each watched fd has one poll request in the ring. add / modify / remove
+// only write submission entries into the ring's shared memory (no syscall;
+// add makes one fstat, to refuse a closed fd with EBADF as epoll does);
+// Wait submits them all and waits in the same io_uring_enter, with the
+// loop's timeout passed along (IORING_ENTER_EXT_ARG).
+//
+// Level-triggered, like epoll here: a multishot poll is edge-triggered
+// (it posts on wakeups, not while data stays unread; IORING_POLL_ADD_LEVEL
+// with MULTI is refused with EINVAL), and the loop relies on being told
+// again about readiness it did not consume. So each poll is one-shot, and
+// an fd reported by a wait is armed again at the start of the next one,
+// after the callbacks ran: arming checks the file's state at once, so a
+// still-ready fd completes inside that same io_uring_enter. The re-arm is
+// one more entry in a syscall made anyway.
+//
+// The ring always reports EPOLLRDHUP (with ERR and HUP) whatever was asked.
+// For an fd watched for writing only, a peer's half-close would then
+// complete every one-shot poll at once: a spin, where epoll (which reports
+// RDHUP only when asked) stays quiet. Such an fd gets a multishot poll
+// instead, which posts only on later wakeups (the send buffer draining),
+// and is back on one-shot polls once it reports.
+//
+// A poll request holds a reference to the file: an fd closed while still
+// watched stays open in the kernel until it is removed from the poller (or
+// the poller is closed). Socket.close() removes first; the removal reaches
+// the kernel at the loop's next wait.
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <new>
+#include <vector>
+
+#include "poller.h"
+#include "uring.h"
+#include "uring_abi.h"
+
+namespace coio {
+namespace {
+
+// user_data: the fd in the low 32 bits, the fd's generation in the next 31
+// (a completion of a request since replaced is recognised and dropped), and
+// the top bit for the ring's own cancellations, whose completions are
+// dropped too.
+constexpr uint64_t kCancelTag = uint64_t{1} << 63;
+constexpr uint32_t kGenMask = 0x7fffffff;
+
+uint64_t UserData(int fd, uint32_t gen) {
+  return (static_cast<uint64_t>(gen & kGenMask) << 32) | static_cast<uint32_t>(fd);
+}
+
+uint32_t PollMask(int interest) {
+  uint32_t events = 0;
+  if (interest & kPollRead) events |= POLLIN | POLLRDHUP;
+  if (interest & kPollWrite) events |= POLLOUT;
+  return events;
+}
+
+int32_t Bits(uint32_t events) {
+  int32_t bits = 0;
+  if (events & (POLLIN | POLLPRI)) bits |= kPollRead;
+  if (events & POLLOUT) bits |= kPollWrite;
+  if (events & POLLERR) bits |= kPollError;
+  if (events & (POLLHUP | POLLRDHUP)) bits |= kPollHup;
+  if (events & POLLNVAL) bits |= kPollError | kPollNval;
+  return bits;
+}
+
+enum : uint8_t {
+  kIdle,     // not watched, no request in the ring
+  kPending,  // watched, to be armed by the next Wait
+  kArmed,    // a one-shot poll in the ring
+  kQuiet,    // a multishot poll in the ring (write-only fd after a half-close)
+};
+
+struct FdState {
+  uint32_t gen = 0;
+  uint8_t state = kIdle;
+  uint8_t interest = 0;
+  bool queued = false;  // in pending_ (which may hold stale entries)
+  FileId id;
+};
+
+// Submission entries: 256 a batch (a longer batch is submitted in several
+// io_uring_enter calls), and room for 4096 completions (NODROP keeps any
+// excess in the kernel until we reap).
+constexpr unsigned kSqEntries = 256;
+constexpr unsigned kCqEntries = 4096;
+
+class UringBackend final : public PollerBackend {
+ public:
+  int Init() { return ring_.Setup(kSqEntries, kCqEntries); }
+
+  int Add(int fd, int interest) override {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return errno;
+    try {
+      if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(fd + 1);
+    } catch (const std::bad_alloc&) {
+      return ENOMEM;
+    }
+    FdState& s = fds_[fd];
+    // A request left by an owner that closed the fd unremoved (the registry
+    // forgot it) is replaced.
+    if (s.state == kArmed || s.state == kQuiet) CancelPoll(fd, s);
+    s.id = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    s.interest = static_cast<uint8_t>(interest);
+    ++s.gen;
+    MarkPending(fd, s);
+    return 0;
+  }
+
+  int Modify(int fd, int old_interest, int interest) override {
+    FdState& s = fds_[fd];
+    FileId now = FileIdOf(fd);
+    bool reused = !(now == s.id);
+    s.id = now;
+    if (reused || interest != s.interest) {
+      s.interest = static_cast<uint8_t>(interest);
+      if (s.state == kArmed || s.state == kQuiet) {
+        CancelPoll(fd, s);
+        ++s.gen;
+        s.state = kPending;
+      }
+      if (s.state == kPending) MarkPending(fd, s);
+    }
+    return reused ? kReAdded : 0;
+  }
+
+  int Remove(int fd, int) override {
+    FdState& s = fds_[fd];
+    if (s.state == kArmed || s.state == kQuiet) CancelPoll(fd, s);
+    ++s.gen;
+    s.state = kIdle;
+    return 0;
+  }
+
+  int Wait(int64_t timeout_ns, int32_t* out, int max_pairs) override {
+    ring_.QuietEventFd();
+    int n = WaitQuiet(timeout_ns, out, max_pairs);
+    ring_.AnnounceLeftWork();
+    return n;
+  }
+
+  // Guest mode, after a step's callbacks: arm what they registered, so the
+  // eventfd libuv watches is signalled when it becomes ready.
+  int Flush() override {
+    int err = ArmPending();
+    if (err == 0 && ring_.Pending() > 0) {
+      int r = ring_.Enter(false, 0);
+      if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) err = -r;
+    }
+    return err;
+  }
+
+  int Close() override { return ring_.Close(); }
+
+  // Not the ring's fd: an eventfd the ring signals (see Ring::EventFd),
+  // which is what a watcher outside (guest mode's libuv) can wait on.
+  int Fileno() const override {
+    int fd = const_cast<Ring&>(ring_).EventFd();
+    return fd >= 0 ? fd : -1;
+  }
+  const char* CtlSyscall() const override { return "io_uring_enter"; }
+  const char* WaitSyscall() const override { return "io_uring_enter"; }
+
+ private:
+  int WaitQuiet(int64_t timeout_ns, int32_t* out, int max_pairs) {
+    int err = ArmPending();
+    if (err != 0) return -err;
+    // Completions left by a wait that filled `out` are reported first,
+    // without blocking.
+    if (ring_.Ready() > 0) timeout_ns = 0;
+    int r = ring_.Enter(true, timeout_ns, static_cast<unsigned>(max_pairs));
+    // ETIME: the timeout passed. EINTR: a signal (reported when nothing
+    // completed, so the caller retries with the time left). EBUSY /
+    // EAGAIN: completions overflowed to the kernel's list; reap, and the
+    // next wait flushes them.
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+    int n = Reap(out, max_pairs);
+    // More completed than the queue holds: the kernel kept the rest
+    // (NODROP); bring them in while there is room to report them.
+    while (n < max_pairs && ring_.Overflowed()) {
+      r = ring_.Enter(true, 0, static_cast<unsigned>(max_pairs - n));
+      if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+      if (ring_.Ready() == 0) break;
+      n += Reap(out + 2 * n, max_pairs - n);
+    }
+    if (n == 0 && r == -EINTR) return -EINTR;
+    return n;
+  }
+
+  // Marks fd to be armed by the next Wait. pending_ holds each fd at most
+  // once (stale entries are skipped), so it rarely grows; when it cannot,
+  // the fd stays unarmed until modified: better than throwing from here.
+  void MarkPending(int fd, FdState& s) {
+    s.state = kPending;
+    if (s.queued) return;
+    try {
+      pending_.push_back(fd);
+      s.queued = true;
+    } catch (const std::bad_alloc&) {
+      s.state = kIdle;
+    }
+  }
+
+  // Queues the removal of fd's request. Its own completion is dropped
+  // (skipped when the kernel can skip it: IOSQE_CQE_SKIP_SUCCESS); so is
+  // the cancelled request's (-ECANCELED, an old generation).
+  void CancelPoll(int fd, FdState& s) {
+    int err;
+    io_uring_sqe* sqe = ring_.NextSqe(&err);
+    if (sqe == nullptr) {
+      // The ring refuses even a submission: nothing can be cancelled. The
+      // request's completion will carry an old generation and be dropped.
+      return;
+    }
+    sqe->opcode = IORING_OP_POLL_REMOVE;
+    sqe->fd = -1;
+    sqe->addr = UserData(fd, s.gen);
+    sqe->user_data = kCancelTag;
+    if (ring_.features() & IORING_FEAT_CQE_SKIP) sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+  }
+
+  int ArmPending() {
+    size_t i = 0;
+    for (; i < pending_.size(); ++i) {
+      int fd = pending_[i];
+      FdState& s = fds_[fd];
+      if (s.state != kPending) {
+        s.queued = false;
+        continue;
+      }
+      int err = Arm(fd, s, false);
+      if (err != 0) {
+        pending_.erase(pending_.begin(), pending_.begin() + i);
+        return err;
+      }
+      s.queued = false;
+    }
+    pending_.clear();
+    return 0;
+  }
+
+  int Arm(int fd, FdState& s, bool multishot) {
+    int err;
+    io_uring_sqe* sqe = ring_.NextSqe(&err);
+    if (sqe == nullptr) return err;
+    sqe->opcode = IORING_OP_POLL_ADD;
+    sqe->fd = fd;
+    sqe->poll32_events = PollMask(s.interest);
+    sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
+    sqe->user_data = UserData(fd, s.gen);
+    s.state = multishot ? kQuiet : kArmed;
+    return 0;
+  }
+
+  int Reap(int32_t* out, int max_pairs) {
+    unsigned ready = ring_.Ready();
+    unsigned i = 0;
+    int n = 0;
+    for (; i < ready && n < max_pairs; ++i) {
+      const io_uring_cqe* cqe = ring_.Peek(i);
+      uint64_t ud = cqe->user_data;
+      if (ud & kCancelTag) continue;
+      int fd = static_cast<int>(static_cast<uint32_t>(ud));
+      uint32_t gen = static_cast<uint32_t>(ud >> 32);
+      if (static_cast<size_t>(fd) >= fds_.size()) continue;
+      FdState& s = fds_[fd];
+      if (gen != (s.gen & kGenMask) || (s.state != kArmed && s.state != kQuiet)) continue;
+      bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+      if (cqe->res < 0) {
+        if (more) continue;
+        // EBADF: the fd was closed before its poll was armed; like poll's
+        // POLLNVAL, report it once and arm it no more.
+        s.state = kIdle;
+        if (cqe->res == -ECANCELED) continue;
+        out[2 * n] = fd;
+        out[2 * n + 1] = kPollError | (cqe->res == -EBADF ? kPollNval : 0);
+        ++n;
+        continue;
+      }
+      uint32_t events = static_cast<uint32_t>(cqe->res);
+      if (!(s.interest & kPollRead)) events &= ~static_cast<uint32_t>(POLLRDHUP);
+      if (events == 0) {
+        // Only a half-close, which this fd did not ask about: wait quietly
+        // for something it did ask about.
+        if (!more) {
+          ++s.gen;
+          if (Arm(fd, s, true) != 0) MarkPending(fd, s);
+        }
+        continue;
+      }
+      if (s.state == kQuiet && more) CancelPoll(fd, s);
+      ++s.gen;
+      MarkPending(fd, s);
+      out[2 * n] = fd;
+      out[2 * n + 1] = Bits(events);
+      ++n;
+    }
+    ring_.Advance(i);
+    return n;
+  }
+
+  Ring ring_;
+  std::vector<FdState> fds_;
+  std::vector<int> pending_;  // fds to arm at the next Wait
+};
+
+}  // namespace
+
+std::unique_ptr<PollerBackend> CreateUringBackend(int max_pairs, int* err) {
+  std::unique_ptr<UringBackend> backend(new (std::nothrow) UringBackend());
+  if (!backend) {
+    *err = ENOMEM;
+    return nullptr;
+  }
+  int e = backend->Init();
+  if (e != 0) {
+    *err = e;
+    return nullptr;
+  }
+  return backend;
+}
+
+}  // namespace coio

@@ -1,0 +1,59 @@
+// The parts of the io_uring ABI newer than the oldest <linux/io_uring.h> we
+// build against: the values are fixed by the kernel, so defining them here
+// lets an older header build a ring that asks for them (an older kernel
+// then refuses them with EINVAL, and uring.cc tries the next setup).
+#pragma once
+
+#include <linux/io_uring.h>
+
+#include <cstdint>
+
+#ifndef IORING_SETUP_SUBMIT_ALL
+#define IORING_SETUP_SUBMIT_ALL (1U << 7)
+#endif
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8)
+#endif
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+#ifndef IORING_FEAT_EXT_ARG
+#define IORING_FEAT_EXT_ARG (1U << 8)
+#endif
+#ifndef IORING_FEAT_CQE_SKIP
+#define IORING_FEAT_CQE_SKIP (1U << 11)
+#endif
+#ifndef IORING_ENTER_EXT_ARG
+#define IORING_ENTER_EXT_ARG (1U << 3)
+#endif
+#ifndef IORING_POLL_ADD_MULTI
+#define IORING_POLL_ADD_MULTI (1U << 0)
+#endif
+#ifndef IORING_CQE_F_MORE
+#define IORING_CQE_F_MORE (1U << 1)
+#endif
+#ifndef IOSQE_CQE_SKIP_SUCCESS
+#define IOSQE_CQE_SKIP_SUCCESS (1U << 6)
+#endif
+
+namespace coio {
+
+// struct io_uring_getevents_arg (IORING_ENTER_EXT_ARG): the wait's signal
+// mask and timeout. Our own copy: older headers lack it.
+struct UringGeteventsArg {
+  uint64_t sigmask;
+  uint32_t sigmask_sz;
+  uint32_t min_wait_usec;  // "pad" before Linux 6.12; 0 either way
+  uint64_t ts;             // a struct __kernel_timespec*, or 0: no timeout
+};
+
+// struct __kernel_timespec: 64-bit seconds on every architecture.
+struct UringTimespec {
+  int64_t tv_sec;
+  long long tv_nsec;
+};
+
+}  // namespace coio
