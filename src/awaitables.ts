@@ -13,6 +13,7 @@
 
 import { _markAwaitable, coroutine } from './async_tasks.js';
 import { _isGeneratorFunction } from './coroutines.js';
+import { _registerCoroutineMethod } from './never_awaited.js';
 import * as combinators from './combinators.js';
 import * as connections from './connections.js';
 import * as datagramTransport from './datagram_transport.js';
@@ -45,8 +46,26 @@ function markClass(cls: { prototype?: unknown }): void {
 function markMethods(holder: object): void {
   for (const name of Object.getOwnPropertyNames(holder)) {
     const desc = Object.getOwnPropertyDescriptor(holder, name);
-    if (desc !== undefined && _isGeneratorFunction(desc.value)) _markAwaitable(desc.value.prototype as object);
+    if (desc !== undefined && _isGeneratorFunction(desc.value)) {
+      _markAwaitable(desc.value.prototype as object);
+      track(holder, name);
+    }
   }
+}
+
+const tracked = new Set<string>();
+const ownerNames = new Map<object, string>();
+
+/** Debug mode's "never awaited" warning covers the coroutines holder[name] returns (never_awaited.ts). */
+function track(holder: object, name: string): void {
+  if (name.startsWith('_')) return;
+  // A prototype is labelled by its class, a class (static methods) by its own name.
+  const owner = typeof holder === 'function' ? holder.name : ((holder as { constructor?: { name?: string } }).constructor?.name ?? '?');
+  if (!ownerNames.has(holder)) ownerNames.set(holder, `${owner}#${ownerNames.size}`);
+  const key = `${ownerNames.get(holder)!}.${name}`;
+  if (tracked.has(key)) return;
+  tracked.add(key);
+  _registerCoroutineMethod(holder, name, `${owner}.${name}()`);
 }
 
 const modules: readonly Record<string, unknown>[] = [
@@ -82,3 +101,12 @@ for (const mod of modules) {
 // enough to be driven without a Task of their own (inline).
 _markAwaitable(Object.getPrototypeOf(sleep(1)) as object, true);
 _markAwaitable(Object.getPrototypeOf(sleep(0)) as object, true);
+
+// Methods that return coroutines without being generator functions
+// themselves (hand-written coroutines, or a module's coroutine function
+// called with the loop): tracked in debug mode too.
+for (const name of ['read', 'readInto']) track(streams.StreamReader.prototype, name);
+for (const cls of [locks.Lock, locks.Condition, locks.Semaphore]) track(cls.prototype, 'hold');
+for (const name of Object.getOwnPropertyNames(networkEvents.NetworkEventLoop.prototype)) {
+  if (/^(sock[A-Z]|create[A-Z]|connect[A-Z]|subprocess[A-Z]|getaddrinfo$|startTls$)/.test(name)) track(networkEvents.NetworkEventLoop.prototype, name);
+}

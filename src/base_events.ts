@@ -24,6 +24,7 @@ import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
 import { _taskCoroutine } from './async_tasks.js';
 import { Unretrieved } from './unretrieved.js';
+import { _debugLoopCount } from './never_awaited.js';
 
 export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
 
@@ -295,6 +296,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     if (this._closed) return;
     this._reportLeftovers();
     this._closed = true;
+    if (this._debug) _debugLoopCount(-1);
     this._ready.clear();
     for (const timer of this._scheduled.clear()) timer._scheduled = false;
     this._timerCancelledCount = 0;
@@ -362,7 +364,11 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
    * exception handler's reports and formatTasks({ stacks: true }).
    */
   setDebug(enabled: boolean): void {
-    this._debug = Boolean(enabled);
+    const debug = Boolean(enabled);
+    // While any open loop is in debug mode, coio's coroutines record where
+    // they were made, to warn about those never awaited (never_awaited.ts).
+    if (debug !== this._debug && !this._closed) _debugLoopCount(debug ? 1 : -1);
+    this._debug = debug;
   }
 
   /** True in debug mode (setDebug, `run(main, { debug: true })`). */

@@ -72,12 +72,12 @@ function describeWait(task: Task<unknown>, loop: BaseEventLoop, timers: TimerHan
 /**
  * The frames of a "created here" stack that belong to user code and coio's
  * awaitables, innermost first: the Error line and the frames of the Future
- * constructor, createFuture, the Task machinery and the generators'
- * `next` frames are dropped.
+ * constructor, createFuture, the Task machinery, the generators'
+ * `next` frames and debug mode's coroutine tracking (never_awaited.ts) are dropped.
  */
 function coroutineFrames(stack: string | undefined): string[] {
   if (stack === undefined) return ['(no stack: the Future was created outside debug mode)'];
   const frames = stack.split('\n').slice(1).map((l) => l.trim());
-  const machinery = /\b(new Future|new Task|createFuture|Task\._step|Task\._run|_runOnce|_runDebug|runForever|runUntilComplete|Generator\.next|Runner\.run)\b|node:internal\/|\.next \(<anonymous>\)/;
+  const machinery = /\b(new Future|new Task|createFuture|Task\._step|Task\._run|_runOnce|_runDebug|runForever|runUntilComplete|Generator\.next|Runner\.run)\b|node:internal\/|\.next \(<anonymous>\)|never_awaited\.[jt]s/;
   return frames.filter((f) => f.startsWith('at ') && !machinery.test(f));
 }

@@ -9,7 +9,11 @@ import type { SelectorLoopOptions } from './selector_events.js';
 
 /** Options of newEventLoop / new EventLoop (and of run(), through RunnerOptions). */
 export interface EventLoopOptions extends SelectorLoopOptions {
-  /** Start in debug mode (setDebug). */
+  /**
+   * Start in debug mode (setDebug). Default: on when the environment
+   * variable COIO_DEBUG is set to anything but '' or '0' (asyncio's
+   * PYTHONASYNCIODEBUG), else off.
+   */
   debug?: boolean;
 }
 
@@ -26,9 +30,12 @@ export class EventLoop extends UnixEventLoop {
    */
   constructor(options: EventLoopOptions = {}) {
     super(options);
-    if (options.debug !== undefined) this.setDebug(options.debug);
+    if (options.debug ?? DEBUG_FROM_ENV) this.setDebug(true);
   }
 }
+
+/** COIO_DEBUG=1: loops start in debug mode unless their options say otherwise. */
+const DEBUG_FROM_ENV = (process.env.COIO_DEBUG ?? '') !== '' && process.env.COIO_DEBUG !== '0';
 
 /**
  * A new loop; `newEventLoop({ selector: 'poll' })` picks the backend.

@@ -228,8 +228,8 @@ export class StreamReader {
    *   (when cancelled, bytes already received into buffer go back to the
    *   reader for the next read: nothing is lost).
    */
-  readInto(buffer: Uint8Array): Coroutine<number> {
-    return new ReadIntoOp(this, buffer);
+  readInto(buffer: Uint8Array): Co<number> {
+    return new ReadIntoOp(this, buffer) as unknown as Co<number>; // awaitable: marked below
   }
 
   /** @internal ReadIntoOp's first step: the Future to wait on, or null when it can return at once. */

@@ -15,6 +15,7 @@ import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
 import type { Co, Coroutine } from './coroutines.js';
+import { _trackOrigin, _trackingOrigins } from './never_awaited.js';
 
 export { isCoroutine };
 export type { Coroutine };
@@ -318,7 +319,9 @@ export function allTasks(loop?: AbstractEventLoop): Set<Task<unknown>> {
 export function sleep<T = undefined>(seconds: number, result?: T): Co<T> {
   if (typeof seconds !== 'number' || Number.isNaN(seconds)) throw new TypeError(`sleep: seconds must be a number, got ${String(seconds)}`);
   // Also `await sleep(1)` in async functions: awaitables.ts gives both kinds a then().
-  return (seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T)) as Co<T>;
+  const coro = (seconds <= 0 ? new Sleep0<T>(result as T) : sleepFor(seconds, result as T)) as Co<T>;
+  if (_trackingOrigins) _trackOrigin(coro, 'sleep()'); // debug mode: warn if it is never awaited
+  return coro;
 }
 
 function* sleepFor<T>(seconds: number, result: T): Coroutine<T> {

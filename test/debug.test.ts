@@ -1,5 +1,8 @@
 // formatTasks (src/debug.ts): one line per live task and what it waits on.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
+import { Lock, newEventLoop } from '../src/index.js';
 import { gather } from '../src/combinators.js';
 import { RuntimeError } from '../src/errors.js';
 import { formatTasks } from '../src/debug.js';
@@ -86,4 +89,55 @@ describe('formatTasks with stacks', () => {
     });
     expect(text).toContain('(no stack: the Future was created outside debug mode)');
   });
+});
+
+describe('debug mode: a coroutine never awaited', () => {
+  /** Collect garbage until `done()` or 2 s pass; FinalizationRegistry callbacks run in tasks after a collection. */
+  async function collectUntil(done: () => boolean): Promise<void> {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    for (let i = 0; i < 100 && !done(); i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  function forget(): void {
+    void new Lock().acquire(); // no yield*: never runs
+    void sleep(1);
+  }
+
+  test('is reported with where it was made, once collected; started ones are not; outside debug mode nothing is tracked', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    const plainAcquire = Lock.prototype.acquire;
+    const loop = newEventLoop({ debug: true });
+    try {
+      expect(Lock.prototype.acquire).not.toBe(plainAcquire); // the tracking wrapper
+      forget();
+      const started = new Lock().acquire();
+      expect(started.next()).toEqual({ done: true, value: true });
+      const ours = (): Error[] => warnings.filter((w) => (w as { code?: string }).code === 'COIO_NEVER_AWAITED');
+      await collectUntil(() => ours().length >= 2);
+      const messages = ours()
+        .map((w) => w.message)
+        .sort();
+      expect(messages).toHaveLength(2);
+      expect(messages[0]).toMatch(/^coroutine Lock\.acquire\(\) was never awaited/);
+      expect(messages[1]).toMatch(/^coroutine sleep\(\) was never awaited/);
+      // Where: the first frame shown is the function that made it.
+      for (const m of messages) expect(m.split('\n')[1]).toMatch(/at forget .*debug\.test\.ts/);
+      expect(ours()[0]!.name).toBe('RuntimeWarning');
+    } finally {
+      loop.close();
+    }
+    // No debug loop left: the plain methods are back (nothing runs per call), and nothing is recorded.
+    expect(Lock.prototype.acquire).toBe(plainAcquire);
+    const before = warnings.length;
+    forget();
+    await collectUntil(() => false);
+    expect(warnings.length).toBe(before);
+    process.off('warning', onWarning);
+  }, 20_000);
 });

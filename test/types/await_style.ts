@@ -35,6 +35,7 @@ export async function client(): Promise<void> {
   expectType<Buffer>()(await reader.readLine());
   expectType<Buffer>()(await reader.readExactly(4));
   expectType<Buffer>()(await reader.readUntil('\n'));
+  expectType<number>()(await reader.readInto(new Uint8Array(16)));
   writer.close();
   await writer.waitClosed();
   const unix = await openUnixConnection('/tmp/coio.sock');
