@@ -21,7 +21,7 @@ import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes, tuneHeap } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes } from './transport_helpers.js';
 import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
 /** Something that tracks the transports it made (a Server), so close can wait for them. */
@@ -110,7 +110,6 @@ export class SocketTransport implements Transport {
   };
 
   private readIntoProtocol(protocol: BufferedProtocol): void {
-    tuneHeap();
     let buf: Uint8Array;
     try {
       buf = protocol.getBuffer(-1);

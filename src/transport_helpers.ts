@@ -45,9 +45,8 @@ let heapTuned = false;
 /**
  * Keep the pages of large, short-lived Buffers mapped (native/memory.cc says
  * why: a fresh Buffer per read cost up to 2x at 100 KiB without it). Applied
- * once per process, when the first transport reads (whichever buffer it
- * reads into: a BufferedProtocol's, such as a stream's, hands out fresh
- * Buffers too); COIO_TUNE_MALLOC=0 turns it off.
+ * once per process, when the first selector event loop is made (and at the
+ * latest when a transport first reads); COIO_TUNE_MALLOC=0 turns it off.
  */
 export function tuneHeap(): void {
   if (heapTuned) return;
