@@ -65,7 +65,7 @@ const COIO_DIST = join(ROOT, 'dist', 'esm', 'index.js');
 // ===========================================================================
 
 const SELECT_FD_SETSIZE = 1024;
-const COIO_BACKENDS = [{ name: 'epoll' }, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
+const COIO_BACKENDS = [{ name: 'epoll' }, { name: 'io_uring' }, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
 
 // TLS servers (section "tls") take the harness's certificate: --cert F --key F.
 const tlsArgs = (ctx) => ['--cert', ctx.tls.cert, '--key', ctx.tls.key];
@@ -148,6 +148,26 @@ export const REGISTRY = [
     check: () => null,
     main: true,
     scaling: [null],
+  },
+  {
+    // The same echo on io_uring (raw syscalls, SINGLE_ISSUER | DEFER_TASKRUN):
+    // what a completion loop costs with nothing above it.
+    name: 'c-uring',
+    label: 'C io_uring',
+    group: 'floor',
+    argv: () => [join(BUILD, 'c_uring')],
+    check: () => null,
+    main: true,
+  },
+  {
+    // c_uring without SINGLE_ISSUER | DEFER_TASKRUN: what those flags are worth.
+    name: 'c-uring-plain',
+    label: 'C io_uring (no DEFER_TASKRUN)',
+    group: 'floor',
+    argv: () => [join(BUILD, 'c_uring'), '--plain'],
+    check: () => null,
+    main: true,
+    optIn: true,
   },
   {
     name: 'node-net',
@@ -235,6 +255,11 @@ export const REGISTRY = [
   coioServer('coio-streams-guest', 'coio_streams.mjs', ['--guest'], { label: 'coio streams, guest mode' }),
   coioServer('coio-streams-into', 'coio_streams.mjs', ['--into'], { label: 'coio streams (readInto)' }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
+  // The same servers on the io_uring backend (skipped where no ring can be made).
+  coioServer('coio-protocol-uring', 'coio_protocol.mjs', ['--backend', 'io_uring'], { label: 'coio protocol (borrowed view), io_uring', memory: true }),
+  coioServer('coio-buffered-uring', 'coio_protocol.mjs', ['--buffered', '--backend', 'io_uring'], { label: 'coio BufferedProtocol, io_uring' }),
+  coioServer('coio-streams-uring', 'coio_streams.mjs', ['--backend', 'io_uring'], { label: 'coio streams, io_uring' }),
+  coioServer('coio-sock-uring', 'coio_sock.mjs', ['--backend', 'io_uring'], { label: 'coio sock* coroutines, io_uring' }),
   coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.
   coioServer('coio-tls-protocol', 'coio_protocol.mjs', [], {
@@ -349,6 +374,7 @@ function buildC() {
   const targets = [
     ['pingpong', join(BENCH, 'client', 'pingpong.c')],
     ['c_epoll', join(BENCH, 'servers', 'c_epoll.c')],
+    ['c_uring', join(BENCH, 'servers', 'c_uring.c')],
   ];
   for (const [name, src] of targets) {
     const out = join(BUILD, name);

@@ -19,6 +19,9 @@ import { parseServerArgs, announce, skip } from './common.mjs';
  */
 export function setup() {
   const args = parseServerArgs(process.argv.slice(2));
+  if (args.backend && !coio.availableBackends().includes(args.backend)) {
+    skip(`the ${args.backend} backend is unavailable here${args.backend === 'io_uring' ? `: ${coio.uringStatus().reason}` : ''}`);
+  }
   const loopOptions = args.backend ? { selector: args.backend } : {};
   const guest = args.flags.has('guest');
   const loop = guest ? null : coio.newEventLoop(loopOptions);

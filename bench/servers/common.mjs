@@ -6,7 +6,7 @@
 //   --host H        address to bind (default 127.0.0.1)
 //   --port N        TCP port; 0 = ephemeral
 //   --unix PATH     listen on a Unix socket instead
-//   --backend B     coio servers only: epoll | poll | select | kqueue
+//   --backend B     coio servers only: epoll | io_uring | poll | select | kqueue
 //   --cert F --key F  the TLS servers: certificate chain and private key (PEM)
 //   prints "PID <pid>" then "PORT <n>" on stdout once it accepts connections,
 //   or "SKIP <reason>" and exits 3 when it cannot run here;
