@@ -8,8 +8,7 @@ import type { DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket } from './socket.js';
 import type { AddressLike } from './socket.js';
-import { CONNECTION_ERRORS } from './socket_transport.js';
-import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes } from './transport_helpers.js';
+import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes, isOSError } from './transport_helpers.js';
 import { writeBufferLimits } from './write_buffer.js';
 import type { DatagramTransport, ExtraInfo, Transport } from './transports.js';
 import type { BaseProtocol } from './protocols.js';
@@ -116,8 +115,7 @@ export class DatagramSocketTransport implements DatagramTransport {
     // asyncio's sendto does for every OSError. Only a bug (a TypeError, a
     // RangeError for a bad port) is fatal. Before, a destination that did not
     // parse (EINVAL) closed the endpoint (found by test/bad_input.test.ts).
-    const e = err as NodeJS.ErrnoException;
-    if ((e.code !== undefined && CONNECTION_ERRORS.has(e.code)) || e.syscall !== undefined) this.protocol.errorReceived?.(err as Error);
+    if (isOSError(err)) this.protocol.errorReceived?.(err);
     else this.fatalError(err, 'Fatal write error on datagram transport');
   }
 

@@ -11,7 +11,7 @@ import type { Future } from './futures.js';
 import type { AbstractEventLoop } from './events.js';
 import { native, WOULD_BLOCK } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
-import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, readBuffer, toBytes } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, readBuffer, toBytes, isConnectionLost } from './transport_helpers.js';
 import { WriteBuffer } from './write_buffer.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 import type { Coroutine, Co } from './coroutines.js';
@@ -82,8 +82,9 @@ abstract class PipeTransportBase {
   };
 
   protected reportFatal(err: unknown, message: string): void {
-    // OS errors on a pipe (EPIPE, EIO: the other side went away) are not bugs.
-    if ((err as NodeJS.ErrnoException | null)?.code === undefined) {
+    // The other side going away (EPIPE; EIO on a pty) is not a bug: no
+    // report. Any other failure is, as on a socket (transport_helpers.ts).
+    if (!isConnectionLost(err)) {
       this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
     }
   }

@@ -21,7 +21,7 @@ import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes, isConnectionLost } from './transport_helpers.js';
 import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
 /** Something that tracks the transports it made (a Server), so close can wait for them. */
@@ -285,9 +285,9 @@ export class SocketTransport implements Transport {
   }
 
   private fatalError(err: unknown, message: string): void {
-    // Connection errors are the peer's doing, not a bug: no report for them.
-    const code = (err as NodeJS.ErrnoException | null)?.code;
-    if (code === undefined || !CONNECTION_ERRORS.has(code)) {
+    // The connection going away is the peer's (or the network's) doing, not
+    // a bug: connectionLost says it, no report (transport_helpers.ts has the list).
+    if (!isConnectionLost(err)) {
       this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
     }
     this.forceClose(err instanceof Error ? err : new Error(String(err)));
@@ -336,6 +336,3 @@ export class SocketTransport implements Transport {
     return `<SocketTransport fd=${this.fd} ${state} write buffer=${this.getWriteBufferSize()}>`;
   }
 }
-
-/** Errors that mean "the peer went away", reported through connectionLost only. */
-export const CONNECTION_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT', 'ENOTCONN', 'ESHUTDOWN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNREFUSED']);

@@ -48,8 +48,7 @@ import {
   alertName,
   sslErrorFrom,
 } from './ssl.js';
-import { CONNECTION_ERRORS } from './socket_transport.js';
-import { CONNLOST_WRITE_WARNING, toBytes } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, toBytes, isConnectionLost } from './transport_helpers.js';
 import type { ExtraInfo, Transport } from './transports.js';
 import { writeBufferLimits } from './write_buffer.js';
 
@@ -771,8 +770,7 @@ export class SSLProtocol implements Protocol {
    * exceptions); the peer's doing (a reset) never is.
    */
   private fatalError(exc: Error, message: string, report: boolean): void {
-    const code = (exc as NodeJS.ErrnoException).code;
-    if (report && !(code !== undefined && CONNECTION_ERRORS.has(code))) {
+    if (report && !isConnectionLost(exc)) {
       this.loop.callExceptionHandler({ message, exception: exc, transport: this.transport, protocol: this });
     }
     this.lostExc ??= exc;

@@ -28,7 +28,7 @@ import type { Protocol } from './protocols.js';
 import type { Server } from './server.js';
 import type { InetAddress, UnixAddress } from './native.js';
 import { ChunkQueue } from './chunk_queue.js';
-import { READ_BUFFER_SIZE } from './transport_helpers.js';
+import { READ_BUFFER_SIZE, isConnectionLost } from './transport_helpers.js';
 import type { ExtraInfo, ReadTransport, Transport, WriteTransport } from './transports.js';
 import type { Coroutine, Co } from './coroutines.js';
 
@@ -886,18 +886,16 @@ function handlerDone(loop: AbstractEventLoop, task: Future<unknown>, transport: 
 
 /**
  * Peer errors that end a handler without a report (outside debug mode):
- * the client reset or dropped the connection. That is the peer's doing and
+ * the connection went away (the transports' list, CONNECTION_LOST_ERRORS
+ * in transport_helpers.ts: a reset, a broken pipe, a timeout, ...). That is the peer's doing and
  * routine on any network; a handler that did not catch it lost nothing it
  * could have kept (the connection is gone either way), and one report per
  * reset would let any client flood the log. asyncio's transports log the
  * same errors only in debug mode. Every other failure (a bug in the
  * handler, a timeout, an incomplete read) is reported.
  */
-const PEER_GONE = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-
 function handlerFailed(loop: AbstractEventLoop, exc: unknown, transport: Transport): void {
-  const code = (exc as NodeJS.ErrnoException | null)?.code;
-  if (!(typeof code === 'string' && PEER_GONE.has(code)) || loop.getDebug()) {
+  if (!isConnectionLost(exc) || loop.getDebug()) {
     loop.callExceptionHandler({ message: 'Unhandled exception in client_connected_cb', exception: exc, transport });
   }
   transport.close();

@@ -62,6 +62,64 @@ export function toBytes(data: Uint8Array | string): Uint8Array {
   throw new TypeError(`data must be a Buffer, Uint8Array or string, got ${data === null ? 'null' : typeof data}`);
 }
 
+/**
+ * True for an error of a system call (what Python calls OSError): an Error
+ * with a numeric errno and a string code, as the addon and Node throw them.
+ * A CancelledError, a TypeError or a RangeError of bad input is not one.
+ */
+export function isOSError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).errno === 'number' && typeof (err as NodeJS.ErrnoException).code === 'string';
+}
+
+/**
+ * The errors that mean "the connection went away": the peer reset or closed
+ * it, or the network between us lost it. A transport that fails with one
+ * calls connectionLost(exc) and nothing else; every other failure (EBADF,
+ * EINVAL, ENOTSOCK, ENOMEM, a TypeError, an error thrown by the protocol)
+ * is a fault of this process or host and also reaches the loop's exception
+ * handler. The one list, for every transport (socket, TLS, pipe) and for
+ * the stream server's handlers.
+ *
+ * asyncio 3.8+ reports no OSError at all (its transports log them at debug
+ * level only); coio reports the errnos outside this list, because they mean
+ * a bug (an fd closed under a transport, a bad buffer) that silence would
+ * hide. The list:
+ * - ECONNRESET, ECONNABORTED, EPIPE, ESHUTDOWN, ECONNREFUSED: Python's
+ *   ConnectionError family (BrokenPipeError covers EPIPE and ESHUTDOWN);
+ *   asyncio 3.7 silenced exactly the reset / broken-pipe / aborted part.
+ * - ETIMEDOUT: retransmissions or keep-alive probes went unanswered (the
+ *   peer vanished), or a TLS close_notify that never came.
+ * - EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN, ENETRESET: the path to
+ *   the peer is gone (an ICMP error on an established connection).
+ * - ENOTCONN: a socket the peer already reset (macOS reports it on
+ *   shutdown / getpeername after a reset).
+ * - EIO: a pseudo-terminal whose other side closed reads EIO, the pty's end
+ *   of file (asyncio's read pipe transport makes the same exception).
+ * A datagram endpoint is different: every OS error concerns one datagram
+ * and goes to errorReceived (asyncio's rule), the endpoint stays open.
+ */
+export const CONNECTION_LOST_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ESHUTDOWN',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'ENETRESET',
+  'ENOTCONN',
+  'EIO',
+]);
+
+/** True when err says the connection went away (its code is in CONNECTION_LOST_ERRORS): connectionLost only, no report. */
+export function isConnectionLost(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code;
+  return typeof code === 'string' && CONNECTION_LOST_ERRORS.has(code);
+}
+
 /** A socket's address, or undefined if asking fails (the peer already reset, the socket closed). */
 export function addressOrUndefined(get: () => SockAddress): SockAddress | undefined {
   try {
