@@ -37,6 +37,10 @@
 // async function may `await` coio Futures and coroutines. run() (blocking)
 // cannot start then, and a second runGuest() is refused.
 //
+// On the main thread, the first Ctrl-C cancels main and the Promise rejects
+// with KeyboardInterrupt, as run() throws it (sigint.ts); left uncaught, it
+// ends the program with one line and exit status 130.
+//
 // When main is done, the tasks it left are cancelled and awaited (as run()
 // does), the uv handles are closed (uv_close: nothing is left to keep the
 // process alive), the loop is closed, and the Promise settles: main's result,
@@ -54,6 +58,8 @@ import { native } from './native.js';
 import type { NativeGuest } from './native.js';
 import { _cancelTasksLeft, _reportShutdownFailures } from './runners.js';
 import type { Main, RunnerOptions } from './runners.js';
+import { cancelOnSigint } from './sigint.js';
+import type { SigintGuard } from './sigint.js';
 import type { Task } from './tasks.js';
 
 export interface GuestOptions extends RunnerOptions {
@@ -74,7 +80,8 @@ export interface GuestOptions extends RunnerOptions {
  *     const answer = await runGuest(async () => { await sleep(0.1); return 42; });
  *
  * Never throws: the Promise rejects with main's exception (CancelledError if
- * it was cancelled), RuntimeError if a loop already runs in this thread,
+ * it was cancelled; KeyboardInterrupt if Ctrl-C cancelled it, on the main
+ * thread), RuntimeError if a loop already runs in this thread,
  * RangeError for a bad pollInterval or selector.
  */
 export function runGuest<T>(main: Main<T>, options: GuestOptions = {}): Promise<T> {
@@ -100,6 +107,8 @@ class GuestRun<T> {
   private _intervalMode = false;
   /** The last step ran callbacks (they may have made I/O ready: poll again at once). */
   private _busy = false;
+  /** Ctrl-C cancels main, as in run(); null where that does not apply. */
+  private _sigint: SigintGuard | null = null;
 
   constructor(
     main: Main<T>,
@@ -131,6 +140,8 @@ class GuestRun<T> {
         pollInterval,
       );
       task.addDoneCallback(() => this._mainDone());
+      // Ctrl-C cancels main; the Promise then rejects with KeyboardInterrupt (sigint.ts).
+      this._sigint = cancelOnSigint(loop, task as Task<unknown>, true);
     } catch (exc) {
       this._state = DONE;
       this._teardown();
@@ -199,7 +210,7 @@ class GuestRun<T> {
       try {
         outcome = { ok: true, value: task.result() };
       } catch (exc) {
-        outcome = { ok: false, error: exc };
+        outcome = { ok: false, error: this._sigint === null ? exc : this._sigint.translate(exc) };
       }
     }
     this._teardown();
@@ -212,6 +223,8 @@ class GuestRun<T> {
   private _teardown(): void {
     this._native?.close();
     this._native = null;
+    this._sigint?.restore();
+    this._sigint = null;
     const loop = this._loop;
     loop._stopGuest();
     try {

@@ -10,12 +10,23 @@
 //
 // Installed only where asyncio installs it: on the main thread, and when
 // SIGINT has its usual behaviour (not ignored, no process.on('SIGINT')
-// listener and no coio handler already).
+// listener and no coio handler already). run() and runGuest() both do it.
+//
+// A KeyboardInterrupt nobody catches ends the program the way Ctrl-C ends a
+// shell command: one line on stderr ("KeyboardInterrupt: interrupted by
+// SIGINT") and exit status 130 (128 + SIGINT), not a stack trace into the
+// loop's internals. When run() throws one (or runGuest() rejects with one),
+// a process 'uncaughtException' listener is added until Node's loop next
+// turns (setImmediate): if the KeyboardInterrupt reaches it, it prints the
+// line and exits; any other error that reaches it in that window is thrown
+// again from a nextTick, with the listener gone, so Node reports it as it
+// would have. A program that catches the KeyboardInterrupt never sees any of
+// this.
 
 import { isMainThread } from 'node:worker_threads';
 import { CancelledError } from './errors.js';
 import type { BaseEventLoop } from './base_events.js';
-import { addSignalHandler, removeSignalHandler, signalNumber } from './signals.js';
+import { addSignalHandler, removeSignalHandler, signalNumber, signalWatchers } from './signals.js';
 import type { Task } from './tasks.js';
 import { native } from './native.js';
 
@@ -36,35 +47,86 @@ export interface SigintGuard {
   restore(): void;
 }
 
-/** Make the first Ctrl-C cancel `mainTask` on `loop`; null when it does not apply here. */
-export function cancelOnSigint(loop: BaseEventLoop, mainTask: Task<unknown>): SigintGuard | null {
+/**
+ * Make the first Ctrl-C cancel `mainTask` on `loop`; null when it does not
+ * apply here. `viaNode` (guest mode, where Node's loop turns): listen with
+ * process.once('SIGINT') rather than a coio handler, so a process.on('SIGINT')
+ * the program adds later shares the signal instead of replacing coio's
+ * disposition under it.
+ */
+export function cancelOnSigint(loop: BaseEventLoop, mainTask: Task<unknown>, viaNode = false): SigintGuard | null {
   const SIGINT = signalNumber('SIGINT');
   if (!isMainThread || process.listenerCount('SIGINT') > 0) return null;
   const disposition = native.signalDisposition(SIGINT);
   if (disposition === 'ignore' || disposition === 'coio') return null;
   let interrupted = false;
   let installed = true;
-  const onSigint = (): void => {
+  const uninstall = (): void => {
     installed = false;
-    removeSignalHandler(loop, SIGINT);
+    if (viaNode) process.removeListener('SIGINT', onSigint);
+    else {
+      loop._onlyCtrlCWatched = null;
+      removeSignalHandler(loop, SIGINT);
+    }
+  };
+  const onSigint = (): void => {
+    uninstall();
     interrupted = true;
     if (!mainTask.done()) mainTask.cancel();
   };
   try {
-    addSignalHandler(loop, SIGINT, onSigint, []);
+    if (viaNode) process.on('SIGINT', onSigint);
+    else {
+      addSignalHandler(loop, SIGINT, onSigint, []);
+      // A loop whose only fd is this handler's pipe waits for Ctrl-C alone: the loop refuses that wait (selector_events.ts).
+      const watchers = signalWatchers(loop);
+      loop._onlyCtrlCWatched = () => watchers.size === 1;
+    }
   } catch {
     // No Ctrl-C handling (no fd left for the self-pipe?) is better than no program.
     return null;
   }
   return {
     translate(exc: unknown): unknown {
-      if (interrupted && exc instanceof CancelledError && mainTask.uncancel() === 0) return new KeyboardInterrupt();
+      if (interrupted && exc instanceof CancelledError && mainTask.uncancel() === 0) {
+        const interrupt = new KeyboardInterrupt();
+        exitIfUncaught(interrupt);
+        return interrupt;
+      }
       return exc;
     },
     restore(): void {
-      if (!installed) return;
-      installed = false;
-      removeSignalHandler(loop, SIGINT);
+      if (installed) uninstall();
     },
   };
+}
+
+/** Exit status of a program ended by an uncaught KeyboardInterrupt: 128 + SIGINT, as a shell reports Ctrl-C. */
+export const INTERRUPTED_EXIT_CODE = 130;
+
+let pendingInterrupt: KeyboardInterrupt | null = null;
+
+function onUncaught(err: unknown): void {
+  process.removeListener('uncaughtException', onUncaught);
+  pendingInterrupt = null;
+  if (err instanceof KeyboardInterrupt) {
+    process.stderr.write(`${err.name}: ${err.message}\n`);
+    process.exit(INTERRUPTED_EXIT_CODE);
+  }
+  // Not ours: let Node report it as it would have without this listener.
+  process.nextTick(() => {
+    throw err;
+  });
+}
+
+/** `interrupt` is about to be thrown (or rejected) by run() / runGuest(): if it ends the program, end it quietly (see the top). */
+function exitIfUncaught(interrupt: KeyboardInterrupt): void {
+  if (pendingInterrupt === null) {
+    process.on('uncaughtException', onUncaught);
+    setImmediate(() => {
+      process.removeListener('uncaughtException', onUncaught);
+      pendingInterrupt = null;
+    }).unref();
+  }
+  pendingInterrupt = interrupt;
 }

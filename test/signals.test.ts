@@ -246,10 +246,17 @@ describe('Ctrl-C in run()', () => {
     expect(r.code).toBe(0);
   });
 
-  test('uncaught, KeyboardInterrupt ends the program with an error', async () => {
+  test('uncaught, KeyboardInterrupt ends the program with exit status 130 and one line, no stack trace', async () => {
     const r = await runChild('uncaught', ['ready']);
     expect(r.lines).toEqual(['ready', 'main caught CancelledError', 'finally ran']);
-    expect(r.stderr).toMatch(/KeyboardInterrupt/);
+    expect(r.stderr).toBe('KeyboardInterrupt: interrupted by SIGINT\n');
+    expect(r.code).toBe(130);
+  });
+
+  test('another error after a caught KeyboardInterrupt is reported by Node as usual', async () => {
+    const r = await runChild('other-error', ['ready']);
+    expect(r.lines).toEqual(['ready', 'main caught CancelledError', 'finally ran', 'run threw KeyboardInterrupt']);
+    expect(r.stderr).toMatch(/Error: something else\n\s+at /);
     expect(r.code).toBe(1);
   });
 
@@ -257,6 +264,20 @@ describe('Ctrl-C in run()', () => {
     const r = await runChild('swallow', ['ready']);
     expect(r.lines).toEqual(['ready', 'main caught CancelledError', 'finally ran', 'run returned swallowed']);
     expect(r.code).toBe(0);
+  });
+
+  test('guest mode: the first Ctrl-C cancels main and runGuest() rejects with KeyboardInterrupt', async () => {
+    const r = await runChild('guest-caught', ['ready']);
+    expect(r.lines).toEqual(['ready', 'main caught CancelledError', 'finally ran', 'runGuest rejected with KeyboardInterrupt']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  test('guest mode, uncaught: exit status 130 and one line', async () => {
+    const r = await runChild('guest-uncaught', ['ready']);
+    expect(r.lines).toEqual(['ready', 'main caught CancelledError', 'finally ran']);
+    expect(r.stderr).toBe('KeyboardInterrupt: interrupted by SIGINT\n');
+    expect(r.code).toBe(130);
   });
 
   test('the second Ctrl-C ends the program, even with main stuck in its finally', async () => {
