@@ -92,9 +92,12 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
   }
 
   /**
-   * Start serving (if not yet) and wait until the server is closed or this wait is cancelled (which closes it).
-   * @throws CancelledError when the wait is cancelled (after closing the
-   *   server); an Error if the server is closed or serveForever already runs.
+   * Start serving (if not yet) and wait until the server is closed or this wait is cancelled.
+   * Cancelled, it shuts the server down (shutdown(): stop listening, close
+   * the connections, abort those still open after SHUTDOWN_TIMEOUT) before
+   * raising CancelledError.
+   * @throws CancelledError when the wait is cancelled (after the shutdown);
+   *   an Error if the server is closed or serveForever already runs.
    */
   serveForever(): Co<void>;
   *serveForever(): Coroutine<void> {
@@ -105,8 +108,12 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
     try {
       yield* this.serveForeverFut;
     } catch (err) {
-      this.close();
-      yield* this.waitClosed();
+      // Cancelled (Ctrl-C, a shutdown): stop listening and end the
+      // connections too, as asyncio closes its clients here; waiting for
+      // clients to leave on their own would let one idle connection hold
+      // the program forever. shutdown() flushes what they were sent and
+      // aborts those still open after its deadline.
+      yield* this.shutdown();
       throw err;
     } finally {
       this.serveForeverFut = null;
