@@ -69,6 +69,12 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
    */
   _microtasksDue = false;
   /**
+   * @internal run()'s Ctrl-C handling (sigint.ts) sets it while installed:
+   * true when its SIGINT watcher is the only signal watched, so a loop whose
+   * one fd is the signal pipe could only ever be woken by Ctrl-C.
+   */
+  _onlyCtrlCWatched: (() => boolean) | null = null;
+  /**
    * @internal Pending Tasks of this loop (allTasks()); a Task leaves when done.
    * An array with swap-remove (each Task knows its index): cheaper than a Set's hashing, per task.
    */

@@ -147,3 +147,9 @@ export function _checkCanDrain(loop: BaseEventLoop | null): void {
   if (loop !== null && (!loop.isRunning() || _isGuest(loop))) return;
   if (native.isRunningMicrotasks()) throw new RuntimeError(MICROTASK_ENTRY);
 }
+
+/** @internal True while a promise-backed Future is pending on loop (an async function's Task, a wrapped promise). */
+export function _promiseWorkPending(loop: BaseEventLoop): boolean {
+  const state = states.get(loop);
+  return state !== undefined && state.pending > 0;
+}

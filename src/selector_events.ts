@@ -17,6 +17,7 @@ import type { FileObj, SelectorKey } from './selectors.js';
 import type { BackendName } from './native.js';
 import { _loopDebug } from './socket.js';
 import { tuneHeap } from './transport_helpers.js';
+import { _promiseWorkPending } from './microtasks.js';
 
 // A Socket made while a loop in debug mode runs warns if it is collected unclosed (socket.ts).
 _loopDebug.enabled = () => _getRunningLoop()?._debug === true;
@@ -99,14 +100,17 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
 
   protected _poll(timeout: number | null): void {
     const sel = this._selector;
-    if (sel.getMap().size === 0) {
+    const watched = sel.getMap().size;
+    if (watched === 0) {
       // Nothing to poll: skip the syscall when callbacks are ready, and refuse
       // to block forever (no timer, no fd: nothing could ever wake us; no
       // other thread can reach this loop).
       if (timeout === 0) return;
-      if (timeout === null) {
-        throw new RuntimeError('Event loop would wait forever: no callback is ready, no timer is pending and no fd is watched (is a Future never completed?)');
-      }
+      if (timeout === null) throw new RuntimeError(wouldWaitForever(this, false));
+    } else if (watched === 1 && timeout === null && this._onlyCtrlCWatched !== null && this._onlyCtrlCWatched()) {
+      // The one fd is the signal pipe of run()'s Ctrl-C handler: only the
+      // user could ever end this wait, by interrupting. Say why instead.
+      throw new RuntimeError(wouldWaitForever(this, true));
     }
     const n = sel.wait(timeout);
     for (let i = 0; i < n; i++) {
@@ -174,4 +178,24 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
     handle.cancel();
     return true;
   }
+}
+
+/**
+ * The error of a loop with nothing that could wake it. With promise work
+ * pending (an async function's Task, a wrapped promise), the likely cause is
+ * a promise of Node's own (a timer, fetch, fs/promises) awaited in the
+ * blocking loop, where Node's loop does not run: say so, and what to use.
+ */
+function wouldWaitForever(loop: BaseEventLoop, ctrlC: boolean): string {
+  const what = ctrlC
+    ? 'no callback is ready, no timer is pending and no fd is watched but the Ctrl-C handler'
+    : 'no callback is ready, no timer is pending and no fd is watched';
+  if (_promiseWorkPending(loop)) {
+    return (
+      `Event loop would wait forever: ${what}, while an async function or a promise is pending. ` +
+      "If it awaits something of Node's own (setTimeout, fetch, fs/promises, a Node socket or stream, an npm client built on them), " +
+      'that cannot settle while the blocking loop (run()) owns the thread: run the program with `await runGuest(main)`, where Node\'s loop turns too.'
+    );
+  }
+  return `Event loop would wait forever: ${what} (is a Future never completed?)`;
 }

@@ -77,6 +77,11 @@ export class SignalWatchers {
     return () => this.unwatch(id);
   }
 
+  /** How many watchers there are (each signal handler, the child watcher's SIGCHLD). */
+  get size(): number {
+    return this.watchers.size;
+  }
+
   /** Remove every watcher and close the pipe (the loop is closing). */
   close(): void {
     for (const id of [...this.watchers.keys()]) this.unwatch(id);
