@@ -164,6 +164,37 @@ async function checkEchoServer(name: string): Promise<void> {
   }
 }
 
+/**
+ * The first server: it echoes, and a signal ends it within a bound even with
+ * a client connected (SIGTERM: status 0, nothing on stderr; Ctrl-C: status
+ * 130 and one line); the client sees its connection closed.
+ */
+async function checkFirstServer(name: string): Promise<void> {
+  await checkEchoServer(name);
+  for (const [signal, code, stderr] of [['SIGTERM', 0, ''], ['SIGINT', 130, 'KeyboardInterrupt: interrupted by SIGINT\n']] as const) {
+    const port = await freePort();
+    const server = startNode([inputType(snippet(name)), '-e', program(snippet(name), (c) => c.replaceAll('8888', String(port)))]);
+    try {
+      const sock = await connectWhenUp(server, port);
+      sock.on('error', () => {}); // closed by the server: EOF, or a reset
+      const echoed = new Promise<string>((resolve) => sock.once('data', (d: Buffer) => resolve(String(d))));
+      sock.write('stay connected');
+      expect(await echoed).toBe('stay connected');
+      const clientClosed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+      sock.resume();
+      const t0 = Date.now();
+      server.child.kill(signal);
+      const exit = await server.closed;
+      const ms = Date.now() - t0;
+      await clientClosed;
+      expect({ signal, exit, stderr: server.stderr() }).toEqual({ signal, exit: { code, signal: null }, stderr });
+      expect(ms).toBeLessThan(4000); // the client reads: closed at once, long before the 5 s abort
+    } finally {
+      await stopNode(server);
+    }
+  }
+}
+
 /** Normalize what changes from run to run: file locations, timings. */
 function normalized(text: string): string {
   return text
@@ -196,7 +227,7 @@ const checks: Record<string, () => Promise<void>> = {
   'tls-echo': () => expectTlsSnippetOutput('tls-echo'),
   'tls-verify-error': () => expectTlsSnippetOutput('tls-verify-error'),
   starttls: () => expectTlsSnippetOutput('starttls'),
-  'ten-line-server': () => checkEchoServer('ten-line-server'),
+  'first-server': () => checkFirstServer('first-server'),
   selectors: () => checkEchoServer('selectors'),
   coroutines: () => expectPrintsItsOutput('coroutines'),
   'future-iterator': () => expectPrintsItsOutput('future-iterator'),
