@@ -40,7 +40,8 @@
 //
 // Reuse: `new HttpProtocol(handler)` serves any handler(req) -> response
 // ({ status, body, contentType?, headers? }); examples/reuseport_workers.mjs
-// imports it.
+// imports it. A constant response (Object.freeze'd, with a string body)
+// is serialized once a second and its bytes reused, as HELLO's are.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -89,7 +90,8 @@ function httpDate() {
 
 // ---- routes ------------------------------------------------------------
 
-const HELLO = { status: 200, body: 'Hello, World!\n' };
+// Frozen: a response that cannot change is serialized once a second, not per request (see serialize).
+const HELLO = Object.freeze({ status: 200, body: 'Hello, World!\n' });
 let byteSource = Buffer.alloc(0);
 
 /** The example's routes: `/`, `/echo` (POST), `/bytes/N`. */
@@ -121,8 +123,26 @@ function notAllowed(allow) {
 /**
  * Serialize a response: a Buffer (or [head, body] for big bodies, so the body
  * is not copied). HEAD requests get the headers only.
+ *
+ * A response that cannot change (a frozen object with a string body and
+ * frozen or no headers, as HELLO) is serialized once per second (the Date
+ * header changes) and its bytes are reused: a constant route costs no string
+ * building, encoding or allocation per request.
  */
 function serialize(res, keepAlive, isHead) {
+  if (!isHead && Object.isFrozen(res) && typeof res.body === 'string' && (res.headers === undefined || Object.isFrozen(res.headers))) {
+    const date = httpDate();
+    let bytes = rendered.get(res);
+    if (bytes === undefined || bytes.date !== date) rendered.set(res, (bytes = { date, keepAlive: null, close: null }));
+    return keepAlive ? (bytes.keepAlive ??= render(res, true, false)) : (bytes.close ??= render(res, false, false));
+  }
+  return render(res, keepAlive, isHead);
+}
+
+/** Frozen response -> its bytes for the current Date: { date, keepAlive, close }. */
+const rendered = new WeakMap();
+
+function render(res, keepAlive, isHead) {
   const status = res.status;
   const body = typeof res.body === 'string' ? Buffer.from(res.body) : (res.body ?? Buffer.alloc(0));
   let head =

@@ -444,6 +444,38 @@ describe('http_server.mjs', () => {
     expect(out).toMatch(/demo done\n$/);
   });
 
+  it('a frozen response (GET /) is serialized once a second and reused: the Date follows the clock, close gets its own bytes', () => {
+    // HttpProtocol driven directly, with a stand-in transport and clock, in a child (the example imports dist/).
+    const script = `
+      import { HttpProtocol } from ${JSON.stringify(example('http_server.mjs'))};
+      let now = Date.UTC(2030, 0, 1, 0, 0, 0, 100);
+      Date.now = () => now;
+      const writes = [];
+      const transport = { write: (b) => writes.push(b), writelines() {}, close() {}, pauseReading() {}, resumeReading() {},
+        isClosing: () => false, getWriteBufferSize: () => 0 };
+      const p = new HttpProtocol(undefined, { idleTimeout: 0 });
+      p.connectionMade(transport);
+      const get = Buffer.from('GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n');
+      p.dataReceived(get);
+      p.dataReceived(get);
+      now += 1000;
+      p.dataReceived(get);
+      p.dataReceived(Buffer.from('GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n'));
+      console.log(JSON.stringify({ same: writes[0] === writes[1], texts: writes.map((b) => Buffer.from(b).toString('latin1')) }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const { same, texts } = JSON.parse(r.stdout) as { same: boolean; texts: string[] };
+    expect(same).toBe(true);
+    expect(texts).toHaveLength(4);
+    expect(texts[0]).toContain('Date: Tue, 01 Jan 2030 00:00:00 GMT\r\n');
+    expect(texts[2]).toContain('Date: Tue, 01 Jan 2030 00:00:01 GMT\r\n');
+    expect(texts[2]).toContain('Connection: keep-alive\r\n');
+    expect(texts[3]).toContain('Date: Tue, 01 Jan 2030 00:00:01 GMT\r\n');
+    expect(texts[3]).toContain('Connection: close\r\n');
+    for (const t of texts) expect(t).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*Content-Length: 14\r\n[^]*\r\n\r\nHello, World!\n$/);
+  });
+
   describe('served on port 0', () => {
     let server: Proc;
     let port: number;
