@@ -9,7 +9,8 @@ import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
-import type { AbstractEventLoop, AbstractServer, AddrInfo, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+import { Context } from './contextvars.js';
+import type { AbstractEventLoop, AbstractServer, AddrInfo, CallOptions, Callback, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
@@ -138,37 +139,63 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   }
 
   /**
-   * Run callback(...args) on the next loop iteration, in FIFO order.
-   * Returns a Handle whose cancel() prevents the call.
+   * Run callback(...args) on the next loop iteration, in FIFO order, in a
+   * copy of the current Context (or the one given as `{ context }` before
+   * the callback, asyncio's context= keyword). Returns a Handle whose
+   * cancel() prevents the call.
    * @throws RuntimeError if the loop is closed; TypeError if callback is not a function.
    */
-  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle {
+  callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoon<A extends unknown[]>(options: CallOptions, callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoon(first: Callback | CallOptions, ...rest: unknown[]): Handle {
     this._checkClosed();
+    let callback = first as Callback;
+    let context: Context | null = null;
+    if (typeof first !== 'function') {
+      context = callContext(first, 'callSoon');
+      callback = rest.shift() as Callback;
+    }
     if (typeof callback !== 'function') throw new TypeError('callSoon: a function is required');
-    const handle = new Handle(callback as Callback, args, this);
+    const handle = new Handle(callback, rest, this, context);
     this._ready.push(handle);
     return handle;
   }
 
   /**
-   * Run callback(...args) after `delay` seconds (never earlier). Returns a
+   * Run callback(...args) after `delay` seconds (never earlier), in a copy
+   * of the current Context (or `{ context }` before the callback). Returns a
    * TimerHandle whose cancel() prevents the call.
    * @throws RuntimeError if the loop is closed; TypeError if delay is not a number or callback not a function.
    */
-  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+  callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callLater<A extends unknown[]>(delay: number, options: CallOptions, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callLater(delay: number, first: Callback | CallOptions, ...rest: unknown[]): TimerHandle {
     if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`callLater: delay must be a number of seconds, got ${String(delay)}`);
-    return this.callAt(this.time() + delay, callback, ...args);
+    return this._timerAt(this.time() + delay, first, rest, 'callLater');
   }
 
   /**
-   * Run callback(...args) at loop time `when` (seconds, the clock of time()).
+   * Run callback(...args) at loop time `when` (seconds, the clock of time()),
+   * in a copy of the current Context (or `{ context }` before the callback).
    * @throws RuntimeError if the loop is closed; TypeError if when is not a number or callback not a function.
    */
-  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle {
+  callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt<A extends unknown[]>(when: number, options: CallOptions, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt(when: number, first: Callback | CallOptions, ...rest: unknown[]): TimerHandle {
+    return this._timerAt(when, first, rest, 'callAt');
+  }
+
+  private _timerAt(when: number, first: Callback | CallOptions, rest: unknown[], where: string): TimerHandle {
     this._checkClosed();
-    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`callAt: when must be a number, got ${String(when)}`);
-    if (typeof callback !== 'function') throw new TypeError('callAt: a function is required');
-    const timer = new TimerHandle(when, this._timerSeq++, callback as Callback, args, this);
+    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`${where}: when must be a number, got ${String(when)}`);
+    let callback = first as Callback;
+    let context: Context | null = null;
+    if (typeof first !== 'function') {
+      context = callContext(first, where);
+      callback = rest.shift() as Callback;
+    }
+    if (typeof callback !== 'function') throw new TypeError(`${where}: a function is required`);
+    const timer = new TimerHandle(when, this._timerSeq++, callback, rest, this, context);
     timer._scheduled = true;
     this._scheduled.push(timer);
     return timer;
@@ -202,7 +229,8 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     this._checkClosed();
     const coro = isCoroutine(input) ? input : _taskCoroutine<T>(input, this);
     if (this._taskFactory !== null) return this._taskFactory(this, coro, options) as Task<T>;
-    return new Task<T>(coro, { loop: this, name: options.name });
+    if (options.context === undefined) return new Task<T>(coro, { loop: this, name: options.name });
+    return new Task<T>(coro, { loop: this, name: options.name, context: taskContext(options.context) });
   }
 
   /**
@@ -523,6 +551,21 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     for (const task of pending) task._closeCoroutine();
     this._unretrievedFailures.reportAll();
   }
+}
+
+/** The Context of `{ context }` before a callback; a clear error for anything else there. */
+function callContext(options: unknown, where: string): Context | null {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: a function is required`);
+  const context = (options as CallOptions).context;
+  if (context === undefined) return null;
+  if (!(context instanceof Context)) throw new TypeError(`${where}: context must be a Context (from copyContext()), got ${String(context)}`);
+  return context;
+}
+
+/** createTask's { context }, checked. */
+function taskContext(context: unknown): Context | undefined {
+  if (context === undefined || context instanceof Context) return context;
+  throw new TypeError(`createTask: context must be a Context (from copyContext()), got ${String(context)}`);
 }
 
 /** Add where the Future was created (debug mode) to a context. */

@@ -15,6 +15,8 @@
 // io_uring, say) can run them by implementing the same interface.
 
 import { RuntimeError } from './errors.js';
+import { _enter, _leave, contextState } from './contextvars.js';
+import type { Context } from './contextvars.js';
 import type { BaseEventLoop } from './base_events.js';
 import type { Coroutine, Co } from './coroutines.js';
 import type { Future } from './futures.js';
@@ -63,6 +65,14 @@ export type ExceptionHandler = (loop: AbstractEventLoop, context: ExceptionConte
 export interface TaskOptions {
   /** The task's name (default 'Task-N'). */
   name?: string;
+  /** The Context the task runs in (default: a copy of the current one). */
+  context?: Context;
+}
+
+/** The options callSoon, callLater and callAt take before the callback (asyncio's context= keyword). */
+export interface CallOptions {
+  /** The Context the callback runs in (default: a copy of the one current when it is scheduled). */
+  context?: Context;
 }
 
 /** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
@@ -275,8 +285,11 @@ export interface AbstractEventLoop {
   // Scheduling callbacks and timers.
   time(): number;
   callSoon<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
+  callSoon<A extends unknown[]>(options: CallOptions, callback: (...args: A) => unknown, ...args: A): Handle;
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callLater<A extends unknown[]>(delay: number, options: CallOptions, callback: (...args: A) => unknown, ...args: A): TimerHandle;
   callAt<A extends unknown[]>(when: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
+  callAt<A extends unknown[]>(when: number, options: CallOptions, callback: (...args: A) => unknown, ...args: A): TimerHandle;
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
 
   // Futures and Tasks.
@@ -365,11 +378,17 @@ export class Handle implements Runnable {
   /** @internal */ readonly _loop: BaseEventLoop;
   /** @internal Where it was scheduled, kept in debug mode for the exception handler. */
   _sourceTraceback: string | undefined = undefined;
+  /** @internal The Context given (callSoon's { context }), or null: a copy of _vars (contextvars.ts). */
+  _context: Context | null;
+  /** @internal The values of the Context current when it was scheduled. */
+  readonly _vars: Context['_vars'];
 
-  constructor(callback: Callback, args: readonly unknown[], loop: BaseEventLoop) {
+  constructor(callback: Callback, args: readonly unknown[], loop: BaseEventLoop, context: Context | null = null) {
     this._callback = callback;
     this._args = args.length === 0 ? NO_ARGS : args;
     this._loop = loop;
+    this._context = context;
+    this._vars = contextState.current._vars;
     if (loop._debug) this._sourceTraceback = new Error('scheduled here').stack;
   }
 
@@ -392,6 +411,12 @@ export class Handle implements Runnable {
     if (this._cancelled) return;
     const cb = this._callback!;
     const args = this._args!;
+    // In its Context: a copy of the scheduler's (free until it sets a
+    // variable), or the one given; only once a ContextVar exists (contextvars.ts).
+    if (contextState.on) {
+      this._runIn();
+      return;
+    }
     try {
       // Spreading an empty or one-element array is measurably slower than a direct call.
       if (args.length === 0) cb();
@@ -401,6 +426,23 @@ export class Handle implements Runnable {
       const context: ExceptionContext = { message: `Exception in callback ${this._describe()}`, exception: exc, handle: this };
       if (this._sourceTraceback !== undefined) _setSourceTraceback(context, this._sourceTraceback);
       this._loop.callExceptionHandler(context);
+    }
+  }
+
+  private _runIn(): void {
+    const outer = _enter(this, this._vars);
+    const cb = this._callback!;
+    const args = this._args!;
+    try {
+      if (args.length === 0) cb();
+      else if (args.length === 1) cb(args[0]);
+      else cb(...args);
+    } catch (exc) {
+      const context: ExceptionContext = { message: `Exception in callback ${this._describe()}`, exception: exc, handle: this };
+      if (this._sourceTraceback !== undefined) _setSourceTraceback(context, this._sourceTraceback);
+      this._loop.callExceptionHandler(context);
+    } finally {
+      _leave(this, outer);
     }
   }
 
@@ -424,8 +466,8 @@ export class TimerHandle extends Handle {
   /** @internal True while in the loop's timer heap. */
   _scheduled = false;
 
-  constructor(when: number, seq: number, callback: Callback, args: readonly unknown[], loop: BaseEventLoop) {
-    super(callback, args, loop);
+  constructor(when: number, seq: number, callback: Callback, args: readonly unknown[], loop: BaseEventLoop, context: Context | null = null) {
+    super(callback, args, loop, context);
     this._when = when;
     this._seq = seq;
   }

@@ -8,11 +8,12 @@
 
 export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup } from './errors.js';
 export { Handle, TimerHandle, getRunningLoop } from './events.js';
-export type { AbstractEventLoop, AbstractServer, Callback } from './events.js';
+export type { AbstractEventLoop, AbstractServer, Callback, CallOptions } from './events.js';
 export { Future, isFuture } from './futures.js';
 export type { DoneCallback } from './futures.js';
-export { Task, createTask, ensureFuture, currentTask, allTasks, sleep } from './tasks.js';
-export type { Awaitable, AnyAwaitable, AwaitedResult, TaskInput } from './tasks.js';
+export { Task, createTask, ensureFuture, currentTask, allTasks, sleep, eagerTaskFactory, createEagerTaskFactory } from './tasks.js';
+export type { Awaitable, AnyAwaitable, AwaitedResult, TaskInput, TaskConstructor } from './tasks.js';
+export { Context, ContextVar, Token, copyContext, LookupError } from './contextvars.js';
 export { isCoroutine, isThenable } from './coroutines.js';
 export type { Co, Coroutine } from './coroutines.js';
 export {

@@ -3,6 +3,7 @@
 // tasks still pending and waits for them, closes the loop, returns main's
 // result (or throws its exception).
 
+import type { Context } from './contextvars.js';
 import { gather } from './combinators.js';
 import { RuntimeError } from './errors.js';
 import { _getRunningLoop } from './events.js';
@@ -49,15 +50,16 @@ export class Runner {
    * @throws main's exception; KeyboardInterrupt if Ctrl-C cancelled it;
    *   RuntimeError if called from a running loop or after close(); TypeError
    *   if main is not a coroutine, a generator function, an async function or a promise.
+   * options.context: the Context main runs in (default: a copy of the current one).
    */
-  run<T>(main: Main<T>): T {
+  run<T>(main: Main<T>, options: { context?: Context } = {}): T {
     if (_getRunningLoop() !== null) throw new RuntimeError('Runner.run() cannot be called from a running event loop');
     // A generator function is called now; an async function or a promise is
     // checked now (the blocking loop cannot drive one from inside a
     // microtask: async_tasks.ts) and adapted by createTask.
     const coro = _runMain(main) as Main<T>;
     const loop = this.getLoop();
-    const task = loop.createTask<T>(coro);
+    const task = loop.createTask<T>(coro, options.context === undefined ? {} : { context: options.context });
     // Ctrl-C cancels the main task, then run() throws KeyboardInterrupt (sigint.ts).
     const sigint = cancelOnSigint(loop, task as Task<unknown>);
     try {

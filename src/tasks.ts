@@ -10,12 +10,14 @@
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _baseLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, describeValue, getRunningLoop } from './events.js';
-import type { AbstractEventLoop, Runnable, TaskOptions } from './events.js';
+import type { AbstractEventLoop, Runnable, TaskFactory, TaskOptions } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
 import type { Co, Coroutine } from './coroutines.js';
 import { _trackOrigin, _trackingOrigins } from './never_awaited.js';
+import { _EMPTY_VARS, _contextOf, _enter, _leave, contextState } from './contextvars.js';
+import type { Context } from './contextvars.js';
 
 export { isCoroutine };
 export type { Coroutine };
@@ -66,12 +68,16 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** An error to throw into the coroutine at the next step (bad yield, wrong loop). */
   private _throwIn: unknown = undefined;
   private _hasThrowIn = false;
+  /** @internal Its Context: given, or made from _vars when first needed (contextvars.ts). */
+  _context: Context | null;
+  /** The values of the creator's Context when this Task was made: its copy, until it sets a variable. */
+  private readonly _vars: Context['_vars'];
 
   /**
    * Prefer loop.createTask / createTask; the coroutine's first step runs on the next iteration.
    * @throws TypeError if coro is not a coroutine; RuntimeError if no loop is given, running or set, or the loop is closed.
    */
-  constructor(coro: Coroutine<T>, options: { loop?: AbstractEventLoop; name?: string } = {}) {
+  constructor(coro: Coroutine<T>, options: { loop?: AbstractEventLoop; name?: string; context?: Context; eagerStart?: boolean } = {}) {
     super(options.loop);
     if (!isCoroutine(coro)) {
       this._logDestroyPending = false;
@@ -81,8 +87,44 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     // As asyncio: only unnamed tasks take a number.
     this._id = options.name === undefined ? ++taskNameCounter : 0;
     this._name = options.name === undefined ? null : String(options.name);
-    this._loop._pushReady(this);
-    this._loop._registerTask(this as Task<unknown>);
+    // As asyncio: a copy of the creator's Context, unless one is given.
+    const context = options.context;
+    if (context === undefined) {
+      this._context = null;
+      this._vars = contextState.current._vars;
+    } else {
+      this._context = context;
+      this._vars = _EMPTY_VARS;
+    }
+    if (options.eagerStart === true && this._loop.isRunning()) {
+      this._loop._registerTask(this as Task<unknown>);
+      this._eagerStart();
+    } else {
+      this._loop._pushReady(this);
+      this._loop._registerTask(this as Task<unknown>);
+    }
+  }
+
+  /** The Context this Task runs in (asyncio 3.12's get_context()). Never throws. */
+  getContext(): Context {
+    return _contextOf(this, this._vars);
+  }
+
+  /**
+   * The first step, now, inside the creator's call (asyncio's eager start):
+   * a coroutine that finishes without waiting is done before createTask
+   * returns and is never scheduled. The Task running now (if any) is set
+   * aside meanwhile, as asyncio swaps the current task.
+   */
+  private _eagerStart(): void {
+    const loop = this._loop;
+    const prev = loop._currentTask;
+    loop._currentTask = null;
+    try {
+      this._run();
+    } finally {
+      loop._currentTask = prev;
+    }
   }
 
   /** The coroutine this Task drives. Never throws. */
@@ -198,12 +240,16 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     const loop = this._loop;
     if (loop._currentTask !== null) throw new RuntimeError(`Cannot enter into task ${String(this)} while another task ${String(loop._currentTask)} is being executed.`);
     loop._currentTask = this as Task<unknown>;
+    // Its Context (contextvars.ts): only once a ContextVar exists, else unobservable.
+    const switching = contextState.on;
+    const outer = switching ? _enter(this, this._vars) : null;
     let r: IteratorResult<unknown, T>;
     try {
       // Resuming after an await needs no value: the awaited Future's next()
       // returns its own result (or throws) inside the yield* chain.
       r = hasExc ? this._coro.throw(exc) : this._coro.next();
     } catch (err) {
+      if (switching) _leave(this, outer!);
       loop._currentTask = null;
       this._finish();
       if (err instanceof CancelledError) {
@@ -214,6 +260,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
       }
       return;
     }
+    if (switching) _leave(this, outer!);
     loop._currentTask = null;
 
     if (r.done === true) {
@@ -380,3 +427,24 @@ class Sleep0<T> implements Generator<unknown, T, unknown> {
     return { done: true, value };
   }
 }
+
+/** A Task class (or subclass) constructor, as createEagerTaskFactory takes. */
+export type TaskConstructor = new (coro: Coroutine<unknown>, options: { loop?: AbstractEventLoop; name?: string; context?: Context; eagerStart?: boolean }) => Task<unknown>;
+
+/**
+ * A task factory (loop.setTaskFactory) whose Tasks start eagerly, with
+ * `customTaskConstructor` (asyncio 3.12's create_eager_task_factory).
+ * @throws TypeError if customTaskConstructor is not a function.
+ */
+export function createEagerTaskFactory(customTaskConstructor: TaskConstructor): TaskFactory {
+  if (typeof customTaskConstructor !== 'function') throw new TypeError('createEagerTaskFactory: a Task constructor is required');
+  return (loop, coro, options) => new customTaskConstructor(coro, { loop, name: options.name, context: options.context, eagerStart: true });
+}
+
+/**
+ * The task factory that starts each Task eagerly (asyncio 3.12's
+ * eager_task_factory): `loop.setTaskFactory(eagerTaskFactory)`. A coroutine
+ * runs inside createTask until its first suspension; one that returns
+ * without waiting is done at once and never goes through the ready queue.
+ */
+export const eagerTaskFactory: TaskFactory = createEagerTaskFactory(Task as TaskConstructor);

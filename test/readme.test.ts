@@ -230,6 +230,7 @@ const checks: Record<string, () => Promise<void>> = {
   'first-server': () => checkFirstServer('first-server'),
   selectors: () => checkEchoServer('selectors'),
   coroutines: () => expectPrintsItsOutput('coroutines'),
+  contextvars: () => expectPrintsItsOutput('contextvars'),
   'future-iterator': () => expectPrintsItsOutput('future-iterator'),
   'toy-task': () => expectPrintsItsOutput('toy-task'),
   'protocol-echo': () => expectPrintsItsOutput('protocol-echo'),

@@ -10,7 +10,8 @@
 // on a resolved Promise). Each case runs a warm-up pass, then the best of
 // several timed passes is kept (the machine is shared and noisy).
 
-import { newEventLoop, sleep } from '../../dist/esm/index.js';
+const DIST = process.env.COIO_DIST ?? '../../dist/esm/index.js';
+const { newEventLoop, sleep, eagerTaskFactory } = await import(DIST);
 
 const QUICK = process.argv.includes('--quick');
 const SCALE = QUICK ? 0.2 : 1;
@@ -165,9 +166,10 @@ function* trivial(i) {
   return i;
 }
 
-function tasksBatch(count, batch) {
-  return withLoop((loop) =>
-    loop.runUntilComplete(
+function tasksBatch(count, batch, eager = false) {
+  return withLoop((loop) => {
+    if (eager) loop.setTaskFactory(eagerTaskFactory);
+    return loop.runUntilComplete(
       (function* () {
         let sum = 0;
         const tasks = new Array(batch);
@@ -177,8 +179,8 @@ function tasksBatch(count, batch) {
         }
         return sum;
       })(),
-    ),
-  );
+    );
+  });
 }
 
 async function trivialAsync(i) {
@@ -311,6 +313,9 @@ row('callLater fired (over 20 ms)', await measure(NT, () => callLaterMany(NT, 20
 row('callLater + cancel', await measure(NT, () => callLaterCancel(NT)), 'setTimeout + clearTimeout', await measure(NT, () => setTimeoutCancel(NT)));
 const NK = n(500_000);
 row('tasks created+awaited (batch 1000)', await measure(NK, () => tasksBatch(NK, 1000)), 'async calls awaited (batch 1000)', await measure(NK, () => asyncBatch(NK, 1000)));
+// A request that completes without suspending (a cache hit): an eager Task
+// (eagerTaskFactory) runs it inside createTask and never schedules it.
+if (eagerTaskFactory !== undefined) row('eager tasks created+awaited (b. 1000)', await measure(NK, () => tasksBatch(NK, 1000, true)), 'the same, not eager', await measure(NK, () => tasksBatch(NK, 1000)));
 row('yield* coroutine (no suspension)', await measure(N1, () => awaitChain(N1)), 'await async function', await measure(N1, () => awaitAsyncChain(N1)));
 const NS = n(1_000_000);
 const awaitNs = await measure(NS, () => awaitResolved(NS));
