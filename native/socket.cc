@@ -441,6 +441,10 @@ enum OptionId {
   kOptSndBuf,
   kOptBroadcast,
   kOptV6Only,
+  kOptType,
+  kOptKeepIdle,
+  kOptKeepIntvl,
+  kOptKeepCnt,
 };
 
 struct SockOption {
@@ -463,10 +467,30 @@ const SockOption kOptions[] = {
     {"SO_SNDBUF", kOptSndBuf, SOL_SOCKET, SO_SNDBUF},
     {"SO_BROADCAST", kOptBroadcast, SOL_SOCKET, SO_BROADCAST},
     {"IPV6_V6ONLY", kOptV6Only, IPPROTO_IPV6, IPV6_V6ONLY},
+    // Read only: what an adopted fd is (SOCK_STREAM or SOCK_DGRAM).
+    {"SO_TYPE", kOptType, SOL_SOCKET, SO_TYPE},
+// Keep-alive timing: Linux's names; macOS calls the idle time TCP_KEEPALIVE.
+#if defined(TCP_KEEPIDLE)
+    {"TCP_KEEPIDLE", kOptKeepIdle, IPPROTO_TCP, TCP_KEEPIDLE},
+#elif defined(TCP_KEEPALIVE)
+    {"TCP_KEEPIDLE", kOptKeepIdle, IPPROTO_TCP, TCP_KEEPALIVE},
+#else
+    {"TCP_KEEPIDLE", kOptKeepIdle, IPPROTO_TCP, -1},
+#endif
+#ifdef TCP_KEEPINTVL
+    {"TCP_KEEPINTVL", kOptKeepIntvl, IPPROTO_TCP, TCP_KEEPINTVL},
+#else
+    {"TCP_KEEPINTVL", kOptKeepIntvl, IPPROTO_TCP, -1},
+#endif
+#ifdef TCP_KEEPCNT
+    {"TCP_KEEPCNT", kOptKeepCnt, IPPROTO_TCP, TCP_KEEPCNT},
+#else
+    {"TCP_KEEPCNT", kOptKeepCnt, IPPROTO_TCP, -1},
+#endif
 };
 
 const SockOption& ArgOption(const Napi::CallbackInfo& info, const char* fn) {
-  int id = static_cast<int>(ArgInteger(info, 1, fn, "option", kOptReuseAddr, kOptV6Only));
+  int id = static_cast<int>(ArgInteger(info, 1, fn, "option", kOptReuseAddr, kOptKeepCnt));
   const SockOption& option = kOptions[id - kOptReuseAddr];
   if (option.optname < 0) ThrowErrno(info.Env(), ENOPROTOOPT, fn);
   return option;

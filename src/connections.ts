@@ -2,7 +2,7 @@
 // create_connection, create_unix_server, create_unix_connection).
 
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './events.js';
+import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, TlsOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
 import { CancelledError, ExceptionGroup } from './errors.js';
 import { getaddrinfo } from './resolver.js';
@@ -10,7 +10,7 @@ import type { AddrInfo } from './resolver.js';
 import { Server } from './server.js';
 import type { InetAddress, UnixAddress } from './native.js';
 import { sockConnect } from './sock_ops.js';
-import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket } from './socket.js';
+import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket, adoptSocket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import { SSLProtocol, resolveTls } from './sslproto.js';
 import { staggeredRace } from './staggered.js';
@@ -29,8 +29,9 @@ export function connectTransport<P extends BaseProtocol>(
   sock: Socket,
   protocolFactory: () => P,
   tls?: TlsSetup | null,
+  serverSide?: boolean,
 ): Co<[Transport, P]>;
-export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null): Coroutine<[Transport, P]> {
+export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null, serverSide = false): Coroutine<[Transport, P]> {
   let protocol: P;
   let transport: SocketTransport;
   let ssl: SSLProtocol | null = null;
@@ -40,7 +41,7 @@ export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoo
     if (tls === null) {
       transport = new SocketTransport(loop, sock, protocol, waiter);
     } else {
-      ssl = new SSLProtocol(loop, protocol, tls.context, waiter as never, false, tls.serverHostname, tls.handshakeTimeout, tls.shutdownTimeout);
+      ssl = new SSLProtocol(loop, protocol, tls.context, waiter as never, serverSide, serverSide ? null : tls.serverHostname, tls.handshakeTimeout, tls.shutdownTimeout);
       transport = new SocketTransport(loop, sock, ssl);
     }
   } catch (err) {
@@ -75,17 +76,25 @@ function enableNoDelay(sock: Socket): void {
 export function createConnection<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,
-  host: string,
-  port: number,
+  host: string | null | undefined,
+  port: number | null | undefined,
   options?: CreateConnectionOptions,
 ): Co<[Transport, P]>;
 export function* createConnection<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,
-  host: string,
-  port: number,
+  host: string | null | undefined,
+  port: number | null | undefined,
   options: CreateConnectionOptions = {},
 ): Coroutine<[Transport, P]> {
+  if (options.sock !== undefined) {
+    if (host != null || port != null) throw new RangeError('createConnection: host/port and sock can not be specified at the same time');
+    const tls = resolveTls(options, false, null);
+    const sock = adoptSocket(options.sock, SOCK_STREAM, 'createConnection');
+    enableNoDelay(sock);
+    return yield* connectTransport(loop, sock, protocolFactory, tls);
+  }
+  if (host == null || port == null) throw new RangeError('createConnection: host and port, or sock, are required');
   const tls = resolveTls(options, false, host);
   const delay = options.happyEyeballsDelay ?? null;
   if (delay !== null && (typeof delay !== 'number' || Number.isNaN(delay) || delay < 0)) {
@@ -222,18 +231,23 @@ export function createServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
   host: string | null | undefined,
-  port: number,
+  port: number | null | undefined,
   options?: CreateServerOptions,
 ): Co<Server<InetAddress>>;
 export function* createServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
   host: string | null | undefined,
-  port: number,
+  port: number | null | undefined,
   options: CreateServerOptions = {},
 ): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
   const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
+  if (options.sock !== undefined) {
+    if (host != null || port != null) throw new RangeError('createServer: host/port and sock can not be specified at the same time');
+    return listenOn(loop, adoptSocket(options.sock, SOCK_STREAM, 'createServer'), factory, backlog, options.startServing ?? true);
+  }
+  if (port == null) throw new RangeError('createServer: a port (0 for any), or sock, is required');
   const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
   const sockets: Socket[] = [];
   // Port 0 on several addresses: every socket gets the port the first one got.
@@ -265,15 +279,21 @@ export function* createServer(
 }
 
 /** Listen on a Unix socket path; a stale socket file left by a dead server is removed first. */
-export function createUnixServer(loop: AbstractEventLoop, protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<Server<UnixAddress>>;
+export function createUnixServer(loop: AbstractEventLoop, protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<Server<UnixAddress>>;
 export function* createUnixServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
-  path: string,
+  path: string | null | undefined,
   options: CreateUnixServerOptions = {},
 ): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
   const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
+  if (options.sock !== undefined) {
+    if (path != null) throw new RangeError('createUnixServer: path and sock can not be specified at the same time');
+    const sock = adoptSocket(options.sock, SOCK_STREAM, 'createUnixServer', AF_UNIX);
+    return listenOn(loop, sock, factory, backlog, options.startServing ?? true);
+  }
+  if (path == null) throw new RangeError('createUnixServer: a path or sock is required');
   if (!path.startsWith('\0') && existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
@@ -290,11 +310,16 @@ export function* createUnixServer(
 export function createUnixConnection<P extends BaseProtocol>(
   loop: AbstractEventLoop,
   protocolFactory: () => P,
-  path: string,
+  path: string | null | undefined,
   options?: CreateUnixConnectionOptions,
 ): Co<[Transport, P]>;
-export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, path: string, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
+export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, path: string | null | undefined, options: CreateUnixConnectionOptions = {}): Coroutine<[Transport, P]> {
   const tls = resolveTls(options, false, null);
+  if (options.sock !== undefined) {
+    if (path != null) throw new RangeError('createUnixConnection: path and sock can not be specified at the same time');
+    return yield* connectTransport(loop, adoptSocket(options.sock, SOCK_STREAM, 'createUnixConnection', AF_UNIX), protocolFactory, tls);
+  }
+  if (path == null) throw new RangeError('createUnixConnection: a path or sock is required');
   const sock = new Socket(AF_UNIX, SOCK_STREAM);
   try {
     yield* sockConnect(loop, sock, path);
@@ -303,6 +328,30 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEven
     throw err;
   }
   return yield* connectTransport(loop, sock, protocolFactory, tls);
+}
+
+/** A given socket listens (again: listen() on a listening socket only sets the backlog, as asyncio's start_serving does) and is served. */
+function listenOn(loop: AbstractEventLoop, sock: Socket, factory: () => BaseProtocol, backlog: number, start: boolean): Server {
+  try {
+    sock.listen(backlog);
+  } catch (err) {
+    sock.close();
+    throw err;
+  }
+  return serve(loop, [sock], factory, backlog, start);
+}
+
+/**
+ * An accepted connection (from a listening socket of your own) becomes a
+ * transport, with TLS on the server side if `ssl` is given (asyncio's
+ * loop.connect_accepted_socket).
+ */
+export function connectAcceptedSocket<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]>;
+export function* connectAcceptedSocket<P extends BaseProtocol>(loop: AbstractEventLoop, protocolFactory: () => P, sock: Socket | number, options: TlsOptions = {}): Coroutine<[Transport, P]> {
+  const tls = resolveTls(options, true, null);
+  const s = adoptSocket(sock, SOCK_STREAM, 'connectAcceptedSocket');
+  enableNoDelay(s);
+  return yield* connectTransport(loop, s, protocolFactory, tls, true);
 }
 
 function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {

@@ -6,7 +6,7 @@ import { WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 import type { DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
-import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket } from './socket.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket, adoptSocket } from './socket.js';
 import type { AddressLike } from './socket.js';
 import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes, isOSError } from './transport_helpers.js';
 import { writeBufferLimits } from './write_buffer.js';
@@ -209,6 +209,8 @@ export class DatagramSocketTransport implements DatagramTransport {
 
 /** Options of loop.createDatagramEndpoint: at least one of localAddr, remoteAddr, family. */
 export interface DatagramEndpointOptions {
+  /** Use this datagram socket (a coio Socket or an fd), bound or connected already, instead of making one; no address options then. */
+  sock?: Socket | number;
   /** [host, port] to bind (or a path for family AF_UNIX). */
   localAddr?: readonly [string, number] | string;
   /** [host, port] to connect to: sendto() then takes no address. */
@@ -239,6 +241,19 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
   options: DatagramEndpointOptions = {},
 ): Coroutine<[DatagramTransport, P]> {
   const { localAddr, remoteAddr } = options;
+  if (options.sock !== undefined) {
+    const given = ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'].filter((k) => (options as Record<string, unknown>)[k] !== undefined);
+    if (given.length > 0) throw new RangeError(`createDatagramEndpoint: socket modifier keyword arguments can not be used when sock is specified (${given.join(', ')})`);
+    const sock = adoptSocket(options.sock, SOCK_DGRAM, 'createDatagramEndpoint');
+    let peer: AddressLike | undefined;
+    try {
+      const p = sock.getpeername();
+      peer = p.family === 'unix' ? p.path : [p.address, p.port];
+    } catch {
+      peer = undefined; // not connected: sendto() takes addresses
+    }
+    return yield* endpointOn(loop, sock, protocolFactory, peer);
+  }
   if (localAddr === undefined && remoteAddr === undefined && options.family === undefined) {
     throw new RangeError('createDatagramEndpoint needs localAddr, remoteAddr or family');
   }
@@ -276,6 +291,10 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
     sock.close();
     throw err;
   }
+  return yield* endpointOn(loop, sock, protocolFactory, remote);
+}
+
+function* endpointOn<P extends DatagramProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, remote: AddressLike | undefined): Coroutine<[DatagramTransport, P]> {
   let protocol: P;
   let transport: DatagramSocketTransport;
   const waiter = loop.createFuture<null>();

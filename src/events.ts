@@ -113,6 +113,13 @@ export interface StartTlsOptions {
 
 /** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
 export interface CreateServerOptions extends TlsOptions {
+  /**
+   * Serve this socket instead of making one (host and port must then be
+   * null): a coio Socket, or an fd (socket activation, one passed by a
+   * parent), bound already; it is put in listening state with `backlog`.
+   * The server owns it from then on.
+   */
+  sock?: Socket | number;
   /** listen() backlog, also the most connections accepted per readiness event. Default 100 (asyncio's). */
   backlog?: number;
   /** SO_REUSEADDR; default true, as asyncio on POSIX. */
@@ -127,6 +134,8 @@ export interface CreateServerOptions extends TlsOptions {
 
 /** Options of loop.createConnection and openConnection. */
 export interface CreateConnectionOptions extends TlsOptions {
+  /** Use this connected socket (a coio Socket or an fd) instead of connecting (host and port must then be null); the transport owns it. */
+  sock?: Socket | number;
   /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
   family?: number;
   /** Local address to bind before connecting (a host name is resolved; the first address of each attempt's family that binds is used). */
@@ -148,13 +157,15 @@ export interface CreateConnectionOptions extends TlsOptions {
 }
 
 /** Options of loop.createUnixServer and startUnixServer. */
-export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout'>;
+export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout' | 'sock'>;
 
 /** Options of loop.createUnixConnection and openUnixConnection: TLS only (serverHostname is required with ssl, as there is no host name). */
-export type CreateUnixConnectionOptions = TlsOptions;
+export type CreateUnixConnectionOptions = TlsOptions & Pick<CreateConnectionOptions, 'sock'>;
 
 /** Options of loop.createDatagramEndpoint. */
 export interface DatagramEndpointOptions {
+  /** Use this datagram socket (a coio Socket or an fd), bound or connected already, instead of making one; no address options then. */
+  sock?: Socket | number;
   /** [host, port] to bind (or a path for family AF_UNIX). */
   localAddr?: readonly [string, number] | string;
   /** [host, port] to connect to: sendto() then takes no address. */
@@ -323,10 +334,11 @@ export interface AbstractEventLoop {
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
 
   // Servers and connections.
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
-  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]>;
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Co<[Transport, P]>;
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string | null | undefined, port: number | null | undefined, options?: CreateConnectionOptions): Co<[Transport, P]>;
+  connectAcceptedSocket<P extends BaseProtocol>(protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]>;
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string | null | undefined, options?: CreateUnixConnectionOptions): Co<[Transport, P]>;
   startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport>;
   createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]>;
 

@@ -196,6 +196,10 @@ export interface NativeAddon {
   SO_SNDBUF: number;
   SO_BROADCAST: number;
   IPV6_V6ONLY: number;
+  SO_TYPE: number;
+  TCP_KEEPIDLE: number;
+  TCP_KEEPINTVL: number;
+  TCP_KEEPCNT: number;
   /** errno values the TypeScript layer tests for. */
   errno: Record<string, number>;
 

@@ -4,7 +4,7 @@
 // Each method is a thin delegation to the module that implements it, so
 // those modules stay loop-agnostic (they take events.ts's AbstractEventLoop).
 
-import { createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
+import { connectAcceptedSocket, createConnection, createServer, createUnixConnection, createUnixServer } from './connections.js';
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions } from './connections.js';
 import { createDatagramEndpoint } from './datagram_transport.js';
 import type { DatagramEndpointOptions } from './datagram_transport.js';
@@ -15,7 +15,7 @@ import type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
 import { BaseSelectorEventLoop } from './selector_events.js';
 import type { SSLContext } from './ssl.js';
 import { startTls } from './sslproto.js';
-import type { StartTlsOptions } from './sslproto.js';
+import type { StartTlsOptions, TlsOptions } from './sslproto.js';
 import type { Server } from './server.js';
 import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
 import type { AddressLike, Socket } from './socket.js';
@@ -101,7 +101,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on host:port ('' or null: every interface); each connection gets protocolFactory().
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...); getaddrinfo's errors.
    */
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number, options?: CreateServerOptions): Co<Server<InetAddress>> {
+  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<Server<InetAddress>> {
     return createServer(this, protocolFactory, host, port, options);
   }
 
@@ -110,15 +110,26 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * @throws the connect error (an AggregateError when several addresses all
    *   failed); getaddrinfo's errors; whatever protocolFactory or connectionMade throws.
    */
-  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string, port: number, options?: CreateConnectionOptions): Co<[Transport, P]> {
+  createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string | null | undefined, port: number | null | undefined, options?: CreateConnectionOptions): Co<[Transport, P]> {
     return createConnection(this, protocolFactory, host, port, options);
+  }
+
+  /**
+   * Wrap a connection accepted outside the loop (a coio Socket or an fd) in a
+   * transport, with server-side TLS if options.ssl is given (asyncio's
+   * connect_accepted_socket); the transport owns it from then on.
+   * @throws TypeError / RangeError for what is not a connected stream socket;
+   *   whatever protocolFactory or connectionMade throws; the TLS handshake's errors.
+   */
+  connectAcceptedSocket<P extends BaseProtocol>(protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]> {
+    return connectAcceptedSocket(this, protocolFactory, sock, options);
   }
 
   /**
    * Listen on a Unix socket path (a stale socket file there is replaced).
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...).
    */
-  createUnixServer(protocolFactory: () => BaseProtocol, path: string, options?: CreateUnixServerOptions): Co<Server<UnixAddress>> {
+  createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<Server<UnixAddress>> {
     return createUnixServer(this, protocolFactory, path, options);
   }
 
@@ -126,7 +137,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Connect to a Unix socket path.
    * @throws the connect error (ENOENT, ECONNREFUSED, ...).
    */
-  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string, options?: CreateUnixConnectionOptions): Co<[Transport, P]> {
+  createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string | null | undefined, options?: CreateUnixConnectionOptions): Co<[Transport, P]> {
     return createUnixConnection(this, protocolFactory, path, options);
   }
 

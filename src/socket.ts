@@ -77,6 +77,14 @@ export const SocketOption = {
   SO_BROADCAST: native.SO_BROADCAST,
   /** An AF_INET6 socket accepts IPv6 only (no IPv4-mapped addresses). */
   IPV6_V6ONLY: native.IPV6_V6ONLY,
+  /** The socket's type, SOCK_STREAM or SOCK_DGRAM (read only). */
+  SO_TYPE: native.SO_TYPE,
+  /** Seconds a connection is idle before the first keep-alive probe (TCP_KEEPALIVE on macOS); ENOPROTOOPT where the OS has none. */
+  TCP_KEEPIDLE: native.TCP_KEEPIDLE,
+  /** Seconds between keep-alive probes. */
+  TCP_KEEPINTVL: native.TCP_KEEPINTVL,
+  /** Unanswered probes before the connection is dropped. */
+  TCP_KEEPCNT: native.TCP_KEEPCNT,
 } as const;
 /** The name of a socket option setsockopt / getsockopt know (a key of SocketOption). */
 export type SocketOptionName = keyof typeof SocketOption;
@@ -450,4 +458,34 @@ function internAddress(addr: SockAddress): SockAddress {
     else lastHost6 = addr.address;
   }
   return addr;
+}
+
+/**
+ * The socket of a `{ sock }` option, owned from now on (the transport or
+ * server closes it): a coio Socket as is, or an fd (socket activation, one
+ * passed by a parent) wrapped in a Socket, its family read with
+ * getsockname and made non-blocking. Checked to be of `type` (and `family`).
+ * @throws TypeError for neither; RangeError for the wrong type or family;
+ *   ENOTSOCK / EBADF for an fd that is no socket.
+ */
+export function adoptSocket(sock: Socket | number, type: number, where: string, family?: number): Socket {
+  let s: Socket;
+  if (sock instanceof Socket) {
+    s = sock;
+  } else {
+    if (typeof sock !== 'number' || !Number.isInteger(sock) || sock < 0) throw new TypeError(`${where}: sock must be a Socket or an fd, got ${String(sock)}`);
+    const actual = native.getsockopt(sock, native.SO_TYPE);
+    if (actual !== type) throw new RangeError(`${where}: a ${typeName(type)} socket was expected, got fd ${sock} of type ${actual}`);
+    const name = native.getsockname(sock);
+    const fam = name.family === 'unix' ? AF_UNIX : name.family === 'IPv6' ? AF_INET6 : AF_INET;
+    native.setBlocking(sock, false);
+    s = new Socket(fam, type, sock);
+  }
+  if (s.type !== type) throw new RangeError(`${where}: a ${typeName(type)} socket was expected, got a ${typeName(s.type)} one`);
+  if (family !== undefined && s.family !== family) throw new RangeError(`${where}: an AF_UNIX socket was expected, got family ${s.family}`);
+  return s;
+}
+
+function typeName(type: number): string {
+  return type === SOCK_STREAM ? 'SOCK_STREAM' : type === SOCK_DGRAM ? 'SOCK_DGRAM' : String(type);
 }

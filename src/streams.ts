@@ -825,8 +825,8 @@ export interface StreamOptions {
  *   the first one's); getaddrinfo's errors (e.g. ENOTFOUND); RuntimeError if
  *   no loop is running.
  */
-export function openConnection(host: string, port: number, options?: StreamOptions & CreateConnectionOptions): Co<[StreamReader, StreamWriter]>;
-export function* openConnection(host: string, port: number, options: StreamOptions & CreateConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
+export function openConnection(host: string | null | undefined, port: number | null | undefined, options?: StreamOptions & CreateConnectionOptions): Co<[StreamReader, StreamWriter]>;
+export function* openConnection(host: string | null | undefined, port: number | null | undefined, options: StreamOptions & CreateConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
@@ -838,8 +838,8 @@ export function* openConnection(host: string, port: number, options: StreamOptio
  * Connect to a Unix socket path on the running loop; returns [reader, writer].
  * @throws the connect error (e.g. ENOENT, ECONNREFUSED); RuntimeError if no loop is running.
  */
-export function openUnixConnection(path: string, options?: StreamOptions & CreateUnixConnectionOptions): Co<[StreamReader, StreamWriter]>;
-export function* openUnixConnection(path: string, options: StreamOptions & CreateUnixConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
+export function openUnixConnection(path: string | null | undefined, options?: StreamOptions & CreateUnixConnectionOptions): Co<[StreamReader, StreamWriter]>;
+export function* openUnixConnection(path: string | null | undefined, options: StreamOptions & CreateUnixConnectionOptions = {}): Coroutine<[StreamReader, StreamWriter]> {
   const loop = getRunningLoop();
   const reader = new StreamReader(loop, options.limit);
   const protocol = new StreamReaderProtocol(loop, reader);
@@ -910,13 +910,13 @@ function handlerFailed(loop: AbstractEventLoop, exc: unknown, transport: Transpo
 export function startServer(
   clientConnected: ClientConnected,
   host: string | null | undefined,
-  port: number,
+  port: number | null | undefined,
   options?: StreamOptions & CreateServerOptions,
 ): Co<Server<InetAddress>>;
 export function* startServer(
   clientConnected: ClientConnected,
   host: string | null | undefined,
-  port: number,
+  port: number | null | undefined,
   options: StreamOptions & CreateServerOptions = {},
 ): Coroutine<Server> {
   return yield* createServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), host, port, options);
@@ -926,10 +926,10 @@ export function* startServer(
  * Serve a Unix socket path on the running loop, as startServer.
  * @throws the bind / listen errors (e.g. EADDRINUSE); RuntimeError if no loop is running.
  */
-export function startUnixServer(clientConnected: ClientConnected, path: string, options?: StreamOptions & CreateUnixServerOptions): Co<Server<UnixAddress>>;
+export function startUnixServer(clientConnected: ClientConnected, path: string | null | undefined, options?: StreamOptions & CreateUnixServerOptions): Co<Server<UnixAddress>>;
 export function* startUnixServer(
   clientConnected: ClientConnected,
-  path: string,
+  path: string | null | undefined,
   options: StreamOptions & CreateUnixServerOptions = {},
 ): Coroutine<Server> {
   return yield* createUnixServer(getRunningLoop(), streamProtocolFactory(clientConnected, options.limit), path, options);
