@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <unordered_map>
 #include <vector>
 
 #include "addon.h"
@@ -85,6 +86,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Remove>("remove"),
                            InstanceMethod<&Poller::Wait>("wait"),
                            InstanceMethod<&Poller::Flush>("flush"),
+                           InstanceMethod<&Poller::Submit>("submit"),
+                           InstanceMethod<&Poller::CancelOp>("cancelOp"),
+                           InstanceAccessor<&Poller::GetOpsInFlight>("opsInFlight"),
                            InstanceMethod<&Poller::Close>("close"),
                            InstanceMethod<&Poller::Fileno>("fileno"),
                            InstanceAccessor<&Poller::GetBackend>("backend"),
@@ -121,15 +125,36 @@ class Poller : public Napi::ObjectWrap<Poller> {
     events_length_ = length;
     max_pairs_ = length / 2 > INT_MAX ? INT_MAX : static_cast<int>(length / 2);
 
+    // Optional: the completions array of the completion operations
+    // (io_uring): [count, (token, result, flags) * k].
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      void* cdata;
+      size_t clength;
+      if (napi_get_typedarray_info(env, info[2], &type, &clength, &cdata, nullptr, nullptr) != napi_ok ||
+          type != napi_int32_array || clength < 4 || (clength - 1) % 3 != 0) {
+        throw Napi::TypeError::New(env, "Poller: completions must be an Int32Array of length 1 + 3k (k >= 1)");
+      }
+      comp_ = static_cast<int32_t*>(cdata);
+      comp_length_ = clength;
+      comp_[0] = 0;
+    }
+
     int err = ENOMEM;
     backend_ = entry_->create(max_pairs_, &err);
     if (!backend_) ThrowErrno(env, err, entry_->create_syscall);
-    // Keep the array alive as long as we write into it.
+    // Keep the arrays alive as long as we write into them.
     events_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+    if (comp_ != nullptr) {
+      comp_ref_ = Napi::Persistent(info[2].As<Napi::Object>());
+      backend_->SetCompletions(comp_, static_cast<int>((comp_length_ - 1) / 3));
+    }
   }
 
   ~Poller() override {
+    // Close waits for the operations in flight (their buffers are still
+    // referenced here), then the references go.
     if (backend_) backend_->Close();
+    ReleaseOps();
   }
 
  private:
@@ -203,6 +228,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     EnsureOpen(env, "wait");
     CheckEvents(env);
     int n = WaitUntil(TimeoutMsToNs(timeout_ms));
+    ReleaseFinished();
     if (n < 0) ThrowErrno(env, -n, backend_->WaitSyscall());
     return Napi::Number::New(env, n);
   }
@@ -214,11 +240,101 @@ class Poller : public Napi::ObjectWrap<Poller> {
     return info.Env().Undefined();
   }
 
+  // submit(op, fd, buf, offset, length, token, arg = 0): queue a completion
+  // operation (io_uring). buf (a Uint8Array, or null for accept / close /
+  // shutdown) stays referenced until the operation's last completion.
+  // token (0 .. 2^31-1) names it in the completions array and for
+  // cancelOp; it must not name an operation in flight (EEXIST).
+  Napi::Value Submit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int op = static_cast<int>(ArgInteger(info, 0, "Poller.submit", "op", kOpRecv, kOpShutdown));
+    int fd = ArgFd(info, 1, "Poller.submit");
+    bool has_buf = op == kOpRecv || op == kOpSend;
+    Bytes range{nullptr, 0};
+    if (has_buf) {
+      range = ArgByteRange(info, 2, "Poller.submit");
+      if (range.length > UINT32_MAX) throw Napi::RangeError::New(env, "Poller.submit: length must be below 4 GiB");
+    } else if (!info[2].IsNull() && !info[2].IsUndefined()) {
+      throw Napi::TypeError::New(env, "Poller.submit: buf must be null for accept, close and shutdown");
+    }
+    uint32_t token = static_cast<uint32_t>(ArgInteger(info, 5, "Poller.submit", "token", 0, INT32_MAX));
+    int arg = info.Length() > 6 && !info[6].IsUndefined()
+                  ? static_cast<int>(ArgInteger(info, 6, "Poller.submit", "arg", 0, INT32_MAX))
+                  : 0;
+    EnsureOpen(env, "submit");
+    if (comp_ == nullptr) {
+      throw Napi::Error::New(env, "Poller.submit: this poller was made without a completions array");
+    }
+    if (ops_.count(token) != 0) ThrowErrno(env, EEXIST, "io_uring_enter");
+    napi_ref ref = nullptr;
+    if (has_buf && napi_create_reference(env, info[2], 1, &ref) != napi_ok) {
+      throw Napi::Error::New(env, "Poller.submit: could not reference the buffer");
+    }
+    try {
+      ops_.emplace(token, ref);
+    } catch (const std::bad_alloc&) {
+      if (ref != nullptr) napi_delete_reference(env, ref);
+      ThrowErrno(env, ENOMEM, "io_uring_enter");
+    }
+    OpRequest req{op, fd, range.data, static_cast<uint32_t>(range.length), token, arg};
+    int err = backend_->Submit(req);
+    if (err != 0) {
+      ReleaseOp(token);
+      ThrowErrno(env, err, backend_->WaitSyscall());
+    }
+    return env.Undefined();
+  }
+
+  // cancelOp(token): ask the kernel to cancel the operation in flight; it
+  // completes with -ECANCELED (or its own result, if it finished first).
+  // False when no operation with that token is in flight.
+  Napi::Value CancelOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t token = static_cast<uint32_t>(ArgInteger(info, 0, "Poller.cancelOp", "token", 0, INT32_MAX));
+    EnsureOpen(env, "cancelOp");
+    if (ops_.count(token) == 0) return Napi::Boolean::New(env, false);
+    OpRequest req{kOpCancel, -1, nullptr, 0, 0, static_cast<int>(token)};
+    int err = backend_->Submit(req);
+    if (err != 0) ThrowErrno(env, err, backend_->WaitSyscall());
+    return Napi::Boolean::New(env, true);
+  }
+
+  Napi::Value GetOpsInFlight(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(ops_.size()));
+  }
+
+  // The references of the operations the last wait finished.
+  void ReleaseFinished() {
+    if (comp_ == nullptr) return;
+    int k = comp_[0];
+    for (int i = 0; i < k; ++i) {
+      if (!(comp_[3 + 3 * i] & kOpMore)) ReleaseOp(static_cast<uint32_t>(comp_[1 + 3 * i]));
+    }
+  }
+
+  void ReleaseOp(uint32_t token) {
+    auto it = ops_.find(token);
+    if (it == ops_.end()) return;
+    if (it->second != nullptr) napi_delete_reference(Env(), it->second);
+    ops_.erase(it);
+  }
+
+  void ReleaseOps() {
+    for (auto& entry : ops_) {
+      if (entry.second != nullptr) napi_delete_reference(Env(), entry.second);
+    }
+    ops_.clear();
+  }
+
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!backend_) return info.Env().Undefined();
     const char* syscall = "close";
+    // Waits for the operations in flight: their buffers are released after.
     int err = backend_->Close();
     backend_.reset();
+    ReleaseOps();
+    comp_ref_.Reset();
+    comp_ = nullptr;
     std::vector<uint8_t>().swap(registry_);
     events_ref_.Reset();
     events_ = nullptr;
@@ -284,6 +400,12 @@ class Poller : public Napi::ObjectWrap<Poller> {
         length != events_length_) {
       throw Napi::Error::New(env, "Poller.wait: the events Int32Array was detached or resized");
     }
+    if (comp_ != nullptr &&
+        (napi_get_reference_value(env, comp_ref_, &array) != napi_ok ||
+         napi_get_typedarray_info(env, array, nullptr, &length, nullptr, nullptr, nullptr) != napi_ok ||
+         length != comp_length_)) {
+      throw Napi::Error::New(env, "Poller.wait: the completions Int32Array was detached or resized");
+    }
   }
 
   // Waits until an event or the deadline. EINTR (a signal) is retried with
@@ -301,7 +423,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     int64_t deadline = NowNs() + timeout_ns;
     for (;;) {
       n = backend_->Wait(timeout_ns, events_, max_pairs_);
-      if (n > 0 || (n < 0 && n != -EINTR)) return n;
+      if (n > 0 || (n < 0 && n != -EINTR) || (comp_ != nullptr && comp_[0] > 0)) return n;
       int64_t now = NowNs();
       if (now >= deadline) return 0;
       timeout_ns = deadline - now;
@@ -311,6 +433,12 @@ class Poller : public Napi::ObjectWrap<Poller> {
   const BackendEntry* entry_ = nullptr;
   std::unique_ptr<PollerBackend> backend_;  // null once closed
   Napi::ObjectReference events_ref_;
+  Napi::ObjectReference comp_ref_;
+  int32_t* comp_ = nullptr;
+  size_t comp_length_ = 0;
+  // Completion operations in flight: token -> the reference that keeps
+  // their buffer alive (null for those without one).
+  std::unordered_map<uint32_t, napi_ref> ops_;
   int32_t* events_ = nullptr;
   size_t events_length_ = 0;
   int max_pairs_ = 0;

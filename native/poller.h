@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cerrno>
 #include <memory>
 
 namespace coio {
@@ -38,6 +39,28 @@ constexpr int kInterestMask = kPollRead | kPollWrite;
 // poll, select: the file's identity changed): the backend now watches the
 // new file with the interest asked for.
 constexpr int kReAdded = -1;
+
+// Completion operations (io_uring only): what Poller.submit queues. Each
+// finishes with one completion (token, result, flags) in the completions
+// array, several for a multishot accept (flags has kOpMore until the last).
+enum OpCode : int {
+  kOpRecv = 1,      // recv(fd, data, length)
+  kOpSend = 2,      // send(fd, data, length, MSG_NOSIGNAL)
+  kOpAccept = 3,    // multishot accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC): a new fd per completion
+  kOpClose = 4,     // close(fd)
+  kOpShutdown = 5,  // shutdown(fd, arg)
+  kOpCancel = 6,    // cancel the operation whose token is arg (it completes with -ECANCELED)
+};
+constexpr int kOpMore = 1;  // completion flag: more completions of this operation follow
+
+struct OpRequest {
+  int op;
+  int fd;
+  void* data;
+  uint32_t length;
+  uint32_t token;
+  int arg;
+};
 
 class PollerBackend {
  public:
@@ -67,7 +90,18 @@ class PollerBackend {
   // on Fileno(): guest mode, before libuv blocks. Returns 0 or an errno.
   virtual int Flush() { return 0; }
 
-  // Releases the kernel object. Called at most once.
+  // Completion operations (io_uring): queue one (no syscall; the next Wait
+  // submits it). Returns 0 or an errno (ENOTSUP: this backend has none).
+  virtual int Submit(const OpRequest& req) { return ENOTSUP; }
+  // Where Wait writes finished operations: comp[0] their count, then
+  // (token, result, flags) triples, up to max_triples.
+  virtual void SetCompletions(int32_t* comp, int max_triples) {}
+  // Operations submitted and not yet completed.
+  virtual int OpsInFlight() const { return 0; }
+
+  // Releases the kernel object. Called at most once. A backend with
+  // operations in flight cancels them and waits for their completions
+  // first, so no buffer is written after Close returns.
   virtual int Close() = 0;
 
   // The fd a watcher outside can wait on for readiness: the kernel object's

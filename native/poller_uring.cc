@@ -30,6 +30,7 @@
 // the kernel at the loop's next wait.
 #include <linux/io_uring.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -48,6 +49,8 @@ namespace {
 // the top bit for the ring's own cancellations, whose completions are
 // dropped too.
 constexpr uint64_t kCancelTag = uint64_t{1} << 63;
+// Completion operations: this bit and the caller's token in the low 32 bits.
+constexpr uint64_t kOpTag = uint64_t{1} << 62;
 constexpr uint32_t kGenMask = 0x7fffffff;
 
 uint64_t UserData(int fd, uint32_t gen) {
@@ -90,6 +93,10 @@ struct FdState {
 // io_uring_enter calls), and room for 4096 completions (NODROP keeps any
 // excess in the kernel until we reap).
 constexpr unsigned kSqEntries = 256;
+// How many deferred completions the kernel posts per io_uring_enter that
+// does not wait (IO_LOCAL_TW_DEFAULT_MAX); a poll that brought this many
+// polls again. A smaller batch only costs one more io_uring_enter.
+constexpr unsigned kTaskRunBatch = 16;
 constexpr unsigned kCqEntries = 4096;
 
 class UringBackend final : public PollerBackend {
@@ -147,6 +154,60 @@ class UringBackend final : public PollerBackend {
     return n;
   }
 
+  int Submit(const OpRequest& req) override {
+    int err;
+    io_uring_sqe* sqe = ring_.NextSqe(&err);
+    if (sqe == nullptr) return err;
+    sqe->fd = req.fd;
+    sqe->user_data = kOpTag | req.token;
+    switch (req.op) {
+      case kOpRecv:
+        sqe->opcode = IORING_OP_RECV;
+        sqe->addr = reinterpret_cast<uint64_t>(req.data);
+        sqe->len = req.length;
+        break;
+      case kOpSend:
+        sqe->opcode = IORING_OP_SEND;
+        sqe->addr = reinterpret_cast<uint64_t>(req.data);
+        sqe->len = req.length;
+        sqe->msg_flags = MSG_NOSIGNAL;
+        break;
+      case kOpAccept:
+        sqe->opcode = IORING_OP_ACCEPT;
+        sqe->ioprio = IORING_ACCEPT_MULTISHOT;
+        sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+        break;
+      case kOpClose:
+        sqe->opcode = IORING_OP_CLOSE;
+        break;
+      case kOpShutdown:
+        sqe->opcode = IORING_OP_SHUTDOWN;
+        sqe->len = static_cast<uint32_t>(req.arg);
+        break;
+      case kOpCancel:
+        // Its own completion is dropped; the cancelled operation completes
+        // with -ECANCELED (or with its result, if it finished first).
+        sqe->opcode = IORING_OP_ASYNC_CANCEL;
+        sqe->fd = -1;
+        sqe->addr = kOpTag | static_cast<uint32_t>(req.arg);
+        sqe->user_data = kCancelTag;
+        if (ring_.features() & IORING_FEAT_CQE_SKIP) sqe->flags = IOSQE_CQE_SKIP_SUCCESS;
+        return 0;
+      default:
+        ring_.Unget();
+        return EINVAL;
+    }
+    ++ops_in_flight_;
+    return 0;
+  }
+
+  void SetCompletions(int32_t* comp, int max_triples) override {
+    comp_ = comp;
+    max_triples_ = max_triples;
+  }
+
+  int OpsInFlight() const override { return ops_in_flight_; }
+
   // Guest mode, after a step's callbacks: arm what they registered, so the
   // eventfd libuv watches is signalled when it becomes ready.
   int Flush() override {
@@ -158,7 +219,33 @@ class UringBackend final : public PollerBackend {
     return err;
   }
 
-  int Close() override { return ring_.Close(); }
+  int Close() override {
+    // Operations still in flight may write into buffers the caller frees
+    // once we return: cancel them all and wait for their completions.
+    if (ops_in_flight_ > 0) {
+      int err;
+      io_uring_sqe* sqe = ring_.NextSqe(&err);
+      if (sqe != nullptr) {
+        sqe->opcode = IORING_OP_ASYNC_CANCEL;
+        sqe->fd = -1;
+        sqe->cancel_flags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY;
+        sqe->user_data = kCancelTag;
+      }
+      for (int tries = 0; ops_in_flight_ > 0 && tries < 100; ++tries) {
+        int r = ring_.Enter(true, 10 * 1000000LL);
+        if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) break;
+        unsigned ready = ring_.Ready();
+        for (unsigned i = 0; i < ready; ++i) {
+          const io_uring_cqe* cqe = ring_.Peek(i);
+          if ((cqe->user_data & kOpTag) && !(cqe->user_data & kCancelTag) && !(cqe->flags & IORING_CQE_F_MORE)) {
+            --ops_in_flight_;
+          }
+        }
+        ring_.Advance(ready);
+      }
+    }
+    return ring_.Close();
+  }
 
   // Not the ring's fd: an eventfd the ring signals (see Ring::EventFd),
   // which is what a watcher outside (guest mode's libuv) can wait on.
@@ -173,25 +260,32 @@ class UringBackend final : public PollerBackend {
   int WaitQuiet(int64_t timeout_ns, int32_t* out, int max_pairs) {
     int err = ArmPending();
     if (err != 0) return -err;
+    if (comp_ != nullptr) comp_[0] = 0;
     // Completions left by a wait that filled `out` are reported first,
     // without blocking.
     if (ring_.Ready() > 0) timeout_ns = 0;
-    int r = ring_.Enter(true, timeout_ns, static_cast<unsigned>(max_pairs));
+    unsigned before = ring_.Ready();
+    int r = ring_.Enter(true, timeout_ns);
     // ETIME: the timeout passed. EINTR: a signal (reported when nothing
     // completed, so the caller retries with the time left). EBUSY /
     // EAGAIN: completions overflowed to the kernel's list; reap, and the
     // next wait flushes them.
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+    unsigned came = ring_.Ready() - before;
     int n = Reap(out, max_pairs);
-    // More completed than the queue holds: the kernel kept the rest
-    // (NODROP); bring them in while there is room to report them.
-    while (n < max_pairs && ring_.Overflowed()) {
-      r = ring_.Enter(true, 0, static_cast<unsigned>(max_pairs - n));
+    // More may be waiting: the kernel's deferred work is run a batch per
+    // call (DEFER_TASKRUN), and completions beyond the queue's size wait
+    // in its overflow list (NODROP). Poll again while a batch came back
+    // full or completions overflowed, and there is room to report them.
+    for (int rounds = 0; n < max_pairs && rounds < 64 && (came >= kTaskRunBatch || ring_.Overflowed()); ++rounds) {
+      before = ring_.Ready();
+      r = ring_.Enter(true, 0);
       if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY && r != -EAGAIN) return r;
+      came = ring_.Ready() - before;
       if (ring_.Ready() == 0) break;
       n += Reap(out + 2 * n, max_pairs - n);
     }
-    if (n == 0 && r == -EINTR) return -EINTR;
+    if (n == 0 && r == -EINTR && (comp_ == nullptr || comp_[0] == 0)) return -EINTR;
     return n;
   }
 
@@ -264,10 +358,27 @@ class UringBackend final : public PollerBackend {
     unsigned ready = ring_.Ready();
     unsigned i = 0;
     int n = 0;
-    for (; i < ready && n < max_pairs; ++i) {
+    for (; i < ready; ++i) {
       const io_uring_cqe* cqe = ring_.Peek(i);
       uint64_t ud = cqe->user_data;
       if (ud & kCancelTag) continue;
+      if (ud & kOpTag) {
+        if (comp_ == nullptr) {
+          // No array to report into: the operation's result is dropped.
+          if (!(cqe->flags & IORING_CQE_F_MORE)) --ops_in_flight_;
+          continue;
+        }
+        int k = comp_[0];
+        if (k >= max_triples_) break;  // full: left for the next wait
+        comp_[1 + 3 * k] = static_cast<int32_t>(static_cast<uint32_t>(ud));
+        comp_[2 + 3 * k] = cqe->res;
+        bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+        comp_[3 + 3 * k] = more ? kOpMore : 0;
+        comp_[0] = k + 1;
+        if (!more) --ops_in_flight_;
+        continue;
+      }
+      if (n >= max_pairs) break;
       int fd = static_cast<int>(static_cast<uint32_t>(ud));
       uint32_t gen = static_cast<uint32_t>(ud >> 32);
       if (static_cast<size_t>(fd) >= fds_.size()) continue;
@@ -308,6 +419,9 @@ class UringBackend final : public PollerBackend {
   }
 
   Ring ring_;
+  int32_t* comp_ = nullptr;
+  int max_triples_ = 0;
+  int ops_in_flight_ = 0;
   std::vector<FdState> fds_;
   std::vector<int> pending_;  // fds to arm at the next Wait
 };

@@ -250,7 +250,7 @@ void Ring::AnnounceLeftWork() {
 
 bool Ring::Overflowed() const { return (LoadAcquire(sq_flags_) & IORING_SQ_CQ_OVERFLOW) != 0; }
 
-int Ring::Enter(bool wait, int64_t timeout_ns, unsigned max_complete) {
+int Ring::Enter(bool wait, int64_t timeout_ns) {
   StoreRelease(sq_tail_, sq_local_tail_);
   unsigned to_submit = sq_local_tail_ - LoadAcquire(sq_head_);
   if (!wait) {
@@ -263,11 +263,12 @@ int Ring::Enter(bool wait, int64_t timeout_ns, unsigned max_complete) {
   UringTimespec ts{};
   unsigned min_complete = 1;
   if (timeout_ns == 0) {
-    // A poll: ask for as many as the caller can take, with a timeout
-    // already passed, so the kernel runs that much deferred work (not its
-    // default batch of 20) and returns at once (ETIME when fewer came).
-    min_complete = max_complete > 0 ? max_complete : 1;
-    arg.ts = reinterpret_cast<uint64_t>(&ts);
+    // A poll: ask for nothing, so the kernel runs one batch of its deferred
+    // work and returns without sleeping. (Asking for many with a timeout
+    // already passed goes through the sleeping path: a reschedule, which
+    // costs milliseconds on a loaded machine.) The caller polls again
+    // while a batch came back full.
+    min_complete = 0;
   } else if (timeout_ns > 0) {
     ts.tv_sec = timeout_ns / 1000000000;
     ts.tv_nsec = timeout_ns % 1000000000;

@@ -52,16 +52,17 @@ class Ring {
   // A zeroed submission entry, or nullptr when the queue is full and
   // submitting what is queued did not make room (then *err says why).
   io_uring_sqe* NextSqe(int* err);
+  // Takes back the entry NextSqe just gave (not yet published).
+  void Unget() { --sq_local_tail_; }
   // Entries queued since the last Enter.
   unsigned Pending() const;
   // io_uring_enter: submits every queued entry; with wait, also runs the
   // ring's deferred work and waits for one completion at most timeout_ns
   // (-1: forever, 0: not at all). Returns 0 or -errno (-ETIME: the timeout
   // passed; -EINTR: a signal).
-  // A poll (timeout 0) asks for up to max_complete completions: with
-  // DEFER_TASKRUN the kernel runs only that much of its deferred work per
-  // call (at least 20).
-  int Enter(bool wait, int64_t timeout_ns, unsigned max_complete = 0);
+  // With DEFER_TASKRUN a poll (timeout 0) runs one batch of the kernel's
+  // deferred work (20 items): more may be waiting when it comes back full.
+  int Enter(bool wait, int64_t timeout_ns);
   // Completions overflowed into the kernel's list (the queue was full): an
   // Enter with wait moves them into the queue.
   bool Overflowed() const;

@@ -68,6 +68,21 @@ export interface NativePoller {
    * once): for a caller about to wait on fileno() elsewhere (guest mode).
    */
   flush(): void;
+  /**
+   * Completion operations (io_uring; made with a completions array):
+   * queue op (OP_RECV into / OP_SEND from buf[offset, offset+length),
+   * OP_ACCEPT multishot, OP_CLOSE, OP_SHUTDOWN with arg = how) on fd, named
+   * by token (0 .. 2^31-1, unique among those in flight: EEXIST). No
+   * syscall: the next wait() submits it. buf (null for the others) stays
+   * referenced by the poller until the operation's last completion, a
+   * cancelled one's included; wait() writes completions into the array.
+   * Other backends: ENOTSUP.
+   */
+  submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg?: number): void;
+  /** Cancel the operation in flight named token: it completes with -ECANCELED (or its own result, if it finished first). False if none is in flight. */
+  cancelOp(token: number): boolean;
+  /** How many completion operations are in flight (their buffers held). */
+  readonly opsInFlight: number;
   /** Release the kernel object. Further calls throw an EBADF error. Idempotent. */
   close(): void;
   /** The fd to watch for readiness from outside: the poller's own (epoll / kqueue), an eventfd the ring signals (io_uring), or -1 for poll and select. */
@@ -77,9 +92,22 @@ export interface NativePoller {
 }
 
 export interface NativePollerConstructor {
-  /** `events` is the shared result array: pairs (fd, bits); its length must be even and >= 2. */
-  new (backend: BackendName, events: Int32Array): NativePoller;
+  /**
+   * `events` is the shared result array: pairs (fd, bits); its length must be even and >= 2.
+   * `completions` (io_uring's completion operations): [count, (token, result, flags) * k],
+   * written by each wait(); flags has OP_MORE while more completions of the operation follow.
+   */
+  new (backend: BackendName, events: Int32Array, completions?: Int32Array): NativePoller;
 }
+
+/** Completion operations of Poller.submit (io_uring). */
+export const OP_RECV = 1;
+export const OP_SEND = 2;
+export const OP_ACCEPT = 3;
+export const OP_CLOSE = 4;
+export const OP_SHUTDOWN = 5;
+/** A completion's flag: more completions of the same operation follow (multishot accept). */
+export const OP_MORE = 1;
 
 /** Wakes a poller from another thread or from a signal handler. */
 export interface NativeWaker {

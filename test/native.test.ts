@@ -5,12 +5,13 @@
 // cleanup; the file ends by checking the process has as many open fds as it
 // started with.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { canLimitFds } from './emfile.js';
 import { extraBackends, osBackend } from './helpers.js';
 
 import {
@@ -22,6 +23,11 @@ import {
   POLL_READ,
   POLL_WRITE,
   WOULD_BLOCK,
+  OP_ACCEPT,
+  OP_CLOSE,
+  OP_MORE,
+  OP_RECV,
+  OP_SEND,
   type BackendName,
   type InetAddress,
   type NativePoller,
@@ -511,6 +517,185 @@ describe.each(native.backends())('Poller(%s)', (backend) => {
       expect(waitMap(p, ev, 0).size).toBe(0);
     });
   }
+});
+
+// ---- io_uring completion operations ----------------------------------------
+
+describe.runIf(native.uringProbe().available)('Poller(io_uring): completion operations', () => {
+  function ring(triples = 64): { p: NativePoller; ev: Int32Array; comp: Int32Array } {
+    const ev = new Int32Array(128);
+    const comp = new Int32Array(1 + 3 * triples);
+    const p = new native.Poller('io_uring', ev, comp);
+    openPollers.push(p);
+    return { p, ev, comp };
+  }
+
+  /** Waits until `count` operations completed (finally: no OP_MORE); returns token -> [results]. */
+  function completions(p: NativePoller, comp: Int32Array, count: number): Map<number, number[]> {
+    const out = new Map<number, number[]>();
+    let finished = 0;
+    const deadline = Date.now() + 5000;
+    while (finished < count) {
+      if (Date.now() > deadline) throw new Error(`only ${finished} of ${count} operations completed`);
+      p.wait(100);
+      for (let i = 0; i < comp[0]!; i++) {
+        const [token, res, flags] = [comp[1 + 3 * i]!, comp[2 + 3 * i]!, comp[3 + 3 * i]!];
+        out.set(token, [...(out.get(token) ?? []), res]);
+        if ((flags & OP_MORE) === 0) finished++;
+      }
+    }
+    return out;
+  }
+
+  it('recv and send complete into and from the caller\'s buffers, held until then', () => {
+    const { p, comp } = ring();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const into = Buffer.alloc(16);
+    p.submit(OP_RECV, a, into, 2, 10, 1);
+    p.submit(OP_SEND, b, Buffer.from('hello'), 0, 5, 2);
+    expect(p.opsInFlight).toBe(2);
+    const done = completions(p, comp, 2);
+    expect(done.get(1)).toEqual([5]);
+    expect(done.get(2)).toEqual([5]);
+    expect(into.subarray(2, 7).toString()).toBe('hello');
+    expect(p.opsInFlight).toBe(0);
+  });
+
+  it('refuses bad operations with clear errors, and a token in flight (EEXIST)', () => {
+    const { p, comp } = ring();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    expect(() => p.submit(9, a, null, 0, 0, 1)).toThrow(RangeError);
+    expect(() => p.submit(OP_RECV, a, Buffer.alloc(4), 2, 8, 1)).toThrow(RangeError);
+    expect(() => p.submit(OP_CLOSE, a, Buffer.alloc(4), 0, 4, 1)).toThrow(TypeError);
+    p.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1);
+    expectErrno(() => p.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1), 'EEXIST');
+    expect(p.cancelOp(1)).toBe(true);
+    expect(p.cancelOp(77)).toBe(false);
+    expect(completions(p, comp, 1).get(1)).toEqual([-E.ECANCELED!]);
+    void b;
+    // Without a completions array, or on another backend: refused.
+    const plain = poller('io_uring').p;
+    expect(() => plain.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1)).toThrow(/without a completions array/);
+    const epoll = new native.Poller(osBackend === 'epoll' ? 'epoll' : 'poll', new Int32Array(2), new Int32Array(4));
+    openPollers.push(epoll);
+    expectErrno(() => epoll.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1), 'ENOTSUP');
+  });
+
+  it('cancel with a send in flight: no byte is sent twice or lost', () => {
+    const { p, comp } = ring();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    native.setsockopt(a, native.SO_SNDBUF, 4096);
+    // Fill the pipe between a and b with a known pattern.
+    const sent: Buffer[] = [];
+    for (let i = 0; ; i++) {
+      const chunk = Buffer.alloc(1024, i % 251);
+      const n = native.send(a, chunk, 0, chunk.length);
+      if (n === WOULD_BLOCK) break;
+      sent.push(chunk.subarray(0, n));
+    }
+    // A send the socket cannot take now: in flight, then cancelled.
+    const more = Buffer.alloc(65536);
+    for (let i = 0; i < more.length; i++) more[i] = (i * 7) % 256;
+    p.submit(OP_SEND, a, more, 0, more.length, 5);
+    p.wait(0);
+    expect(p.cancelOp(5)).toBe(true);
+    const [res] = completions(p, comp, 1).get(5)!;
+    // Cancelled before any byte went (-ECANCELED), or what went is counted.
+    if (res! < 0) expect(res).toBe(-E.ECANCELED!);
+    const expected = Buffer.concat([...sent, more.subarray(0, Math.max(res!, 0))]);
+    const got: Buffer[] = [];
+    const buf = Buffer.alloc(65536);
+    let total = 0;
+    for (;;) {
+      const n = native.recv(b, buf, 0, buf.length);
+      if (n === WOULD_BLOCK) break;
+      got.push(Buffer.from(buf.subarray(0, n)));
+      total += n;
+    }
+    expect(total).toBe(expected.length);
+    expect(Buffer.concat(got).equals(expected)).toBe(true);
+  });
+
+  it('close with operations in flight: they are cancelled and awaited, their buffers released', () => {
+    const { p } = ring();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    for (let t = 0; t < 8; t++) p.submit(OP_RECV, a, Buffer.alloc(4096), 0, 4096, t);
+    p.wait(0);
+    expect(p.opsInFlight).toBe(8);
+    p.close();
+    expect(p.opsInFlight).toBe(0);
+    // Nothing reads from a any more: what b sends stays in a's buffer.
+    expect(native.send(b, text('late'), 0, 4)).toBe(4);
+    expect(native.recv(a, Buffer.alloc(8), 0, 8)).toBe(4);
+  });
+
+  it('a full submission ring: 600 operations queued between two waits all complete, in order', () => {
+    // The ring has 256 submission entries: queuing more submits what is
+    // queued to make room, with no completion lost.
+    const { p, comp } = ring(1024);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const bytes = Buffer.alloc(600);
+    for (let i = 0; i < 600; i++) bytes[i] = i % 256;
+    expect(native.send(a, bytes, 0, 600)).toBe(600);
+    const got = Buffer.alloc(600);
+    for (let i = 0; i < 600; i++) p.submit(OP_RECV, b, got, i, 1, i);
+    const done = completions(p, comp, 600);
+    expect([...done.values()].every((r) => r.length === 1 && r[0] === 1)).toBe(true);
+    expect(got.equals(bytes)).toBe(true);
+  });
+
+  it.runIf(canLimitFds)('multishot accept: EMFILE ends it, the connection stays queued; submitted again, a new fd per connection', () => {
+    const { p, comp } = ring();
+    const l = track(native.socket(AF_INET, SOCK_STREAM));
+    native.bind(l, AF_INET, '127.0.0.1', 0);
+    native.listen(l, 16);
+    const { port } = native.getsockname(l) as InetAddress;
+    const clients = track([0, 1].map(() => native.socket(AF_INET, SOCK_STREAM)));
+    // The kernel takes the fd limit when the accept is submitted: lower it
+    // first, so that no fd is free. Spare fds are closed before it is put
+    // back (prlimit needs a few to start).
+    const soft = execFileSync('prlimit', ['--pid', String(process.pid), '--nofile', '--raw', '--noheadings', '--output=SOFT'], { encoding: 'utf8' }).trim();
+    const spare = track([...Array(8)].flatMap(() => native.socketpair(AF_UNIX, SOCK_STREAM)));
+    const highest = Math.max(...readdirSync('/proc/self/fd').map(Number));
+    const fillers: number[] = [];
+    for (let fd = native.socket(AF_UNIX, SOCK_STREAM); ; fd = native.socket(AF_UNIX, SOCK_STREAM)) {
+      fillers.push(track(fd));
+      if (fd > highest) break;
+    }
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${fillers[fillers.length - 1]! + 1}:`]);
+    let ended: number[];
+    try {
+      p.submit(OP_ACCEPT, l, null, 0, 0, 1);
+      native.connect(clients[0]!, AF_INET, '127.0.0.1', port);
+      ended = completions(p, comp, 1).get(1)!;
+    } finally {
+      for (const fd of spare) closeFd(fd);
+      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:`]);
+      for (const fd of fillers) closeFd(fd);
+    }
+    expect(ended).toEqual([-E.EMFILE!]);
+    // Submitted again: the connection that waited in the backlog, then the next.
+    p.submit(OP_ACCEPT, l, null, 0, 0, 2);
+    const accepted: number[] = [];
+    const deadline = Date.now() + 5000;
+    let second = false;
+    while (accepted.length < 2 && Date.now() < deadline) {
+      if (accepted.length === 1 && !second) {
+        second = true;
+        native.connect(clients[1]!, AF_INET, '127.0.0.1', port);
+      }
+      p.wait(100);
+      for (let i = 0; i < comp[0]!; i++) {
+        expect(comp[1 + 3 * i]).toBe(2);
+        expect(comp[3 + 3 * i]! & OP_MORE).toBe(OP_MORE);
+        accepted.push(track(comp[2 + 3 * i]!));
+      }
+    }
+    expect(accepted).toHaveLength(2);
+    for (const fd of accepted) expect(fd).toBeGreaterThan(2);
+    expect(p.cancelOp(2)).toBe(true);
+    expect(completions(p, comp, 1).get(2)).toEqual([-E.ECANCELED!]);
+  });
 });
 
 describe('Waker', () => {
