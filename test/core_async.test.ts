@@ -71,10 +71,12 @@ describe.each(modes)('%s', (mode) => {
           if (loop.time() - t0 < s) late.push(s);
           order.push(v);
         };
-        await gather(sleeper(0.03), sleeper(0.01), sleeper(0.02), sleeper(0));
+        // 50 ms apart: each deadline counts from its own sleep() call, and a
+        // loaded or sanitized run can take ~10 ms between the first and last.
+        await gather(sleeper(0.15), sleeper(0.05), sleeper(0.1), sleeper(0));
         return [order, late];
       });
-      expect(got).toEqual([[0, 0.01, 0.02, 0.03], []]);
+      expect(got).toEqual([[0, 0.05, 0.1, 0.15], []]);
     });
 
     test('sleep(0) yields to the other tasks once', async () => {

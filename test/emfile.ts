@@ -69,3 +69,22 @@ export async function connectHelloClients(port: number, total: number, clients: 
     ),
   );
 }
+
+/**
+ * The value of `count` once it has not changed for `quietMs` (at most
+ * `maxMs`): a connection accepted just before the server ran out of fds may
+ * still have its echo on the way, and a loaded machine delays it.
+ */
+export async function settledCount(count: () => number, quietMs = 500, maxMs = 10_000): Promise<number> {
+  const deadline = Date.now() + maxMs;
+  let value = count();
+  let since = Date.now();
+  while (Date.now() - since < quietMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (count() !== value) {
+      value = count();
+      since = Date.now();
+    }
+  }
+  return value;
+}
