@@ -2,7 +2,7 @@
 // create_connection, create_unix_server, create_unix_connection).
 
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
-import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, TlsOptions } from './events.js';
+import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, KeepAliveOption, TlsOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
 import { CancelledError, ExceptionGroup } from './errors.js';
 import { getaddrinfo } from './resolver.js';
@@ -11,6 +11,7 @@ import { Server } from './server.js';
 import type { InetAddress, UnixAddress } from './native.js';
 import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket, adoptSocket } from './socket.js';
+import type { SocketOptionName } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
 import { SSLProtocol, resolveTls } from './sslproto.js';
 import { staggeredRace } from './staggered.js';
@@ -18,7 +19,7 @@ import type { TlsSetup } from './sslproto.js';
 import type { Transport } from './transports.js';
 import type { Coroutine, Co } from './coroutines.js';
 
-export type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions };
+export type { CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, KeepAliveOption };
 
 /**
  * A connected socket becomes a transport: wait for connectionMade (with
@@ -66,6 +67,26 @@ function tlsFactory(loop: AbstractEventLoop, protocolFactory: () => BaseProtocol
   return () => new SSLProtocol(loop, protocolFactory(), tls.context, null, true, null, tls.handshakeTimeout, tls.shutdownTimeout);
 }
 
+/**
+ * Turn TCP keep-alive on (SO_KEEPALIVE), with its timing if given.
+ * @throws TypeError / RangeError for a bad option; ENOPROTOOPT where the OS lacks a timing option.
+ */
+export function applyKeepAlive(sock: Socket, option: KeepAliveOption | undefined): void {
+  const timing = keepAliveTiming(option);
+  if (timing === null || sock.family === AF_UNIX) return;
+  sock.setsockopt('SO_KEEPALIVE', true);
+  for (const [name, v] of timing) if (v !== undefined) sock.setsockopt(name, v);
+}
+
+/** The socket options of a keepAlive option (null: off), checked. */
+function keepAliveTiming(option: KeepAliveOption | undefined): Array<[SocketOptionName, number | undefined]> | null {
+  if (option === undefined || option === false) return null;
+  if (option !== true && (option === null || typeof option !== 'object')) throw new TypeError(`keepAlive must be a boolean or { idle, interval, count }, got ${String(option)}`);
+  const timing: Array<[SocketOptionName, number | undefined]> = option === true ? [] : [['TCP_KEEPIDLE', option.idle], ['TCP_KEEPINTVL', option.interval], ['TCP_KEEPCNT', option.count]];
+  for (const [, v] of timing) if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new RangeError(`keepAlive timing must be integers >= 1, got ${String(v)}`);
+  return timing;
+}
+
 function enableNoDelay(sock: Socket): void {
   // asyncio turns Nagle off for every TCP transport: request/response
   // protocols otherwise wait ~40 ms for delayed ACKs.
@@ -91,10 +112,17 @@ export function* createConnection<P extends BaseProtocol>(
     if (host != null || port != null) throw new RangeError('createConnection: host/port and sock can not be specified at the same time');
     const tls = resolveTls(options, false, null);
     const sock = adoptSocket(options.sock, SOCK_STREAM, 'createConnection');
-    enableNoDelay(sock);
+    try {
+      enableNoDelay(sock);
+      applyKeepAlive(sock, options.keepAlive);
+    } catch (err) {
+      sock.close();
+      throw err;
+    }
     return yield* connectTransport(loop, sock, protocolFactory, tls);
   }
   if (host == null || port == null) throw new RangeError('createConnection: host and port, or sock, are required');
+  keepAliveTiming(options.keepAlive); // bad input fails before any connect
   const tls = resolveTls(options, false, host);
   const delay = options.happyEyeballsDelay ?? null;
   if (delay !== null && (typeof delay !== 'number' || Number.isNaN(delay) || delay < 0)) {
@@ -141,6 +169,7 @@ export function* createConnection<P extends BaseProtocol>(
   if (sock === null) throw connectionError(errors.flat(), options.allErrors === true);
   try {
     enableNoDelay(sock);
+    applyKeepAlive(sock, options.keepAlive);
   } catch (err) {
     sock.close();
     throw err;
@@ -243,9 +272,10 @@ export function* createServer(
 ): Coroutine<Server> {
   const backlog = options.backlog ?? 100;
   const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
+  keepAliveTiming(options.keepAlive); // bad input fails now, not at each accept
   if (options.sock !== undefined) {
     if (host != null || port != null) throw new RangeError('createServer: host/port and sock can not be specified at the same time');
-    return listenOn(loop, adoptSocket(options.sock, SOCK_STREAM, 'createServer'), factory, backlog, options.startServing ?? true);
+    return listenOn(loop, adoptSocket(options.sock, SOCK_STREAM, 'createServer'), factory, backlog, options.startServing ?? true, options.keepAlive);
   }
   if (port == null) throw new RangeError('createServer: a port (0 for any), or sock, is required');
   const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
@@ -275,7 +305,7 @@ export function* createServer(
     for (const s of sockets) s.close();
     throw err;
   }
-  return serve(loop, sockets, factory, backlog, options.startServing ?? true);
+  return serve(loop, sockets, factory, backlog, options.startServing ?? true, options.keepAlive);
 }
 
 /** Listen on a Unix socket path; a stale socket file left by a dead server is removed first. */
@@ -331,14 +361,14 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEven
 }
 
 /** A given socket listens (again: listen() on a listening socket only sets the backlog, as asyncio's start_serving does) and is served. */
-function listenOn(loop: AbstractEventLoop, sock: Socket, factory: () => BaseProtocol, backlog: number, start: boolean): Server {
+function listenOn(loop: AbstractEventLoop, sock: Socket, factory: () => BaseProtocol, backlog: number, start: boolean, keepAlive?: KeepAliveOption): Server {
   try {
     sock.listen(backlog);
   } catch (err) {
     sock.close();
     throw err;
   }
-  return serve(loop, [sock], factory, backlog, start);
+  return serve(loop, [sock], factory, backlog, start, keepAlive);
 }
 
 /**
@@ -354,8 +384,15 @@ export function* connectAcceptedSocket<P extends BaseProtocol>(loop: AbstractEve
   return yield* connectTransport(loop, s, protocolFactory, tls, true);
 }
 
-function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean): Server {
-  const server = new Server(loop, sockets, protocolFactory, { backlog, configure: enableNoDelay });
+function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean, keepAlive?: KeepAliveOption): Server {
+  const configure =
+    keepAlive === undefined || keepAlive === false
+      ? enableNoDelay
+      : (conn: Socket): void => {
+          enableNoDelay(conn);
+          applyKeepAlive(conn, keepAlive);
+        };
+  const server = new Server(loop, sockets, protocolFactory, { backlog, configure });
   if (start) {
     try {
       server.startServing();

@@ -112,7 +112,16 @@ export interface StartTlsOptions {
 }
 
 /** Options of loop.createServer and startServer (and, partly, of the Unix servers). */
+/**
+ * TCP keep-alive: true for SO_KEEPALIVE with the system's timing, or the
+ * timing in seconds / probes (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT; an
+ * ENOPROTOOPT error where the OS has not that one).
+ */
+export type KeepAliveOption = boolean | { idle?: number; interval?: number; count?: number };
+
 export interface CreateServerOptions extends TlsOptions {
+  /** Keep-alive on every accepted connection (asyncio 3.13's keep_alive). */
+  keepAlive?: KeepAliveOption;
   /**
    * Serve this socket instead of making one (host and port must then be
    * null): a coio Socket, or an fd (socket activation, one passed by a
@@ -134,6 +143,8 @@ export interface CreateServerOptions extends TlsOptions {
 
 /** Options of loop.createConnection and openConnection. */
 export interface CreateConnectionOptions extends TlsOptions {
+  /** Keep-alive on the connection. */
+  keepAlive?: KeepAliveOption;
   /** Use this connected socket (a coio Socket or an fd) instead of connecting (host and port must then be null); the transport owns it. */
   sock?: Socket | number;
   /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */

@@ -74,7 +74,7 @@ export { ProtocolBase, DatagramProtocolBase } from './protocols.js';
 export type { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol } from './protocols.js';
 export type { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, ExtraInfo } from './transports.js';
 export { Server } from './server.js';
-export type { CreateServerOptions, CreateConnectionOptions, CreateUnixServerOptions, CreateUnixConnectionOptions } from './connections.js';
+export type { CreateServerOptions, CreateConnectionOptions, CreateUnixServerOptions, CreateUnixConnectionOptions, KeepAliveOption } from './connections.js';
 export type { DatagramEndpointOptions } from './datagram_transport.js';
 export type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
 export {
