@@ -487,9 +487,10 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   /**
    * @internal The rest of an iteration: wait for I/O for at most `timeout`
    * (guest mode passes 0: Node's loop did the waiting), move due timers to
-   * the ready queue, run the batch, then the _afterBatch hook.
+   * the ready queue, run the batch, then the _afterBatch hook. Returns how
+   * many callbacks the batch ran.
    */
-  _runStep(timeout: number | null): void {
+  _runStep(timeout: number | null): number {
     const heap = this._scheduled;
     const ready = this._ready;
     this._poll(timeout);
@@ -513,6 +514,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     }
     const after = this._afterBatch;
     if (after !== null) after();
+    return ntodo;
   }
 
   /** @internal guest.ts: mark the loop running without blocking; Node's loop then calls _runStep. */
