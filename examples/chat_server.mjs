@@ -28,10 +28,10 @@
 // above that, or a client that reads fine can be cut off by a burst.
 //
 // Stopping: Ctrl-C or SIGTERM shut it down cleanly (tell everyone, stop
-// listening, close the connections, exit 0); the handlers are coio's
-// loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
-// while coio's loop waits in epoll. A second Ctrl-C kills it.
-import { gather, openConnection, run, sleep, startServer } from 'coio';
+// listening, close the connections, exit 0); the server runs in guest mode
+// (runGuest), so the handlers are Node's own process.once() listeners
+// (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
+import { gather, openConnection, runGuest, sleep, startServer } from 'coio';
 import { untilSignal } from './_common.mjs';
 
 const MAX_LINE = 4096;
@@ -209,8 +209,8 @@ if (mb !== -1) {
   argv.splice(mb, 2);
 }
 const [arg, hostArg] = argv;
-if (arg === 'demo') run(demo);
-else if ((arg === undefined || /^\d+$/.test(arg)) && maxBuffer > 0) run(serve(Number(arg ?? 8889), hostArg ?? '127.0.0.1', maxBuffer));
+if (arg === 'demo') await runGuest(demo);
+else if ((arg === undefined || /^\d+$/.test(arg)) && maxBuffer > 0) await runGuest(serve(Number(arg ?? 8889), hostArg ?? '127.0.0.1', maxBuffer));
 else {
   console.error('usage: node examples/chat_server.mjs [port [host] | demo] [--max-buffer BYTES]');
   process.exit(2);

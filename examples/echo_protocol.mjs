@@ -9,9 +9,9 @@
 //   node examples/echo_protocol.mjs client HOST PORT MSG     send MSG, print the echo
 //
 // Stopping the server: Ctrl-C or SIGTERM shut it down cleanly (stop
-// listening, close the connections, exit 0); the handlers are coio's
-// loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
-// while coio's loop waits in epoll. A second Ctrl-C kills it.
+// listening, close the connections, exit 0); the server runs in guest mode
+// (runGuest), so the handlers are Node's own process.once() listeners
+// (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
 import { getRunningLoop, ProtocolBase } from 'coio';
 import { echoCli, untilSignal } from './_common.mjs';
 
@@ -104,4 +104,4 @@ function* serverMain(port, host) {
   yield* server.shutdown();
 }
 
-echoCli('echo_protocol', { demo, serverMain, echoClient });
+await echoCli('echo_protocol', { demo, serverMain, echoClient });

@@ -8,9 +8,9 @@
 //   node examples/echo_sock.mjs client HOST PORT MSG     send MSG, print the echo
 //
 // Stopping the server: Ctrl-C or SIGTERM shut it down cleanly (stop
-// listening, close the connections, exit 0); the handlers are coio's
-// loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
-// while coio's loop waits in epoll. A second Ctrl-C kills it.
+// listening, close the connections, exit 0); the server runs in guest mode
+// (runGuest), so the handlers are Node's own process.once() listeners
+// (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
 import { AF_INET6, CancelledError, createTask, gather, getRunningLoop, SHUT_WR, sleep, Socket, wait } from 'coio';
 import { echoCli, untilSignal } from './_common.mjs';
 
@@ -165,4 +165,4 @@ function* serverMain(port, host) {
   yield* wait([server]);
 }
 
-echoCli('echo_sock', { demo, serverMain, echoClient });
+await echoCli('echo_sock', { demo, serverMain, echoClient });

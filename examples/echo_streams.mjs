@@ -8,9 +8,9 @@
 //   node examples/echo_streams.mjs client HOST PORT MSG     send MSG, print the echo
 //
 // Stopping the server: Ctrl-C or SIGTERM shut it down cleanly (stop
-// listening, close the connections, exit 0); the handlers are coio's
-// loop.addSignalHandler, since a process.on('SIGINT') listener cannot fire
-// while coio's loop waits in epoll. A second Ctrl-C kills it.
+// listening, close the connections, exit 0); the server runs in guest mode
+// (runGuest), so the handlers are Node's own process.once() listeners
+// (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
 import { gather, openConnection, startServer } from 'coio';
 import { echoCli, untilSignal } from './_common.mjs';
 
@@ -76,4 +76,4 @@ function* serverMain(port, host) {
   yield* server.shutdown();
 }
 
-echoCli('echo_streams', { demo, serverMain, echoClient });
+await echoCli('echo_streams', { demo, serverMain, echoClient });

@@ -33,10 +33,9 @@
 // Stopping: Ctrl-C or SIGTERM shut it down cleanly (stop listening, close
 // the connections once their pending responses are sent, abort those still
 // open after SHUTDOWN_TIMEOUT seconds: a client that does not read must not
-// hold the shutdown for ever; exit 0); the
-// handlers are coio's loop.addSignalHandler, since a process.on('SIGINT')
-// listener cannot fire while coio's loop waits in epoll. A second Ctrl-C
-// kills it.
+// hold the shutdown for ever; exit 0); the server runs in guest mode
+// (runGuest), so the handlers are Node's own process.once() listeners
+// (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
 //
 // Reuse: `new HttpProtocol(handler)` serves any handler(req) -> response
 // ({ status, body, contentType?, headers? }); examples/reuseport_workers.mjs
@@ -47,7 +46,7 @@ import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, run } from 'coio';
+import { PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, runGuest } from 'coio';
 import { untilSignal } from './_common.mjs';
 import { RequestParser } from './http_parser.mjs';
 
@@ -410,7 +409,7 @@ if (isMain()) {
     else positional.push(argv[i]);
   }
   const [arg, hostArg] = positional;
-  if (arg === 'demo' && !flags.tls) run(demo);
+  if (arg === 'demo' && !flags.tls) await runGuest(demo);
   else if ((arg === undefined || /^\d+$/.test(arg)) && positional.length <= 2 && !flags.cert === !flags.key && (flags.tls || !flags.cert)) {
     let ssl;
     if (flags.tls) {
@@ -418,7 +417,7 @@ if (isMain()) {
       ssl = new SSLContext(PROTOCOL_TLS_SERVER);
       ssl.loadCertChain(cert, key);
     }
-    run(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1', ssl));
+    await runGuest(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1', ssl));
   } else {
     console.error(usage);
     process.exit(2);

@@ -50,9 +50,10 @@ export interface SigintGuard {
 /**
  * Make the first Ctrl-C cancel `mainTask` on `loop`; null when it does not
  * apply here. `viaNode` (guest mode, where Node's loop turns): listen with
- * process.once('SIGINT') rather than a coio handler, so a process.on('SIGINT')
+ * process.on('SIGINT') rather than a coio handler, so a process.on('SIGINT')
  * the program adds later shares the signal instead of replacing coio's
- * disposition under it.
+ * disposition under it; while the program has a SIGINT listener of its own,
+ * Ctrl-C is its to handle, and this one steps aside.
  */
 export function cancelOnSigint(loop: BaseEventLoop, mainTask: Task<unknown>, viaNode = false): SigintGuard | null {
   const SIGINT = signalNumber('SIGINT');
@@ -70,6 +71,9 @@ export function cancelOnSigint(loop: BaseEventLoop, mainTask: Task<unknown>, via
     }
   };
   const onSigint = (): void => {
+    // Guest mode: a listener the program added since handles Ctrl-C itself
+    // (a graceful shutdown); a Ctrl-C that finds only ours cancels main.
+    if (viaNode && process.listenerCount('SIGINT') > 1) return;
     uninstall();
     interrupted = true;
     if (!mainTask.done()) mainTask.cancel();
