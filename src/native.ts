@@ -1,4 +1,5 @@
-// Typed loader of the native addon (native/*.cc, built by node-gyp on install).
+// Typed loader of the native addon (native/*.cc): a prebuild shipped in the
+// package, or a source build by node-gyp (see addonPath).
 //
 // The addon is thin and syscall-shaped: every function here is one syscall
 // (or a short retry loop around one). Policy lives in TypeScript.
@@ -15,7 +16,8 @@
 //   TypeError / RangeError before any syscall is made.
 
 import bindings from 'bindings';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 /** Interest / readiness bits used by the pollers. */
@@ -427,22 +429,97 @@ export function packageRoot(): string {
 }
 
 /**
- * COIO_ADDON_PATH: load the addon from this file instead of build/ (the
+ * COIO_ADDON_PATH: load the addon from this file instead of build/ or prebuilds/ (the
  * sanitized build of scripts/asan.sh lives in build-asan/). Read once, at
  * load; worker threads that load the addon themselves get it in their
  * workerData (resolver.ts), so they load the same file.
  */
 export const addonPathOverride: string | undefined = process.env.COIO_ADDON_PATH || undefined;
 
-function loadAddon(): NativeAddon {
-  const override = addonPathOverride;
-  if (override !== undefined) {
-    const mod = { exports: {} as NativeAddon };
-    process.dlopen(mod, override);
-    return mod.exports;
-  }
-  return bindings({ bindings: 'coio', module_root: packageRoot() }) as NativeAddon;
+/** The parts of node-gyp-build's matching rules addonPath() uses (its own loader takes the first addon of a directory; coio has two). */
+interface NodeGypBuild {
+  parseTuple(dir: string): PrebuildDir | undefined;
+  matchTuple(platform: string, arch: string): (tuple: PrebuildDir | undefined) => tuple is PrebuildDir;
+  compareTuples(a: PrebuildDir, b: PrebuildDir): number;
+  parseTags(file: string): PrebuildTags | undefined;
+  matchTags(runtime: string, abi: string): (tags: PrebuildTags | undefined) => tags is PrebuildTags;
+  compareTags(runtime: string): (a: PrebuildTags, b: PrebuildTags) => number;
+}
+/** prebuilds/<platform>-<arch>, parsed. */
+interface PrebuildDir {
+  name: string;
+  platform: string;
+  architectures: string[];
+}
+/** A prebuild's file name, parsed into its tags (napi, glibc / musl, ...). */
+interface PrebuildTags {
+  file: string;
 }
 
-export const native: NativeAddon = loadAddon();
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The file of one of coio's addons ('coio', or 'coio_tls' for TLS), found as
+ * node-gyp-build finds an addon: a source build (build/Release, made by
+ * `npm install` from a clone, or by the install script when no prebuild
+ * matched) first, else the prebuild in the package that matches this
+ * platform, architecture and libc (prebuilds/<platform>-<arch>/<name>.napi.<libc>.node,
+ * made by scripts/prebuild.mjs with prebuildify: N-API, so one file serves
+ * every Node version). COIO_ADDON_PATH overrides both (see addonPathOverride).
+ * @throws an Error with code 'ERR_COIO_NO_ADDON' that says what to run, when there is neither.
+ */
+export function addonPath(name: 'coio' | 'coio_tls', root: string = packageRoot()): string {
+  const built = join(root, 'build', 'Release', `${name}.node`);
+  if (existsSync(built)) return built;
+  const ngb = createRequire(join(root, 'package.json'))('node-gyp-build') as NodeGypBuild;
+  const prebuilds = join(root, 'prebuilds');
+  const tuple = listDir(prebuilds)
+    .map((d) => ngb.parseTuple(d))
+    .filter(ngb.matchTuple(process.platform, process.arch))
+    .sort(ngb.compareTuples)[0];
+  if (tuple !== undefined) {
+    const candidates = listDir(join(prebuilds, tuple.name))
+      .filter((f) => f.split('.')[0] === name)
+      .map((f) => ngb.parseTags(f))
+      .filter(ngb.matchTags('node', process.versions.modules))
+      .sort(ngb.compareTags('node'));
+    if (candidates[0] !== undefined) return join(prebuilds, tuple.name, candidates[0].file);
+  }
+  const shipped = listDir(prebuilds).join(', ') || 'none';
+  throw Object.assign(
+    new Error(
+      `coio: no native addon for ${process.platform}-${process.arch} (Node ${process.version}) in ${root}: ` +
+        `no source build (build/Release/${name}.node) and no matching prebuild (prebuilds shipped: ${shipped}). ` +
+        'Build it from source: run `npm rebuild coio` in your project (`pnpm rebuild coio` with pnpm); ' +
+        'it needs python3, make and a C++17 compiler.',
+    ),
+    { code: 'ERR_COIO_NO_ADDON' },
+  );
+}
+
+function dlopen<T>(file: string): T {
+  const mod = { exports: {} as T };
+  process.dlopen(mod, file);
+  return mod.exports;
+}
+
+/**
+ * The file the main addon was loaded from: worker threads that load the
+ * addon themselves (threads.ts, resolver.ts) get it in their workerData,
+ * so they load the same file.
+ */
+export const loadedAddonPath: string = addonPathOverride ?? addonPath('coio');
+
+export const native: NativeAddon = dlopen<NativeAddon>(loadedAddonPath);
+
+/** @internal Load the TLS addon: beside COIO_ADDON_PATH's file when set (the sanitized builds put both side by side), else as addonPath() finds it. */
+export function loadTlsAddon<T>(): T {
+  return dlopen<T>(addonPathOverride !== undefined ? join(dirname(addonPathOverride), 'coio_tls.node') : addonPath('coio_tls'));
+}
 export default native;

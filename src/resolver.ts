@@ -12,7 +12,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { AbstractEventLoop } from './events.js';
-import { addonPathOverride, packageRoot } from './native.js';
+import { loadedAddonPath, packageRoot } from './native.js';
 import { threadBridge } from './thread_bridge.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM } from './socket.js';
 import type { Coroutine, Co } from './coroutines.js';
@@ -33,11 +33,9 @@ interface Reply {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { lookup } = require('node:dns');
-const { createRequire } = require('node:module');
-// workerData.addon: native.ts's COIO_ADDON_PATH override, so this thread loads the same addon file.
-const native = workerData.addon
-  ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
-  : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
+// workerData.addon: the file native.ts loaded the addon from (a source build, a
+// prebuild or COIO_ADDON_PATH), so this thread loads the same one.
+const native = (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })();
 const ports = new Map();
 parentPort.on('message', (msg) => {
   if (msg.kind === 'port') return void ports.set(msg.rid, msg.port);
@@ -65,7 +63,7 @@ const live = new Set<Resolver>();
 
 function acquireWorker(): Worker {
   if (worker === undefined) {
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride } });
+    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: loadedAddonPath } });
     // The worker must never keep the process alive on its own.
     w.unref();
     // A worker that ends while in use (it failed to start, or could not

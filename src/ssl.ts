@@ -8,11 +8,9 @@
 // over memory BIOs; every decision (verification policy, SNI, ALPN choice
 // of the client, flow control, timeouts) is made here and in sslproto.ts.
 
-import bindings from 'bindings';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { addonPathOverride, packageRoot } from './native.js';
+import { loadTlsAddon } from './native.js';
 
 // ---- the native engine ---------------------------------------------------
 
@@ -101,14 +99,7 @@ export function tlsNative(): TlsAddon {
   if (tlsAddon !== undefined) return tlsAddon;
   if (tlsLoadError !== undefined) throw tlsLoadError;
   try {
-    if (addonPathOverride !== undefined) {
-      // The sanitized build (scripts/asan.sh) puts both addons side by side.
-      const mod = { exports: {} as TlsAddon };
-      process.dlopen(mod, join(dirname(addonPathOverride), 'coio_tls.node'));
-      tlsAddon = mod.exports;
-    } else {
-      tlsAddon = bindings({ bindings: 'coio_tls', module_root: packageRoot() }) as TlsAddon;
-    }
+    tlsAddon = loadTlsAddon<TlsAddon>();
     return tlsAddon;
   } catch (err) {
     tlsLoadError = Object.assign(

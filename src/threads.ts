@@ -29,7 +29,7 @@ import { WORKER_FUNCTION, getRunningLoop } from './events.js';
 import type { ThreadFunction, WorkerFunction } from './events.js';
 import type { Future } from './futures.js';
 import type { AbstractEventLoop } from './events.js';
-import { addonPathOverride, native, packageRoot } from './native.js';
+import { loadedAddonPath, native, packageRoot } from './native.js';
 import { threadBridge, wakeRemote, closeRemoteWakeFd } from './thread_bridge.js';
 import { _isCoroutineFunction } from './coroutines.js';
 import type { Coroutine, Co } from './coroutines.js';
@@ -77,10 +77,9 @@ function functionSpec(fn: unknown, caller: string): FunctionSpec {
 const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const { createRequire } = require('node:module');
-// workerData.addon: native.ts's COIO_ADDON_PATH override, so this thread loads the same addon file.
-const native = workerData.addon
-  ? (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })()
-  : createRequire(workerData.root + '/package.json')('bindings')({ bindings: 'coio', module_root: workerData.root });
+// workerData.addon: the file native.ts loaded the addon from (a source build, a
+// prebuild or COIO_ADDON_PATH), so this thread loads the same one.
+const native = (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })();
 const userRequire = createRequire(process.cwd() + '/');
 const compiled = new Map();
 
@@ -365,7 +364,7 @@ export class ThreadPoolExecutor {
 
   private startWorker(): WorkerSlot {
     const state = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: addonPathOverride, state: state.buffer } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: loadedAddonPath, state: state.buffer } });
     worker.unref();
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());

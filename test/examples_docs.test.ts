@@ -203,3 +203,11 @@ test('tutorial_loop.mjs: socket and file reads interleave with the sleepers, in 
   expect(done / (1.31 * scale)).toBeLessThan(0.7);
   expect(done).toBeGreaterThanOrEqual(0.45 * scale - 0.006);
 });
+
+test('demo.mjs (npm start): serves every request, says what it cost, and exits by itself', async () => {
+  const r = await example('demo.mjs', '5', '40', '512');
+  expect(r.lines[0]).toMatch(/^coio: an echo server on 127\.0\.0\.1:\d+ \(\w+\), 5 clients x 40 requests of 512 bytes$/);
+  expect(r.lines[1]).toMatch(/^served 200 requests \(0\.1 MB each way\) in [\d.]+ s: \d+ requests\/s$/);
+  expect(r.lines[2]).toMatch(/^cost: [\d.]+ µs CPU per request .*peak RSS \d+ MB, \d+ fds open with every client connected$/);
+  expect(r.lines.at(-1)).toBe('server closed; done');
+});
