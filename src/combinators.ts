@@ -290,12 +290,21 @@ export interface AsCompletedOptions {
  *       const result = yield* next;
  *     }
  *
+ * As asyncio 3.13's, it is also async-iterable, in an async function:
+ * `for await (const task of asCompleted(tasks))` gives the Futures and Tasks
+ * themselves (those passed in; a Task for each coroutine or promise) as they
+ * complete, done, and throws TimeoutError once the timeout has passed.
+ * Consume it one way only: both ways take from the same completions.
+ *
  * @throws TypeError (at the call) for a single awaitable instead of an
  *   iterable; RuntimeError if no loop is running or set. Awaiting a returned
  *   coroutine throws that awaitable's exception, or TimeoutError once the
  *   timeout has passed.
  */
-export function asCompleted<T>(aws: Iterable<AnyAwaitable<T>>, options: AsCompletedOptions = {}): Coroutine<T>[] {
+/** What asCompleted returns: coroutines to await in order, also async-iterable over the completed Futures. */
+export type AsCompletedIterator<T> = Coroutine<T>[] & AsyncIterable<Future<T>>;
+
+export function asCompleted<T>(aws: Iterable<AnyAwaitable<T>>, options: AsCompletedOptions = {}): AsCompletedIterator<T> {
   if (aws instanceof Future || isCoroutine(aws)) throw new TypeError('asCompleted: expected an iterable of awaitables, not a single one');
   const loop = defaultLoop();
   const todo = new Set<Future<T>>();
@@ -326,7 +335,7 @@ export function asCompleted<T>(aws: Iterable<AnyAwaitable<T>>, options: AsComple
     }
     todo.clear();
   };
-  function* waitForOne(): Coroutine<T> {
+  function* nextDone(): Coroutine<Future<T>> {
     while (done.length === 0) {
       const w = loop.createFuture<void>();
       waiters.push(w);
@@ -334,10 +343,32 @@ export function asCompleted<T>(aws: Iterable<AnyAwaitable<T>>, options: AsComple
     }
     const f = done.shift()!;
     if (f === null) throw new TimeoutError('timed out');
-    return f.result();
+    return f;
+  }
+  function* waitForOne(): Coroutine<T> {
+    return (yield* nextDone()).result();
   }
 
   for (const f of todo) f.addDoneCallback(onCompletion);
   if (todo.size > 0 && options.timeout != null) timer = loop.callLater(options.timeout, onTimeout);
-  return Array.from({ length: todo.size }, () => waitForOne());
+  const count = todo.size;
+  const out = Array.from({ length: count }, () => waitForOne()) as AsCompletedIterator<T>;
+  // By hand, not an async generator: that would await each Future it
+  // yields (a Future is a thenable), giving its result instead. For the
+  // same reason the Task below returns the Future in a box.
+  function* boxed(): Coroutine<{ f: Future<T> }> {
+    return { f: yield* nextDone() };
+  }
+  out[Symbol.asyncIterator] = (): AsyncIterator<Future<T>> => {
+    let given = 0;
+    return {
+      next: async (): Promise<IteratorResult<Future<T>>> => {
+        if (given >= count) return { done: true, value: undefined };
+        given++;
+        const { f } = await loop.createTask(boxed());
+        return { done: false, value: f };
+      },
+    };
+  };
+  return out;
 }

@@ -26,7 +26,7 @@ export {
   FIRST_EXCEPTION,
   ALL_COMPLETED,
 } from './combinators.js';
-export type { GatherOptions, WaitOptions, ReturnWhen, AsCompletedOptions } from './combinators.js';
+export type { GatherOptions, WaitOptions, ReturnWhen, AsCompletedOptions, AsCompletedIterator } from './combinators.js';
 export { Timeout, timeout, timeoutAt } from './timeouts.js';
 export type { TimeoutBody } from './timeouts.js';
 export { TaskGroup } from './taskgroups.js';

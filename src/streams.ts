@@ -13,7 +13,7 @@
 // copy, and a read that finds data buffered returns without suspending.
 
 import { _markAwaitable } from './async_tasks.js';
-import { _isAsyncFunction, isThenable } from './coroutines.js';
+import { _isAsyncFunction, isCoroutine, isThenable } from './coroutines.js';
 import { RuntimeError } from './errors.js';
 import { describeValue, getRunningLoop } from './events.js';
 import type { Future } from './futures.js';
@@ -324,6 +324,41 @@ export class StreamReader {
     const data = this.buffer.take(n);
     this.maybeResumeTransport();
     return data;
+  }
+
+  /**
+   * `for await (const line of reader)` in an async function: each line
+   * ('\n' included; the last may lack it) until EOF, as asyncio's
+   * `async for line in reader`. In a generator coroutine, use eachLine().
+   * @throws as readLine().
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer, void, undefined> {
+    for (;;) {
+      // A Task: a thenable an async function can await.
+      const line = await this.loop.createTask(this.readLine());
+      if (line.length === 0) return;
+      yield line;
+    }
+  }
+
+  /**
+   * The generator coroutines' `async for line in reader`: body(line) for
+   * each line until EOF (or until body returns false). Returns the count of
+   * lines given to body.
+   * @throws what readLine() or body throws.
+   */
+  eachLine(body: (line: Buffer) => Coroutine<unknown> | unknown): Co<number>;
+  *eachLine(body: (line: Buffer) => Coroutine<unknown> | unknown): Coroutine<number> {
+    if (typeof body !== 'function') throw new TypeError('eachLine: body must be a function (a generator function or a plain one)');
+    let count = 0;
+    for (;;) {
+      const line = yield* this.readLine();
+      if (line.length === 0) return count;
+      count++;
+      const r = body(line);
+      const verdict = isCoroutine(r) ? yield* r : r;
+      if (verdict === false) return count;
+    }
   }
 
   /**
