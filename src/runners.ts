@@ -14,7 +14,7 @@ import { allTasks } from './tasks.js';
 import { _runMain } from './async_tasks.js';
 import type { Task } from './tasks.js';
 import type { Coroutine } from './coroutines.js';
-import { cancelOnSigint } from './sigint.js';
+import { cancelOnSigint, forwardNodeSignals } from './sigint.js';
 
 /** Options of run() and new Runner(): the loop's (selector, debug), or a factory for it. */
 export interface RunnerOptions extends EventLoopOptions {
@@ -62,11 +62,14 @@ export class Runner {
     const task = loop.createTask<T>(coro, options.context === undefined ? {} : { context: options.context });
     // Ctrl-C cancels the main task, then run() throws KeyboardInterrupt (sigint.ts).
     const sigint = cancelOnSigint(loop, task as Task<unknown>);
+    // Node's own signal listeners fire from the loop while it blocks (sigint.ts).
+    const unforward = forwardNodeSignals(loop);
     try {
       return loop.runUntilComplete(task);
     } catch (exc) {
       throw sigint === null ? exc : sigint.translate(exc);
     } finally {
+      unforward();
       sigint?.restore();
     }
   }

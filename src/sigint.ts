@@ -27,6 +27,7 @@ import { isMainThread } from 'node:worker_threads';
 import { CancelledError } from './errors.js';
 import type { BaseEventLoop } from './base_events.js';
 import { addSignalHandler, removeSignalHandler, signalNumber, signalWatchers } from './signals.js';
+import { constants as osConstants } from 'node:os';
 import type { Task } from './tasks.js';
 import { native } from './native.js';
 
@@ -133,4 +134,44 @@ function exitIfUncaught(interrupt: KeyboardInterrupt): void {
     }).unref();
   }
   pendingInterrupt = interrupt;
+}
+
+const CATCHABLE = new Set(Object.keys(osConstants.signals).filter((name) => name !== 'SIGKILL' && name !== 'SIGSTOP'));
+
+/**
+ * The blocking loop (run(), Runner.run) and Node's signal listeners:
+ * process.on('SIGTERM', ...) cannot fire while coio's loop holds the thread,
+ * and with a listener installed the signal no longer ends the process
+ * either, so it would be ignored, silently. While run() runs, each signal
+ * Node has listeners for is watched by the loop as well and handed to those
+ * listeners with process.emit(name, name), as Node itself does: they run
+ * from the loop, like its callbacks. Signals Node starts listening for
+ * meanwhile are picked up ('newListener'). Once run() returns, Node's own
+ * handling is back (the watchers restore the dispositions they replaced).
+ * Main thread only; a signal coio already handles (addSignalHandler, Ctrl-C)
+ * is left to it. Returns the teardown.
+ */
+export function forwardNodeSignals(loop: BaseEventLoop): () => void {
+  if (!isMainThread) return () => {};
+  const watched = new Map<string, () => void>();
+  const watch = (name: string): void => {
+    if (watched.has(name) || !CATCHABLE.has(name)) return;
+    const signum = signalNumber(name);
+    if (native.signalDisposition(signum) === 'coio') return;
+    try {
+      watched.set(name, signalWatchers(loop).watch(signum, () => process.emit(name as NodeJS.Signals, name as NodeJS.Signals)));
+    } catch {
+      // Not forwarded (no fd for the self-pipe?): the signal keeps Node's handling.
+    }
+  };
+  for (const name of process.eventNames()) if (typeof name === 'string' && process.listenerCount(name) > 0) watch(name);
+  const onNewListener = (event: string | symbol): void => {
+    if (typeof event === 'string' && !loop.isClosed()) watch(event);
+  };
+  process.on('newListener', onNewListener);
+  return () => {
+    process.removeListener('newListener', onNewListener);
+    for (const unwatch of watched.values()) unwatch();
+    watched.clear();
+  };
 }

@@ -72,6 +72,20 @@ describe('the blocking loop never hangs silently', () => {
   });
 });
 
+describe("Node's own signal listeners fire in the blocking loop", () => {
+  test.each([
+    ['SIGTERM', 'blocking-sigterm', ['ready', 'stopped by SIGTERM', 'listeners left: 0']],
+    ['SIGINT', 'blocking-sigint-listener', ['ready', 'listener added before run() fired', 'stopped by SIGINT', 'listeners left: 0']],
+  ] as const)('process.once(%s) in run()', async (signal, mode, lines) => {
+    const r = await runFixture(mode, (line, kill) => {
+      if (line === 'ready') kill(signal);
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n').slice(0, -1)).toEqual(lines);
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('Ctrl-C ends a server with a client connected', () => {
   test('serveForever: the connections are closed, exit status 130, one line, within the bound', async () => {
     let client: net.Socket | undefined;
