@@ -5,6 +5,7 @@
 // selectors (with addReader / addWriter), and the layers above that add the
 // networking (network_events.ts) and Unix (unix_events.ts) methods.
 
+import { checkFunction, checkSeconds, invalidArgType } from './arg_checks.js';
 import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
@@ -107,6 +108,12 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   abstract removeReader(fd: FileObj): boolean;
   abstract addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
   abstract removeWriter(fd: FileObj): boolean;
+  /** @internal */ abstract _addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  /** @internal */ abstract _removeReader(fd: FileObj): boolean;
+  /** @internal */ abstract _addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  /** @internal */ abstract _removeWriter(fd: FileObj): boolean;
+  /** @internal */ abstract _attachTransport(sock: Socket, transport: { isClosing(): boolean }): void;
+  /** @internal */ abstract _detachTransport(fd: number, transport: { isClosing(): boolean }): void;
   abstract sockRecv(sock: Socket, n: number): Co<Buffer>;
   abstract sockRecvInto(sock: Socket, buf: Uint8Array, nbytes?: number): Co<number>;
   abstract sockSendall(sock: Socket, data: Uint8Array | string): Co<void>;
@@ -156,7 +163,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
       context = callContext(first, 'callSoon');
       callback = rest.shift() as Callback;
     }
-    if (typeof callback !== 'function') throw new TypeError('callSoon: a function is required');
+    checkFunction('callback', callback);
     const handle = new Handle(callback, rest, this, context);
     this._ready.push(handle);
     return handle;
@@ -171,7 +178,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   callLater<A extends unknown[]>(delay: number, callback: (...args: A) => unknown, ...args: A): TimerHandle;
   callLater<A extends unknown[]>(delay: number, options: CallOptions, callback: (...args: A) => unknown, ...args: A): TimerHandle;
   callLater(delay: number, first: Callback | CallOptions, ...rest: unknown[]): TimerHandle {
-    if (typeof delay !== 'number' || Number.isNaN(delay)) throw new TypeError(`callLater: delay must be a number of seconds, got ${String(delay)}`);
+    checkSeconds('delay', delay, false, typeof delay === 'function' ? callOrder('callLater') : '');
     return this._timerAt(this.time() + delay, first, rest, 'callLater');
   }
 
@@ -188,14 +195,15 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
 
   private _timerAt(when: number, first: Callback | CallOptions, rest: unknown[], where: string): TimerHandle {
     this._checkClosed();
-    if (typeof when !== 'number' || Number.isNaN(when)) throw new TypeError(`${where}: when must be a number, got ${String(when)}`);
+    // callLater checked its delay: a NaN here came from its arithmetic on a bad one.
+    checkSeconds('when', when, false, typeof when === 'function' ? callOrder(where) : '');
     let callback = first as Callback;
     let context: Context | null = null;
     if (typeof first !== 'function') {
       context = callContext(first, where);
       callback = rest.shift() as Callback;
     }
-    if (typeof callback !== 'function') throw new TypeError(`${where}: a function is required`);
+    checkFunction('callback', callback, callOrder(where));
     const timer = new TimerHandle(when, this._timerSeq++, callback, rest, this, context);
     timer._scheduled = true;
     this._scheduled.push(timer);
@@ -557,8 +565,14 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
 }
 
 /** The Context of `{ context }` before a callback; a clear error for anything else there. */
+/** The argument order of callLater / callAt, for the message of a call that got it wrong. */
+function callOrder(where: string): string {
+  return where === 'callLater' ? 'callLater takes the delay in seconds, then the callback' : where === 'callAt' ? 'callAt takes the loop time in seconds (loop.time()), then the callback' : '';
+}
+
 function callContext(options: unknown, where: string): Context | null {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: a function is required`);
+  // Neither a callback nor { context }: name the callback (callLater(1000) forgot it).
+  if (options === null || typeof options !== 'object') throw invalidArgType('callback', 'a function', options, callOrder(where));
   const context = (options as CallOptions).context;
   if (context === undefined) return null;
   if (!(context instanceof Context)) throw new TypeError(`${where}: context must be a Context (from copyContext()), got ${String(context)}`);

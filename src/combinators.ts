@@ -1,6 +1,7 @@
 // Waiting on several awaitables: gather, wait, waitFor, shield, asCompleted
 // (the second half of asyncio's tasks module; the Task itself is tasks.ts).
 
+import { checkSeconds } from './arg_checks.js';
 import { Deque } from './deque.js';
 import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { _getRunningLoop, _getSetLoop, getRunningLoop } from './events.js';
@@ -260,6 +261,7 @@ function* cancelAndWait(fut: Future<unknown>): Coroutine<void> {
  */
 export function waitFor<T>(aw: AnyAwaitable<T>, seconds: number | null): Co<T>;
 export function* waitFor<T>(aw: AnyAwaitable<T>, seconds: number | null): Coroutine<T> {
+  checkSeconds('seconds', seconds, true);
   if (seconds !== null && seconds <= 0) {
     const fut = ensureFuture(aw);
     if (fut.done()) return fut.result();

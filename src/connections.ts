@@ -1,6 +1,7 @@
 // Making servers and connections (asyncio's loop.create_server,
 // create_connection, create_unix_server, create_unix_connection).
 
+import { checkFunction, checkHostPort } from './arg_checks.js';
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, KeepAliveOption, TlsOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
@@ -108,6 +109,7 @@ export function* createConnection<P extends BaseProtocol>(
   port: number | null | undefined,
   options: CreateConnectionOptions = {},
 ): Coroutine<[Transport, P]> {
+  checkFunction('protocolFactory', protocolFactory);
   if (options.sock !== undefined) {
     if (host != null || port != null) throw new RangeError('createConnection: host/port and sock can not be specified at the same time');
     const tls = resolveTls(options, false, null);
@@ -122,6 +124,7 @@ export function* createConnection<P extends BaseProtocol>(
     return yield* connectTransport(loop, sock, protocolFactory, tls);
   }
   if (host == null || port == null) throw new RangeError('createConnection: host and port, or sock, are required');
+  checkHostPort(host, port, false);
   keepAliveTiming(options.keepAlive); // bad input fails before any connect
   const tls = resolveTls(options, false, host);
   const delay = options.happyEyeballsDelay ?? null;
@@ -270,6 +273,7 @@ export function* createServer(
   port: number | null | undefined,
   options: CreateServerOptions = {},
 ): Coroutine<Server> {
+  checkFunction('protocolFactory', protocolFactory);
   const backlog = options.backlog ?? 100;
   const factory = tlsFactory(loop, protocolFactory, resolveTls(options, true, null));
   keepAliveTiming(options.keepAlive); // bad input fails now, not at each accept
@@ -278,6 +282,7 @@ export function* createServer(
     return listenOn(loop, adoptSocket(options.sock, SOCK_STREAM, 'createServer'), factory, backlog, options.startServing ?? true, options.keepAlive);
   }
   if (port == null) throw new RangeError('createServer: a port (0 for any), or sock, is required');
+  checkHostPort(host, port, true);
   const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
   const sockets: Socket[] = [];
   // Port 0 on several addresses: every socket gets the port the first one got.

@@ -6,7 +6,7 @@ import { WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 import type { DatagramProtocol } from './protocols.js';
 import { getaddrinfo } from './resolver.js';
-import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket, adoptSocket } from './socket.js';
+import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket, adoptSocket, splitInetAddress } from './socket.js';
 import type { AddressLike } from './socket.js';
 import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes, isOSError } from './transport_helpers.js';
 import { writeBufferLimits } from './write_buffer.js';
@@ -20,6 +20,20 @@ function toAddressLike(addr: Dest): AddressLike {
   if (typeof addr === 'string' || Array.isArray(addr)) return addr as AddressLike;
   const a = addr as SockAddress;
   return a.family === 'unix' ? a.path : [a.address, a.port];
+}
+
+/** The same destination: one Unix path, or one host string and port. */
+function sameAddress(a: AddressLike, b: AddressLike): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b;
+  const [ha, pa] = splitInetAddress(a);
+  const [hb, pb] = splitInetAddress(b);
+  return ha === hb && pa === pb;
+}
+
+function formatAddress(a: AddressLike): string {
+  if (typeof a === 'string') return a;
+  const [h, p] = splitInetAddress(a);
+  return h.includes(':') ? `[${h}]:${p}` : `${h}:${p}`;
 }
 
 export class DatagramSocketTransport implements DatagramTransport {
@@ -48,9 +62,10 @@ export class DatagramSocketTransport implements DatagramTransport {
     loop.callSoon(() => {
       this.protocol.connectionMade?.(this as unknown as Transport);
       if (this.closing) return;
-      loop.addReader(this.fd, this.readReady);
+      loop._addReader(this.fd, this.readReady);
       if (waiter !== null && !waiter.cancelled()) waiter.setResult(null);
     });
+    loop._attachTransport(sock, this);
   }
 
   private readonly readReady = (): void => {
@@ -80,7 +95,12 @@ export class DatagramSocketTransport implements DatagramTransport {
     let dest: AddressLike | undefined;
     if (addr !== undefined && addr !== null) {
       dest = toAddressLike(addr);
-      if (this.remote !== undefined) throw new RangeError(`Invalid address: must be undefined or the connected address ${String(this.remote)}`);
+      if (this.remote !== undefined) {
+        // As asyncio: a connected endpoint takes its own remote address too
+        // (code written for both kinds passes it), any other is refused.
+        if (!sameAddress(dest, this.remote)) throw new RangeError(`Invalid address: must be undefined or the connected address ${formatAddress(this.remote)}`);
+        dest = undefined;
+      }
     } else if (this.remote === undefined) {
       throw new RangeError('sendto() needs an address on an unconnected endpoint');
     }
@@ -93,7 +113,7 @@ export class DatagramSocketTransport implements DatagramTransport {
         return;
       }
       this.writing = true;
-      this.loop.addWriter(this.fd, this.writeReady);
+      this.loop._addWriter(this.fd, this.writeReady);
     }
     this.queue.push([Buffer.from(bytes), dest]);
     this.queued += bytes.length;
@@ -138,7 +158,7 @@ export class DatagramSocketTransport implements DatagramTransport {
       this.protocol.resumeWriting?.();
     }
     this.writing = false;
-    this.loop.removeWriter(this.fd);
+    this.loop._removeWriter(this.fd);
     if (this.closing) this.finish(null);
   };
 
@@ -153,7 +173,7 @@ export class DatagramSocketTransport implements DatagramTransport {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    this.loop.removeReader(this.fd);
+    this.loop._removeReader(this.fd);
     if (this.queue.length === 0) this.finish(null);
   }
 
@@ -172,11 +192,11 @@ export class DatagramSocketTransport implements DatagramTransport {
     this.queued = 0;
     if (this.writing) {
       this.writing = false;
-      this.loop.removeWriter(this.fd);
+      this.loop._removeWriter(this.fd);
     }
     if (!this.closing) {
       this.closing = true;
-      this.loop.removeReader(this.fd);
+      this.loop._removeReader(this.fd);
     }
     this.finish(exc);
   }
@@ -188,6 +208,7 @@ export class DatagramSocketTransport implements DatagramTransport {
       try {
         this.protocol.connectionLost?.(exc);
       } finally {
+        this.loop._detachTransport(this.fd, this);
         this.sock.close();
       }
     });
@@ -208,22 +229,9 @@ export class DatagramSocketTransport implements DatagramTransport {
 }
 
 /** Options of loop.createDatagramEndpoint: at least one of localAddr, remoteAddr, family. */
-export interface DatagramEndpointOptions {
-  /** Use this datagram socket (a coio Socket or an fd), bound or connected already, instead of making one; no address options then. */
-  sock?: Socket | number;
-  /** [host, port] to bind (or a path for family AF_UNIX). */
-  localAddr?: readonly [string, number] | string;
-  /** [host, port] to connect to: sendto() then takes no address. */
-  remoteAddr?: readonly [string, number] | string;
-  /** AF_INET, AF_INET6 or AF_UNIX; default: from the addresses (AF_INET if neither says). */
-  family?: number;
-  /** SO_REUSEADDR (default false). */
-  reuseAddress?: boolean;
-  /** SO_REUSEPORT: several sockets share the port (default false). */
-  reusePort?: boolean;
-  /** SO_BROADCAST: allow sending to broadcast addresses (default false). */
-  allowBroadcast?: boolean;
-}
+// The options are part of the loop's contract: declared in events.ts.
+export type { DatagramEndpointOptions } from './events.js';
+import type { DatagramEndpointOptions } from './events.js';
 
 /**
  * Make a UDP (or Unix datagram) endpoint: [transport, protocol].
@@ -241,6 +249,15 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
   options: DatagramEndpointOptions = {},
 ): Coroutine<[DatagramTransport, P]> {
   const { localAddr, remoteAddr } = options;
+  if ((options.reuseAddress as boolean | undefined) === true) {
+    // SO_REUSEADDR on UDP lets another process (another user's, on Linux)
+    // bind the same address and take a share of the datagrams: asyncio 3.8+
+    // refuses the option for that reason. reusePort is the opt-in that
+    // Linux restricts to sockets of one user.
+    throw Object.assign(new TypeError('reuseAddress is not supported for datagram endpoints: SO_REUSEADDR on UDP lets another socket take a share of the datagrams; use reusePort'), {
+      code: 'ERR_INVALID_ARG_VALUE',
+    });
+  }
   if (options.sock !== undefined) {
     const given = ['localAddr', 'remoteAddr', 'family', 'reuseAddress', 'reusePort', 'allowBroadcast'].filter((k) => (options as Record<string, unknown>)[k] !== undefined);
     if (given.length > 0) throw new RangeError(`createDatagramEndpoint: socket modifier keyword arguments can not be used when sock is specified (${given.join(', ')})`);
@@ -279,7 +296,6 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
   }
   const sock = new Socket(family === AF_INET6 ? AF_INET6 : family, SOCK_DGRAM);
   try {
-    if (options.reuseAddress) sock.setsockopt('SO_REUSEADDR', true);
     if (options.reusePort) sock.setsockopt('SO_REUSEPORT', true);
     if (options.allowBroadcast) sock.setsockopt('SO_BROADCAST', true);
     if (local !== undefined) sock.bind(local);

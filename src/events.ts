@@ -183,8 +183,12 @@ export interface DatagramEndpointOptions {
   remoteAddr?: readonly [string, number] | string;
   /** AF_INET, AF_INET6 or AF_UNIX; default: from the addresses (AF_INET if neither says). */
   family?: number;
-  /** SO_REUSEADDR (default false). */
-  reuseAddress?: boolean;
+  /**
+   * Refused when true (a TypeError, code ERR_INVALID_ARG_VALUE), as asyncio
+   * 3.8+ refuses it: SO_REUSEADDR on UDP lets another socket bind the same
+   * address and take a share of the datagrams. Use reusePort.
+   */
+  reuseAddress?: false;
   /** SO_REUSEPORT: several sockets share the port (default false). */
   reusePort?: boolean;
   /** SO_BROADCAST: allow sending to broadcast addresses (default false). */
@@ -333,6 +337,14 @@ export interface AbstractEventLoop {
   removeReader(fd: FileObj): boolean;
   addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
   removeWriter(fd: FileObj): boolean;
+  /** @internal The same, for the transport that owns fd (the public four refuse an fd an open transport owns). */
+  _addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  /** @internal */ _removeReader(fd: FileObj): boolean;
+  /** @internal */ _addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle;
+  /** @internal */ _removeWriter(fd: FileObj): boolean;
+  /** @internal A transport claims fd until it closes (asyncio's loop._transports). */
+  _attachTransport(sock: Socket, transport: { isClosing(): boolean }): void;
+  /** @internal */ _detachTransport(fd: number, transport: { isClosing(): boolean }): void;
 
   // Sockets.
   sockRecv(sock: Socket, n: number): Co<Buffer>;

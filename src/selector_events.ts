@@ -15,6 +15,7 @@ import type { Callback } from './events.js';
 import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd } from './selectors.js';
 import type { FileObj, SelectorKey } from './selectors.js';
 import type { BackendName } from './native.js';
+import type { Socket } from './socket.js';
 import { _loopDebug } from './socket.js';
 import { tuneHeap } from './transport_helpers.js';
 import { _promiseWorkPending } from './microtasks.js';
@@ -65,16 +66,23 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
 
   /**
    * Call callback(...args) each time fd is readable, until removeReader. Replaces a previous reader.
-   * @throws RuntimeError if the loop is closed; TypeError for a bad fd or callback;
-   *   RangeError for a negative fd, or (select backend) an fd at or above FD_SETSIZE.
+   * @throws RuntimeError if the loop is closed, or if fd belongs to an open
+   *   transport (its own callback would be replaced: asyncio refuses it too);
+   *   TypeError for a bad fd or callback; RangeError for a negative fd, or
+   *   (select backend) an fd at or above FD_SETSIZE.
    */
   addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
-    return this._addIo(fd, EVENT_READ, new Handle(callback as Callback, args, this));
+    this._ensureFdNoTransport(fd);
+    return this._addReader(fd, callback, ...args);
   }
 
-  /** Stop watching fd for reading; false if it was not watched. */
+  /**
+   * Stop watching fd for reading; false if it was not watched.
+   * @throws RuntimeError if fd belongs to an open transport.
+   */
   removeReader(fd: FileObj): boolean {
-    return this._removeIo(fd, EVENT_READ);
+    this._ensureFdNoTransport(fd);
+    return this._removeReader(fd);
   }
 
   /**
@@ -82,12 +90,63 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
    * @throws as addReader.
    */
   addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
+    this._ensureFdNoTransport(fd);
+    return this._addWriter(fd, callback, ...args);
+  }
+
+  /**
+   * Stop watching fd for writing; false if it was not watched.
+   * @throws RuntimeError if fd belongs to an open transport.
+   */
+  removeWriter(fd: FileObj): boolean {
+    this._ensureFdNoTransport(fd);
+    return this._removeWriter(fd);
+  }
+
+  /** @internal addReader for the owner of fd (its transport): no ownership check. */
+  _addReader<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
+    return this._addIo(fd, EVENT_READ, new Handle(callback as Callback, args, this));
+  }
+
+  /** @internal removeReader for the owner of fd. */
+  _removeReader(fd: FileObj): boolean {
+    return this._removeIo(fd, EVENT_READ);
+  }
+
+  /** @internal addWriter for the owner of fd. */
+  _addWriter<A extends unknown[]>(fd: FileObj, callback: (...args: A) => unknown, ...args: A): Handle {
     return this._addIo(fd, EVENT_WRITE, new Handle(callback as Callback, args, this));
   }
 
-  /** Stop watching fd for writing; false if it was not watched. */
-  removeWriter(fd: FileObj): boolean {
+  /** @internal removeWriter for the owner of fd. */
+  _removeWriter(fd: FileObj): boolean {
     return this._removeIo(fd, EVENT_WRITE);
+  }
+
+  /** @internal Record that transport owns fd: until it closes, addReader & co refuse fd. */
+  _attachTransport(sock: Socket, transport: { isClosing(): boolean }): void {
+    this._fdTransports.set(sock.fileno(), { sock, transport });
+  }
+
+  /** @internal Forget transport's claim on fd (its number, as the socket may be closed already). */
+  _detachTransport(fd: number, transport: { isClosing(): boolean }): void {
+    if (this._fdTransports.get(fd)?.transport === transport) this._fdTransports.delete(fd);
+  }
+
+  // fd -> the transport that owns it (asyncio's loop._transports). A callback
+  // registered on its fd by someone else would silently replace the
+  // transport's own, which then never reads again: refused instead, as
+  // asyncio's _ensure_fd_no_transport does.
+  private readonly _fdTransports = new Map<number, { sock: Socket; transport: { isClosing(): boolean } }>();
+
+  private _ensureFdNoTransport(fd: FileObj): void {
+    if (this._fdTransports.size === 0) return;
+    const n = fileobjToFd(fd);
+    const owner = this._fdTransports.get(n);
+    if (owner === undefined) return;
+    // A socket closed behind its transport's back left its number free for another file.
+    if (owner.sock.closed) return void this._fdTransports.delete(n);
+    if (!owner.transport.isClosing()) throw new RuntimeError(`File descriptor ${n} is used by transport ${String(owner.transport)}`);
   }
 
   /** Close the loop and its selector (a RuntimeError if running). */
@@ -118,11 +177,11 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
       const events = sel.readyEvents(i);
       const io = key.data;
       if ((events & EVENT_READ) !== 0 && io.reader !== null) {
-        if (io.reader._cancelled) this.removeReader(key.fd);
+        if (io.reader._cancelled) this._removeReader(key.fd);
         else this._ready.push(io.reader);
       }
       if ((events & EVENT_WRITE) !== 0 && io.writer !== null) {
-        if (io.writer._cancelled) this.removeWriter(key.fd);
+        if (io.writer._cancelled) this._removeWriter(key.fd);
         else this._ready.push(io.writer);
       }
     }

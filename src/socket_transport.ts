@@ -60,6 +60,7 @@ export class SocketTransport implements Transport {
     this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: addressOrUndefined(() => sock.getpeername()) };
     owner?.attach(this);
     loop.callSoon(SocketTransport.startCb, this);
+    loop._attachTransport(sock, this);
   }
 
   // The once-per-connection callbacks are static functions given the
@@ -77,7 +78,7 @@ export class SocketTransport implements Transport {
       return;
     }
     this.protocolConnected = true;
-    if (!this.closing && this.reading) this.loop.addReader(this.fd, this.readReady);
+    if (!this.closing && this.reading) this.loop._addReader(this.fd, this.readReady);
     if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
   }
 
@@ -156,13 +157,13 @@ export class SocketTransport implements Transport {
   pauseReading(): void {
     if (this.closing || !this.reading) return;
     this.reading = false;
-    if (this.protocolConnected) this.loop.removeReader(this.fd);
+    if (this.protocolConnected) this.loop._removeReader(this.fd);
   }
 
   resumeReading(): void {
     if (this.closing || this.reading) return;
     this.reading = true;
-    if (this.protocolConnected) this.loop.addReader(this.fd, this.readReady);
+    if (this.protocolConnected) this.loop._addReader(this.fd, this.readReady);
   }
 
   // ---- writing -------------------------------------------------------
@@ -199,13 +200,13 @@ export class SocketTransport implements Transport {
   private startWriting(): void {
     if (this.writing) return;
     this.writing = true;
-    this.loop.addWriter(this.fd, this.writeReady);
+    this.loop._addWriter(this.fd, this.writeReady);
   }
 
   private stopWriting(): void {
     if (!this.writing) return;
     this.writing = false;
-    this.loop.removeWriter(this.fd);
+    this.loop._removeWriter(this.fd);
   }
 
   private readonly writeReady = (): void => {
@@ -273,7 +274,7 @@ export class SocketTransport implements Transport {
   close(): void {
     if (this.closing) return;
     this.closing = true;
-    if (this.protocolConnected && this.reading) this.loop.removeReader(this.fd);
+    if (this.protocolConnected && this.reading) this.loop._removeReader(this.fd);
     if (this.getWriteBufferSize() === 0) {
       this.connLost = 1;
       this.loop.callSoon(SocketTransport.connectionLostCb, this, null);
@@ -299,7 +300,7 @@ export class SocketTransport implements Transport {
     this.stopWriting();
     if (!this.closing) {
       this.closing = true;
-      if (this.protocolConnected && this.reading) this.loop.removeReader(this.fd);
+      if (this.protocolConnected && this.reading) this.loop._removeReader(this.fd);
     }
     this.connLost = 1;
     this.loop.callSoon(SocketTransport.connectionLostCb, this, exc);
@@ -309,6 +310,7 @@ export class SocketTransport implements Transport {
     try {
       if (this.protocolConnected) this.protocol.connectionLost?.(exc);
     } finally {
+      this.loop._detachTransport(this.fd, this);
       this.sock.close();
       this.owner?.detach(this);
     }

@@ -10,7 +10,8 @@ export class IncompleteReadError extends Error {
     /** Bytes that were expected, or null when reading up to a separator. */
     readonly expected: number | null,
   ) {
-    super(`${partial.length} bytes read on a total of ${expected === null ? 'undefined' : expected} expected bytes`);
+    // asyncio says "... of None expected bytes" when reading up to a separator: say what happened instead.
+    super(expected == null ? `${partial.length} bytes read before the end of the stream, without the separator` : `${partial.length} bytes read on a total of ${expected} expected bytes`);
   }
 }
 

@@ -12,6 +12,7 @@
 // in a queue of chunks: read(n) of a whole chunk returns that chunk without a
 // copy, and a read that finds data buffered returns without suspending.
 
+import { checkFunction } from './arg_checks.js';
 import { _markAwaitable } from './async_tasks.js';
 import { _isAsyncFunction, isCoroutine, isThenable } from './coroutines.js';
 import { RuntimeError } from './errors.js';
@@ -895,6 +896,7 @@ export type ClientConnected = (reader: StreamReader, writer: StreamWriter) => Ge
 type HandlerWork = Generator<unknown, unknown, unknown> | PromiseLike<unknown> | (() => PromiseLike<unknown>);
 
 function streamProtocolFactory(clientConnected: ClientConnected, limit: number | undefined): () => StreamReaderProtocol {
+  checkFunction('clientConnected', clientConnected, 'a handler (reader, writer) comes first, then where to listen');
   const loop = getRunningLoop();
   const spawn = (work: HandlerWork): Future<unknown> => loop.createTask(work);
   return () => new StreamReaderProtocol(loop, new StreamReader(loop, limit), clientConnected, spawn);

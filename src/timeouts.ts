@@ -13,6 +13,7 @@
 // anywhere else stays a CancelledError. The body may also be a coroutine
 // object or a Future: `yield* timeout(1, fetch(url))`.
 
+import { checkSeconds } from './arg_checks.js';
 import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { getRunningLoop } from './events.js';
 import type { Handle } from './events.js';
@@ -56,9 +57,10 @@ export class Timeout {
 
   /**
    * Move the deadline (loop time, seconds; null: no deadline). Only while the body runs.
-   * @throws RuntimeError before the body runs or after it finished.
+   * @throws RuntimeError before the body runs or after it finished; TypeError (ERR_INVALID_ARG_TYPE) if when is not a number (or is NaN) or null.
    */
   reschedule(when: number | null): void {
+    checkSeconds('when', when, true);
     if (this._state !== ENTERED) {
       if (this._state === CREATED) throw new RuntimeError('Timeout has not been entered');
       throw new RuntimeError(`Cannot change state of ${STATE_NAMES[this._state]} Timeout`);
@@ -138,6 +140,7 @@ export class Timeout {
  */
 export function timeout<T>(delay: number | null, body: TimeoutBody<T>): Co<T>;
 export function* timeout<T>(delay: number | null, body: TimeoutBody<T>): Coroutine<T> {
+  checkSeconds('delay', delay, true);
   const when = delay === null ? null : getRunningLoop().time() + delay;
   return yield* new Timeout(when)._run(body);
 }
@@ -148,5 +151,6 @@ export function* timeout<T>(delay: number | null, body: TimeoutBody<T>): Corouti
  */
 export function timeoutAt<T>(when: number | null, body: TimeoutBody<T>): Co<T>;
 export function* timeoutAt<T>(when: number | null, body: TimeoutBody<T>): Coroutine<T> {
+  checkSeconds('when', when, true);
   return yield* new Timeout(when)._run(body);
 }

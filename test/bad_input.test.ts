@@ -40,6 +40,7 @@ import {
   StreamReader,
   TimeoutError,
   timeout,
+  timeoutAt,
   waitFor,
 } from '../src/index.js';
 import type { EventLoop, Transport } from '../src/index.js';
@@ -176,6 +177,14 @@ const rows: Row[] = [
   { name: 'waitFor(aw, NaN)', call: () => waitFor(sleep(0), NaN), want: throws(TypeError) },
   { name: 'waitFor(aw, -1): times out at once', call: () => waitFor(sleep(10), -1), want: throws(TimeoutError) },
   { name: 'timeout(NaN, body)', call: () => timeout(NaN, sleep(0)), want: throws(TypeError) },
+  // Node's codes, and messages that name the argument and say what was expected.
+  { name: 'callLater(1000) with no callback: the message gives the order (delay, then callback)', call: (k) => k.loop.callLater(1000, undefined as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"callback" argument must be a function\. Received undefined; callLater takes the delay in seconds, then the callback/ }) },
+  { name: 'callLater(callback, 1) (arguments swapped)', call: (k) => k.loop.callLater(noop as never, 1 as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"delay" argument must be a number of seconds\. Received function noop; callLater takes the delay/ }) },
+  { name: 'callAt(when) with no callback: names callAt, not another method', call: (k) => k.loop.callAt(1, undefined as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /callAt takes the loop time/ }) },
+  { name: "timeout('5', body): refused, not accepted silently", call: () => timeout('5' as never, sleep(0)), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"delay" argument must be a number of seconds or null\. Received type string \("5"\)/ }) },
+  { name: "timeoutAt('5', body)", call: () => timeoutAt('5' as never, sleep(0)), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"when"/ }) },
+  { name: 'waitFor(aw, NaN): names the argument', call: () => waitFor(sleep(0), NaN), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"seconds" argument must be a number of seconds or null\. Received type number \(NaN\)/ }) },
+  { name: "waitFor(aw, '1')", call: () => waitFor(sleep(0), '1' as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE' }) },
   { name: 'createTask(not a coroutine)', call: (k) => k.loop.createTask(42 as never), want: throws(TypeError) },
   { name: 'createTask({}) (a plain object)', call: (k) => k.loop.createTask({} as never), want: throws(TypeError) },
   { name: 'setExceptionHandler(not a function)', call: (k) => k.loop.setExceptionHandler('x' as never), want: throws(TypeError) },
@@ -565,6 +574,43 @@ const rows: Row[] = [
       ),
     want: throws(TypeError, { message: /factory failed/ }),
   },
+  {
+    name: 'createDatagramEndpoint with reuseAddress: refused (SO_REUSEADDR is unsafe for UDP), no socket left',
+    call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop }), { localAddr: ['127.0.0.1', 0], reuseAddress: true as never }),
+    want: throws(TypeError, { code: 'ERR_INVALID_ARG_VALUE', message: /reuseAddress.*reusePort/ }),
+  },
+  {
+    name: 'createConnection with a protocolFactory that is not a function: refused before connecting',
+    call: (k) => k.loop.createConnection('x' as never, '127.0.0.1', 9),
+    want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"protocolFactory"/ }),
+  },
+  {
+    name: "connected datagram endpoint: sendto(data, its own remote address) is sent; another address is a RangeError",
+    call: function* (k) {
+      const got: string[] = [];
+      const [server] = yield* k.loop.createDatagramEndpoint(() => ({ datagramReceived: (d: Buffer) => void got.push(d.toString()) }), { localAddr: ['127.0.0.1', 0] });
+      k.defer(() => server.close());
+      const { port } = server.getExtraInfo('sockname') as { port: number };
+      const [client] = yield* k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop }), { remoteAddr: ['127.0.0.1', port] });
+      k.defer(() => client.close());
+      client.sendto('as array', ['127.0.0.1', port]);
+      client.sendto('as object', { family: 'IPv4', address: '127.0.0.1', port } as never);
+      let other: unknown;
+      try {
+        client.sendto('elsewhere', ['127.0.0.1', port === 9 ? 10 : 9]);
+      } catch (err) {
+        other = err;
+      }
+      for (let i = 0; i < 200 && got.length < 2; i++) yield* sleep(0.002);
+      return [got.sort(), other];
+    },
+    want: returns((v) => {
+      const [got, other] = v as [string[], unknown];
+      expect(got).toEqual(['as array', 'as object']);
+      expect(other).toBeInstanceOf(RangeError);
+      expect((other as Error).message).toMatch(/must be undefined or the connected address 127\.0\.0\.1:\d+/);
+    }),
+  },
   { name: 'createDatagramEndpoint with no address and no family', call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop })), want: throws(RangeError, { message: /needs localAddr/ }) },
   { name: 'createDatagramEndpoint binding port 70000', call: (k) => k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop }), { localAddr: ['127.0.0.1', 70_000] }), want: throws(RangeError) },
   {
@@ -590,6 +636,45 @@ const rows: Row[] = [
   { name: 'connectReadPipe(1.5) (a fractional fd)', call: (k) => k.loop.connectReadPipe(() => new Quiet(), 1.5), want: throws(TypeError) },
   { name: 'connectWritePipe(NaN)', call: (k) => k.loop.connectWritePipe(() => new Quiet(), NaN), want: throws(TypeError) },
   { name: "connectReadPipe('0') (a string)", call: (k) => k.loop.connectReadPipe(() => new Quiet(), '0' as never), want: throws(TypeError) },
+  {
+    name: "loop.addReader / addWriter / removeReader / removeWriter on a transport's fd: RuntimeError naming the transport, which still reads",
+    call: function* (k) {
+      const [a, b] = k.pair();
+      let received = '';
+      const [t] = yield* connectTransport(k.loop, a, () => Object.assign(new Quiet(), { dataReceived: (d: Buffer) => void (received += d.toString()) }));
+      k.defer(() => t.abort());
+      const fd = a.fileno();
+      const errors: unknown[] = [];
+      for (const call of [() => k.loop.addReader(fd, noop), () => k.loop.addWriter(fd, noop), () => k.loop.removeReader(fd), () => k.loop.removeWriter(fd)]) {
+        try {
+          call();
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      b.send(Buffer.from('still read'));
+      for (let i = 0; i < 200 && received === ''; i++) yield* sleep(0.002);
+      return [errors, received];
+    },
+    want: returns((v) => {
+      const [errors, received] = v as [unknown[], string];
+      expect(errors).toHaveLength(4);
+      for (const e of errors as Error[]) {
+        expect(e).toBeInstanceOf(RuntimeError);
+        expect(e.message).toMatch(/^File descriptor \d+ is used by transport <SocketTransport fd=\d+ open/);
+      }
+      expect(received).toBe('still read');
+    }),
+  },
+  {
+    name: "loop.addReader on a datagram transport's fd: RuntimeError",
+    call: function* (k) {
+      const [t] = yield* k.loop.createDatagramEndpoint(() => ({ datagramReceived: noop }), { localAddr: ['127.0.0.1', 0] });
+      k.defer(() => t.close());
+      k.loop.addReader((t.getExtraInfo('socket') as Socket).fileno(), noop);
+    },
+    want: throws(RuntimeError, { message: /is used by transport/ }),
+  },
   {
     name: 'transport.write(42)',
     call: function* (k) {
@@ -651,6 +736,13 @@ const rows: Row[] = [
   { name: 'reader.readUntil([])', call: (k) => new StreamReader(k.loop).readUntil([]), want: throws(RangeError) },
   { name: 'reader.readUntil(42)', call: (k) => new StreamReader(k.loop).readUntil(42 as never), want: throws(TypeError) },
   {
+    name: 'IncompleteReadError messages: the expected size, or that the separator never came (not "undefined expected bytes")',
+    call: () => [new IncompleteReadError(Buffer.from('abc'), 10).message, new IncompleteReadError(Buffer.from('abc'), null).message, new IncompleteReadError(Buffer.from('abc'), undefined as never).message],
+    want: returns((v) =>
+      expect(v).toEqual(['3 bytes read on a total of 10 expected bytes', '3 bytes read before the end of the stream, without the separator', '3 bytes read before the end of the stream, without the separator']),
+    ),
+  },
+  {
     name: 'reader.readExactly(2 ** 40) at EOF: IncompleteReadError, nothing allocated up front',
     call: (k) => {
       const r = new StreamReader(k.loop);
@@ -687,6 +779,10 @@ const rows: Row[] = [
   { name: 'openConnection outside a running loop', call: () => openConnection('127.0.0.1', 1).next(), want: throws(RuntimeError, { message: /no running event loop/ }) },
   { name: 'startServer outside a running loop', call: () => startServer(noop, '127.0.0.1', 0).next(), want: throws(RuntimeError, { message: /no running event loop/ }) },
   { name: 'openConnection to port -1', call: () => openConnection('127.0.0.1', -1), want: throws(RangeError) },
+  { name: "openConnection(8080, '127.0.0.1') (port where the host belongs)", call: () => openConnection(8080 as never, '127.0.0.1' as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"host" argument must be of type string\. Received type number \(8080\); the host comes first, then the port/ }) },
+  { name: 'openConnection to port 65536: ERR_OUT_OF_RANGE', call: () => openConnection('127.0.0.1', 65536), want: throws(RangeError, { code: 'ERR_OUT_OF_RANGE', message: /"port"/ }) },
+  { name: "startServer('x') (not a handler)", call: () => startServer('x' as never, '127.0.0.1', 0), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /"clientConnected" argument must be a function\. Received type string \("x"\)/ }) },
+  { name: "startServer(handler, 0, '127.0.0.1') (host and port swapped)", call: () => startServer(noop, 0 as never, '127.0.0.1' as never), want: throws(TypeError, { code: 'ERR_INVALID_ARG_TYPE', message: /host comes first/ }) },
 ];
 
 // ---- the driver ---------------------------------------------------------------------
