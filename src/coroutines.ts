@@ -28,6 +28,14 @@ export function isCoroutine(x: unknown): x is Coroutine<unknown> {
   return typeof x === 'object' && x !== null && (x as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'Generator';
 }
 
+/**
+ * True for a coroutine function (asyncio's iscoroutinefunction): a generator
+ * function, whose call makes a coio coroutine, or an async function.
+ */
+export function isCoroutineFunction(x: unknown): boolean {
+  return x instanceof GeneratorFunction || x instanceof AsyncFunction;
+}
+
 /** True for a thenable: an object or function with a then() method (a Promise, a Future, ...). */
 export function isThenable(x: unknown): x is PromiseLike<unknown> {
   return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as { then?: unknown }).then === 'function';

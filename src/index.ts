@@ -14,7 +14,7 @@ export type { DoneCallback } from './futures.js';
 export { Task, createTask, ensureFuture, currentTask, allTasks, sleep, eagerTaskFactory, createEagerTaskFactory } from './tasks.js';
 export type { Awaitable, AnyAwaitable, AwaitedResult, TaskInput, TaskConstructor } from './tasks.js';
 export { Context, ContextVar, Token, copyContext, LookupError } from './contextvars.js';
-export { isCoroutine, isThenable } from './coroutines.js';
+export { isCoroutine, isCoroutineFunction, isThenable } from './coroutines.js';
 export type { Co, Coroutine } from './coroutines.js';
 export {
   gather,

@@ -11,6 +11,7 @@ import { inspect } from 'node:util';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { availableBackends, uringStatus } from '../src/selectors.js';
+import * as coioExports from '../src/index.js';
 import { runNode, startNode, stopNode } from './children.js';
 import type { Child, NodeResult } from './children.js';
 import { ensureDist, root } from './dist.js';
@@ -290,16 +291,60 @@ describe('README.md', () => {
     expect(head).toContain('npm test');
   });
 
-  test('names every public export of the package (the asyncio table)', () => {
+  test('the "From asyncio to coio" table: every asyncio 3.13 name, every export, and nothing that is not there', () => {
+    const { asyncioColumn, coioColumn } = asyncioTable(readme);
+    // asyncio 3.13's public names: the __all__ of Lib/asyncio/__init__.py's
+    // modules (base_events, coroutines, events, exceptions, futures, locks,
+    // protocols, runners, queues, streams, subprocess, tasks, taskgroups,
+    // timeouts, threads, transports, unix_events). Each must be in the asyncio
+    // column, beside its counterpart or the reason there is none.
+    const missingAsyncio = ASYNCIO_313.filter((n) => !hasWord(asyncioColumn, n));
+    expect(missingAsyncio, 'asyncio 3.13 names the table does not list').toEqual([]);
+    // Every export of the package (values and types) is in the coio column.
     const index = readFileSync(join(root, 'src/index.ts'), 'utf8');
-    const names = [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap((m) =>
+    const exported = [...index.matchAll(/export (?:type )?\{([^}]*)\}/g)].flatMap((m) =>
       m[1]!
         .split(',')
         .map((n) => n.trim().split(/\s+as\s+/).pop()!)
         .filter((n) => n !== ''),
     );
-    expect(names.length).toBeGreaterThan(100);
-    expect(names.filter((n) => !new RegExp(`\\b${n}\\b`).test(readme))).toEqual([]);
+    expect(exported.length).toBeGreaterThan(100);
+    expect(exported.filter((n) => !hasWord(coioColumn, n)), 'exports missing from the table').toEqual([]);
+    // And the coio column names nothing that is not there: every name in
+    // code that is capitalized (a class, type or constant) or called, and is
+    // not a property of something (`loop.x`, `.x`), is an export, a member of
+    // an exported class (or of a loop), or a JavaScript global.
+    const coio = coioExports as Record<string, unknown>;
+    const members = new Set<string>();
+    const addMembers = (o: unknown): void => {
+      for (let p = o; p !== null && p !== undefined && p !== Object.prototype && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+        for (const k of Object.getOwnPropertyNames(p)) members.add(k);
+      }
+    };
+    for (const v of Object.values(coio)) {
+      if (typeof v === 'function') {
+        addMembers(v);
+        addMembers(v.prototype);
+      } else if (v !== null && typeof v === 'object') {
+        addMembers(v);
+      }
+    }
+    const loop = (coio.newEventLoop as () => { close(): void })();
+    addMembers(loop);
+    loop.close();
+    const unknown = new Set<string>();
+    for (const span of coioColumn.matchAll(/`([^`]*)`/g)) {
+      const code = span[1]!.replace(/'[^']*'|"[^"]*"/g, "''");
+      for (const m of code.matchAll(/(^|[^.\w$])([A-Za-z_$][\w$]*)/g)) {
+        const name = m[2]!;
+        const after = code.slice(m.index! + m[0].length);
+        const capitalized = /^[A-Z]/.test(name);
+        if (!capitalized && (after.startsWith('.') || !after.startsWith('('))) continue;
+        if (CODE_WORDS.has(name) || exported.includes(name) || members.has(name) || name in globalThis) continue;
+        unknown.add(name);
+      }
+    }
+    expect([...unknown], 'names in the coio column that coio does not have').toEqual([]);
   });
 
   test('the benchmark results placeholder is there (or its table)', () => {
@@ -316,3 +361,51 @@ describe('README.md', () => {
     test(`snippet "${name}" works`, () => checks[name]!(), 30_000);
   }
 });
+
+
+/** The rows of the README's "From asyncio to coio" section: its asyncio column and its coio column, as text. */
+function asyncioTable(markdown: string): { asyncioColumn: string; coioColumn: string } {
+  const start = markdown.indexOf('## From asyncio to coio');
+  const end = markdown.indexOf('\n## ', start + 1);
+  expect(start).toBeGreaterThan(0);
+  const rows = markdown
+    .slice(start, end)
+    .split('\n')
+    .filter((l) => l.startsWith('| ') && !/^\| (asyncio|Python|asyncio \/ ssl) \| coio \|$/.test(l));
+  const cells = rows.map((r) => r.slice(2, -2).split(' | '));
+  return { asyncioColumn: cells.map((c) => c[0]).join('\n'), coioColumn: cells.map((c) => c.slice(1).join(' | ')).join('\n') };
+}
+
+function hasWord(text: string, name: string): boolean {
+  return new RegExp(`(^|[^A-Za-z0-9_$])${name.replace(/\$/g, '\\$')}($|[^A-Za-z0-9_$])`).test(text);
+}
+
+/**
+ * Words of the coio column that are no API: JavaScript's, placeholders of
+ * the examples (`f`, `T`, `A`, `MyTask`), an environment variable, and a
+ * Python name said to have no counterpart.
+ */
+const CODE_WORDS = new Set(['function', 'yield', 'new', 'await', 'async', 'const', 'for', 'of', 'let', 'class', 'extends', 'import', 'require', 'return', 'true', 'false', 'null', 'undefined', 'this', 'if', 'while', 'f', 'T', 'A', 'MyTask', 'COIO_BACKEND', 'BlockingIOError']);
+
+/** asyncio 3.13's __all__ (Unix), module by module. */
+const ASYNCIO_313 = [
+  // base_events, coroutines
+  'BaseEventLoop', 'Server', 'iscoroutinefunction', 'iscoroutine',
+  // events
+  'AbstractEventLoopPolicy', 'AbstractEventLoop', 'AbstractServer', 'Handle', 'TimerHandle', 'get_event_loop_policy', 'set_event_loop_policy', 'get_event_loop', 'set_event_loop', 'new_event_loop', 'get_child_watcher', 'set_child_watcher', '_set_running_loop', 'get_running_loop', '_get_running_loop',
+  // exceptions
+  'BrokenBarrierError', 'CancelledError', 'InvalidStateError', 'TimeoutError', 'IncompleteReadError', 'LimitOverrunError', 'SendfileNotAvailableError',
+  // futures, locks, protocols, runners, queues
+  'Future', 'wrap_future', 'isfuture', 'Lock', 'Event', 'Condition', 'Semaphore', 'BoundedSemaphore', 'Barrier',
+  'BaseProtocol', 'Protocol', 'DatagramProtocol', 'SubprocessProtocol', 'BufferedProtocol', 'Runner', 'run',
+  'Queue', 'PriorityQueue', 'LifoQueue', 'QueueFull', 'QueueEmpty', 'QueueShutDown',
+  // streams, subprocess
+  'StreamReader', 'StreamWriter', 'StreamReaderProtocol', 'open_connection', 'start_server', 'open_unix_connection', 'start_unix_server', 'create_subprocess_exec', 'create_subprocess_shell',
+  // tasks, taskgroups, timeouts, threads
+  'Task', 'create_task', 'FIRST_COMPLETED', 'FIRST_EXCEPTION', 'ALL_COMPLETED', 'wait', 'wait_for', 'as_completed', 'sleep', 'gather', 'shield', 'ensure_future', 'run_coroutine_threadsafe', 'current_task', 'all_tasks', 'create_eager_task_factory', 'eager_task_factory', '_register_task', '_unregister_task', '_enter_task', '_leave_task',
+  'TaskGroup', 'Timeout', 'timeout', 'timeout_at', 'to_thread',
+  // transports
+  'BaseTransport', 'ReadTransport', 'WriteTransport', 'Transport', 'DatagramTransport', 'SubprocessTransport',
+  // unix_events
+  'SelectorEventLoop', 'AbstractChildWatcher', 'SafeChildWatcher', 'FastChildWatcher', 'PidfdChildWatcher', 'MultiLoopChildWatcher', 'ThreadedChildWatcher', 'DefaultEventLoopPolicy', 'EventLoop',
+];
