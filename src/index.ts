@@ -70,7 +70,7 @@ export type { BackendName, UringProbe } from './native.js';
 
 // Networking: transports and protocols, servers, streams.
 export { NetworkEventLoop } from './network_events.js';
-export { ProtocolBase, DatagramProtocolBase } from './protocols.js';
+export { BaseProtocolBase, ProtocolBase, DatagramProtocolBase } from './protocols.js';
 export type { BaseProtocol, Protocol, BufferedProtocol, DatagramProtocol } from './protocols.js';
 export type { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramTransport, ExtraInfo } from './transports.js';
 export { Server } from './server.js';

@@ -3,7 +3,7 @@
 //
 // Every wait is a generator method, so `yield* lock.acquire()` suspends the
 // calling coroutine and is typed. Waiters are Futures of the loop the
-// primitive is bound to (see mixins.ts), kept in FIFO order; waking one
+// primitive is bound to (see loop_bound.ts), kept in FIFO order; waking one
 // means setting its Future's result, which resumes its Task on the next
 // loop iteration. Between the wakeup and that resumption the waiter may be
 // cancelled: every primitive here then passes the wakeup on, so a
@@ -21,7 +21,7 @@
 import { Deque } from './deque.js';
 import { CancelledError, RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
-import { LoopBound } from './mixins.js';
+import { LoopBound } from './loop_bound.js';
 import { isCoroutine } from './coroutines.js';
 import type { Coroutine, Co } from './coroutines.js';
 

@@ -85,8 +85,13 @@ export interface SubprocessProtocol {
   resumeWriting?(): void;
 }
 
-/** Base class with no-op callbacks; override what you need. */
-export class BaseProtocolImpl implements BaseProtocol {
+// The names: an interface is asyncio's (BaseProtocol, Protocol,
+// BufferedProtocol, DatagramProtocol, SubprocessProtocol); a class named
+// `<interface>Base` implements that interface with no-op callbacks, for
+// protocols that override only what they need.
+
+/** BaseProtocol with no-op callbacks; override what you need. */
+export class BaseProtocolBase implements BaseProtocol {
   connectionMade(_transport: Transport): void {}
   connectionLost(_exc: Error | null): void {}
   pauseWriting(): void {}
@@ -94,13 +99,13 @@ export class BaseProtocolImpl implements BaseProtocol {
 }
 
 /** Base class for stream protocols: override dataReceived (and eofReceived for half-close). */
-export class ProtocolBase extends BaseProtocolImpl implements Protocol {
+export class ProtocolBase extends BaseProtocolBase implements Protocol {
   dataReceived(_data: Buffer): void {}
   eofReceived(): boolean | void {}
 }
 
 /** Base class for datagram protocols. */
-export class DatagramProtocolBase extends BaseProtocolImpl implements DatagramProtocol {
+export class DatagramProtocolBase extends BaseProtocolBase implements DatagramProtocol {
   datagramReceived(_data: Buffer, _addr: SockAddress): void {}
   errorReceived(_exc: Error): void {}
 }

@@ -14,7 +14,7 @@ import { describeValue } from './events.js';
 import { Heap, pythonCompare } from './heap.js';
 import type { Compare } from './heap.js';
 import type { Future } from './futures.js';
-import { LoopBound } from './mixins.js';
+import { LoopBound } from './loop_bound.js';
 import type { Coroutine, Co } from './coroutines.js';
 
 /** Thrown by getNowait() on an empty queue. */

@@ -1,5 +1,6 @@
 // The loop binding shared by the synchronization primitives and the queues
-// (asyncio's mixins._LoopBoundMixin).
+// (asyncio's mixins._LoopBoundMixin; a base class here, as JavaScript has no
+// mixins, so the file is named for what it holds).
 //
 // A Lock or Queue can be created anywhere, even with no loop yet (at module
 // level, in a constructor); it binds to the running loop the first time it
