@@ -122,7 +122,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   abstract sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
   abstract sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
   abstract getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
-  abstract createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
+  abstract createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
   abstract createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string | null | undefined, port: number | null | undefined, options?: CreateConnectionOptions): Co<[Transport, P]>;
   abstract connectAcceptedSocket<P extends BaseProtocol>(protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]>;
   abstract createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;

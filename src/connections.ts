@@ -262,14 +262,14 @@ function formatAddress(host: string, port: number): string {
 export function createServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
-  host: string | null | undefined,
+  host: string | readonly string[] | null | undefined,
   port: number | null | undefined,
   options?: CreateServerOptions,
 ): Co<Server<InetAddress>>;
 export function* createServer(
   loop: AbstractEventLoop,
   protocolFactory: () => BaseProtocol,
-  host: string | null | undefined,
+  host: string | readonly string[] | null | undefined,
   port: number | null | undefined,
   options: CreateServerOptions = {},
 ): Coroutine<Server> {
@@ -282,8 +282,15 @@ export function* createServer(
     return listenOn(loop, adoptSocket(options.sock, SOCK_STREAM, 'createServer'), factory, backlog, options.startServing ?? true, options.keepAlive);
   }
   if (port == null) throw new RangeError('createServer: a port (0 for any), or sock, is required');
-  checkHostPort(host, port, true);
-  const infos = dedupe(yield* getaddrinfo(loop, host, port, { family: options.family ?? 0, type: SOCK_STREAM }));
+  // A list of hosts (asyncio's sequence): every address of each, in order.
+  const hosts: ReadonlyArray<string | null | undefined> = Array.isArray(host) ? host : [host as string | null | undefined];
+  if (hosts.length === 0) throw new RangeError('createServer: an empty list of hosts');
+  for (const h of hosts) checkHostPort(h, port, !Array.isArray(host));
+  const resolved: AddrInfo[] = [];
+  for (const h of hosts) {
+    resolved.push(...(yield* getaddrinfo(loop, h, port, { family: options.family ?? 0, type: SOCK_STREAM })));
+  }
+  const infos = dedupe(resolved);
   const sockets: Socket[] = [];
   // Port 0 on several addresses: every socket gets the port the first one got.
   let chosenPort = port;

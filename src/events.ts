@@ -357,7 +357,7 @@ export interface AbstractEventLoop {
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
 
   // Servers and connections.
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
+  createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
   createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string | null | undefined, port: number | null | undefined, options?: CreateConnectionOptions): Co<[Transport, P]>;
   connectAcceptedSocket<P extends BaseProtocol>(protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]>;
   createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;

@@ -101,7 +101,7 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    * Listen on host:port ('' or null: every interface); each connection gets protocolFactory().
    * @throws the bind / listen errors (EADDRINUSE, EACCES, ...); getaddrinfo's errors.
    */
-  createServer(protocolFactory: () => BaseProtocol, host: string | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<Server<InetAddress>> {
+  createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<Server<InetAddress>> {
     return createServer(this, protocolFactory, host, port, options);
   }
 

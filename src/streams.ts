@@ -946,13 +946,13 @@ function handlerFailed(loop: AbstractEventLoop, exc: unknown, transport: Transpo
  */
 export function startServer(
   clientConnected: ClientConnected,
-  host: string | null | undefined,
+  host: string | readonly string[] | null | undefined,
   port: number | null | undefined,
   options?: StreamOptions & CreateServerOptions,
 ): Co<Server<InetAddress>>;
 export function* startServer(
   clientConnected: ClientConnected,
-  host: string | null | undefined,
+  host: string | readonly string[] | null | undefined,
   port: number | null | undefined,
   options: StreamOptions & CreateServerOptions = {},
 ): Coroutine<Server> {
