@@ -138,11 +138,14 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
 
   /**
    * Complete the Future with a result; schedules the callbacks (awaiting Tasks resume).
+   * The result may be left out when T allows undefined: `createFuture()`
+   * (a Future<unknown>) or a Future<void> is settled with `setResult()`.
    * @throws InvalidStateError if it is already done (cancelled included).
    */
-  setResult(result: T): void {
+  setResult(...result: undefined extends T ? [result?: T] : [result: T]): void;
+  setResult(result?: T): void {
     if (this._state !== PENDING) throw new InvalidStateError(`${STATE_NAMES[this._state]}: ${String(this)}`);
-    this._setResult(result);
+    this._setResult(result as T);
   }
 
   /**

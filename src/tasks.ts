@@ -143,7 +143,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   }
 
   /** Tasks are completed by their coroutine: a RuntimeError. */
-  override setResult(_result: T): never {
+  override setResult(..._result: undefined extends T ? [result?: T] : [result: T]): never;
+  override setResult(): never {
     throw new RuntimeError('Task does not support setResult operation');
   }
 

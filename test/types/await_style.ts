@@ -85,6 +85,13 @@ export async function primitives(): Promise<void> {
   await q.join();
   const inferred: Queue<string> = new Queue();
   expectType<string>()(await inferred.get());
+  const stop = getRunningLoop().createFuture(); // as the README's first server: settled with no value
+  stop.setResult();
+  await stop;
+  const done = getRunningLoop().createFuture<void>();
+  done.setResult();
+  // @ts-expect-error a Future<number> needs its number
+  getRunningLoop().createFuture<number>().setResult();
   const fut: Future<number> = getRunningLoop().createFuture();
   expectType<number>()(await fut);
   expectType<number>()(await waitFor(fut, 1));
