@@ -8,7 +8,11 @@
 // stubs, so they form the one cycle allowed besides protocols/transports.
 // unretrieved.ts is the loop's record of failed Futures nobody retrieved: a
 // Future holds its record, the record reports through the loop.
-const CORE_CYCLE = '^src/(events|futures|tasks|async_tasks|base_events|microtasks|timer_heap|unretrieved)[.]ts$';
+// Not in it: timer_heap.ts and microtasks.ts, which declare what they need
+// of a timer or a loop (HeapTimer, MicrotaskHost) instead of importing the
+// classes. What remains is the types of Handle / Future / Task / the loop
+// naming each other; breaking it would mean an interface per class.
+const CORE_CYCLE = '^src/(events|futures|tasks|async_tasks|base_events|unretrieved)[.]ts$';
 // protocols.ts and transports.ts: a protocol's callbacks get its transport, a
 // transport's getProtocol() returns its protocol. Interfaces only.
 const PROTOCOL_CYCLE = '^src/(protocols|transports)[.]ts$';

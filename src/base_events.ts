@@ -51,7 +51,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
   /** @internal Handles and Tasks due in the next runOnce, in order. */
   readonly _ready = new Deque<Runnable>(64);
   /** @internal The timers by (when, seq); cancelled ones are dropped lazily. */
-  readonly _scheduled = new TimerHeap();
+  readonly _scheduled = new TimerHeap<TimerHandle>();
   /** @internal How many timers in the heap are cancelled (to know when to rebuild it). */
   _timerCancelledCount = 0;
   private _timerSeq = 0;

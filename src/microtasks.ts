@@ -35,7 +35,16 @@
 // And microtasks queued by code before run() may now run during run(),
 // before run() returns (they would otherwise run after it).
 
-import type { BaseEventLoop } from './base_events.js';
+/**
+ * What this module needs of a loop (MicrotaskHost has it): its after-batch
+ * hook and the flag that microtasks are due. Declared here, so the module
+ * is a leaf and not one more member of the loop core's cycle.
+ */
+export interface MicrotaskHost {
+  _afterBatch: (() => void) | null;
+  _microtasksDue: boolean;
+  isRunning(): boolean;
+}
 import { RuntimeError } from './errors.js';
 import { native } from './native.js';
 
@@ -57,11 +66,11 @@ interface PromiseWork {
   readonly hook: () => void;
 }
 
-const states = new WeakMap<BaseEventLoop, PromiseWork>();
+const states = new WeakMap<MicrotaskHost, PromiseWork>();
 /** True while drainMicrotasks runs (microtasks then run, but inside our own checkpoint: allowed). */
 let draining = false;
 
-function stateOf(loop: BaseEventLoop): PromiseWork {
+function stateOf(loop: MicrotaskHost): PromiseWork {
   let state = states.get(loop);
   if (state === undefined) {
     const s: PromiseWork = { pending: 0, dirty: false, guest: false, hook: () => afterBatch(loop, s) };
@@ -72,7 +81,7 @@ function stateOf(loop: BaseEventLoop): PromiseWork {
 }
 
 /** Promise reactions may be queued: drain after the next batch, and do not block before it. */
-function markDue(loop: BaseEventLoop, state: PromiseWork): void {
+function markDue(loop: MicrotaskHost, state: PromiseWork): void {
   state.dirty = true;
   if (state.guest) return;
   loop._afterBatch = state.hook;
@@ -80,7 +89,7 @@ function markDue(loop: BaseEventLoop, state: PromiseWork): void {
 }
 
 /** Runs after each batch of callbacks while the loop has promise work. */
-function afterBatch(loop: BaseEventLoop, state: PromiseWork): void {
+function afterBatch(loop: MicrotaskHost, state: PromiseWork): void {
   state.dirty = false;
   draining = true;
   let drained: boolean;
@@ -99,28 +108,28 @@ function afterBatch(loop: BaseEventLoop, state: PromiseWork): void {
 }
 
 /** @internal A promise-backed Future is now pending on loop: drain after every batch until _promiseWorkDone. */
-export function _promiseWorkStarted(loop: BaseEventLoop): void {
+export function _promiseWorkStarted(loop: MicrotaskHost): void {
   const state = stateOf(loop);
   state.pending++;
   markDue(loop, state);
 }
 
 /** @internal A promise-backed Future is done (or abandoned). */
-export function _promiseWorkDone(loop: BaseEventLoop): void {
+export function _promiseWorkDone(loop: MicrotaskHost): void {
   const state = stateOf(loop);
   if (state.pending > 0) state.pending--;
   markDue(loop, state);
 }
 
 /** @internal A Future's then() settled its promise (in a loop callback, or at once): drain after this batch. */
-export function _promiseSettled(loop: BaseEventLoop): void {
+export function _promiseSettled(loop: MicrotaskHost): void {
   const state = stateOf(loop);
   if (state.dirty) return;
   markDue(loop, state);
 }
 
 /** @internal guest.ts: loop runs (or no longer runs) as a guest of Node's loop, which drains microtasks itself. */
-export function _setGuest(loop: BaseEventLoop, guest: boolean): void {
+export function _setGuest(loop: MicrotaskHost, guest: boolean): void {
   const state = stateOf(loop);
   state.guest = guest;
   if (guest) {
@@ -132,7 +141,7 @@ export function _setGuest(loop: BaseEventLoop, guest: boolean): void {
 }
 
 /** @internal Whether loop runs as a guest of Node's loop. */
-export function _isGuest(loop: BaseEventLoop): boolean {
+export function _isGuest(loop: MicrotaskHost): boolean {
   return states.get(loop)?.guest === true;
 }
 
@@ -142,14 +151,14 @@ export function _isGuest(loop: BaseEventLoop): boolean {
  * that runs (null: the one run() is about to start). A loop that does not
  * run yet may still be run from elsewhere: its first drain checks then.
  */
-export function _checkCanDrain(loop: BaseEventLoop | null): void {
+export function _checkCanDrain(loop: MicrotaskHost | null): void {
   if (draining) return;
   if (loop !== null && (!loop.isRunning() || _isGuest(loop))) return;
   if (native.isRunningMicrotasks()) throw new RuntimeError(MICROTASK_ENTRY);
 }
 
 /** @internal True while a promise-backed Future is pending on loop (an async function's Task, a wrapped promise). */
-export function _promiseWorkPending(loop: BaseEventLoop): boolean {
+export function _promiseWorkPending(loop: MicrotaskHost): boolean {
   const state = states.get(loop);
   return state !== undefined && state.pending > 0;
 }

@@ -10,20 +10,29 @@
 // contiguous), so the sift reads contiguous memory and touches the handles
 // only to move them.
 
-import type { TimerHandle } from './events.js';
+/**
+ * What the heap needs of a timer (a TimerHandle has it): declared here, so
+ * the heap is a leaf module and not one more member of the loop core's cycle.
+ */
+export interface HeapTimer {
+  readonly _when: number;
+  readonly _seq: number;
+  readonly _cancelled: boolean;
+  _scheduled: boolean;
+}
 
 /** @internal */
-export class TimerHeap {
+export class TimerHeap<T extends HeapTimer = HeapTimer> {
   private _whens: number[] = [];
   private _seqs: number[] = [];
-  private _timers: TimerHandle[] = [];
+  private _timers: T[] = [];
 
   get length(): number {
     return this._timers.length;
   }
 
   /** The earliest timer; undefined when empty. */
-  peek(): TimerHandle | undefined {
+  peek(): T | undefined {
     return this._timers[0];
   }
 
@@ -32,7 +41,7 @@ export class TimerHeap {
     return this._timers.length > 0 ? this._whens[0]! : Infinity;
   }
 
-  push(timer: TimerHandle): void {
+  push(timer: T): void {
     const whens = this._whens;
     const seqs = this._seqs;
     const timers = this._timers;
@@ -57,7 +66,7 @@ export class TimerHeap {
   }
 
   /** Remove and return the earliest timer (the heap must not be empty). */
-  pop(): TimerHandle {
+  pop(): T {
     const timers = this._timers;
     const top = timers[0]!;
     const lastTimer = timers.pop()!;
@@ -81,7 +90,7 @@ export class TimerHeap {
   }
 
   /** Empty the heap; returns the timers it held. */
-  clear(): TimerHandle[] {
+  clear(): T[] {
     const timers = this._timers;
     this._whens = [];
     this._seqs = [];
@@ -90,11 +99,11 @@ export class TimerHeap {
   }
 
   /** The timers in heap order (for tests and debugging). */
-  toArray(): TimerHandle[] {
+  toArray(): T[] {
     return this._timers.slice();
   }
 
-  private _siftDown(i: number, when: number, seq: number, timer: TimerHandle): void {
+  private _siftDown(i: number, when: number, seq: number, timer: T): void {
     const whens = this._whens;
     const seqs = this._seqs;
     const timers = this._timers;

@@ -14,7 +14,7 @@ afterEach(() => loop.close());
 const timer = (when: number, seq: number): TimerHandle => new TimerHandle(when, seq, () => {}, [], loop);
 
 test('pops in order of when, then of scheduling, whatever the push order', () => {
-  const heap = new TimerHeap();
+  const heap = new TimerHeap<TimerHandle>();
   const timers: TimerHandle[] = [];
   let seed = 1;
   const random = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647);
@@ -31,7 +31,7 @@ test('pops in order of when, then of scheduling, whatever the push order', () =>
 });
 
 test('interleaved pushes and pops stay ordered', () => {
-  const heap = new TimerHeap();
+  const heap = new TimerHeap<TimerHandle>();
   const out: number[] = [];
   let seq = 0;
   for (let round = 0; round < 50; round++) {
@@ -44,7 +44,7 @@ test('interleaved pushes and pops stay ordered', () => {
 });
 
 test('removeCancelled keeps the live timers in order and unschedules the rest', () => {
-  const heap = new TimerHeap();
+  const heap = new TimerHeap<TimerHandle>();
   const timers = Array.from({ length: 100 }, (_, i) => timer(100 - i, i));
   for (const t of timers) {
     t._scheduled = true;
@@ -60,7 +60,7 @@ test('removeCancelled keeps the live timers in order and unschedules the rest', 
 });
 
 test('clear returns what it held', () => {
-  const heap = new TimerHeap();
+  const heap = new TimerHeap<TimerHandle>();
   heap.push(timer(1, 0));
   heap.push(timer(2, 1));
   expect(heap.clear().length).toBe(2);
