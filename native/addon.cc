@@ -37,6 +37,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   build.Set("pidfd", Napi::Boolean::New(env, PidfdCompiled()));
   exports.Set("build", build);
   InitSocket(env, exports);
+  InitErrors(env, exports);
+  InitFdUtil(env, exports);
   InitMemory(env, exports);
   InitSignals(env, exports);
   InitSpawn(env, exports);

@@ -1,8 +1,12 @@
 #include "errors.h"
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <string>
+
+#include "addon.h"
+#include "args.h"
 
 namespace coio {
 namespace {
@@ -71,6 +75,40 @@ Napi::Object ErrnoConstants(Napi::Env env) {
     constants.Set(e.name, Napi::Number::New(env, e.value));
   }
   return constants;
+}
+
+namespace {
+
+// errorFromErrno(errno, syscall[, address[, port]]): the Error the addon
+// would throw for that errno, for the JavaScript side's own failures
+// (EBADF on a closed Socket, EPIPE from a closed pipe) so they look the same.
+Napi::Value ErrorFromErrno(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int err = static_cast<int>(ArgInteger(info, 0, "errorFromErrno", "errno", 1, INT_MAX));
+  if (!info[1].IsString()) {
+    throw Napi::TypeError::New(env, "errorFromErrno: syscall must be a string");
+  }
+  std::string syscall = info[1].As<Napi::String>().Utf8Value();
+  SysAddress address;
+  std::string host;
+  if (!info[2].IsUndefined() && !info[2].IsNull()) {
+    if (!info[2].IsString()) {
+      throw Napi::TypeError::New(env, "errorFromErrno: address must be a string");
+    }
+    host = info[2].As<Napi::String>().Utf8Value();
+    address.host = host.data();
+    address.host_len = host.size();
+    if (!info[3].IsUndefined() && !info[3].IsNull()) {
+      address.port = static_cast<int>(ArgInteger(info, 3, "errorFromErrno", "port", 0, 65535));
+    }
+  }
+  return ErrnoError(env, err, syscall.c_str(), address).Value();
+}
+
+}  // namespace
+
+void InitErrors(Napi::Env env, Napi::Object exports) {
+  exports.Set("errorFromErrno", Napi::Function::New(env, ErrorFromErrno, "errorFromErrno"));
 }
 
 }  // namespace coio

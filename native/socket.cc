@@ -10,11 +10,9 @@
 // concerns: SOCK_NONBLOCK / accept4 (Linux, *BSD; macOS falls back to
 // fcntl), MSG_NOSIGNAL (Linux, *BSD) and SO_NOSIGPIPE (macOS) against
 // SIGPIPE, SO_REUSEPORT.
-#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -537,53 +535,6 @@ Napi::Value GetPeerName(const Napi::CallbackInfo& info) {
   return SockaddrToJs(info.Env(), ss, len);
 }
 
-// ---- errors and leak checks -------------------------------------------------
-
-Napi::Value ErrorFromErrno(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int err = static_cast<int>(ArgInteger(info, 0, "errorFromErrno", "errno", 1, INT_MAX));
-  if (!info[1].IsString()) {
-    throw Napi::TypeError::New(env, "errorFromErrno: syscall must be a string");
-  }
-  std::string syscall = info[1].As<Napi::String>().Utf8Value();
-  SysAddress address;
-  std::string host;
-  if (!info[2].IsUndefined() && !info[2].IsNull()) {
-    if (!info[2].IsString()) {
-      throw Napi::TypeError::New(env, "errorFromErrno: address must be a string");
-    }
-    host = info[2].As<Napi::String>().Utf8Value();
-    address.host = host.data();
-    address.host_len = host.size();
-    if (!info[3].IsUndefined() && !info[3].IsNull()) {
-      address.port = static_cast<int>(ArgInteger(info, 3, "errorFromErrno", "port", 0, 65535));
-    }
-  }
-  return ErrnoError(env, err, syscall.c_str(), address).Value();
-}
-
-Napi::Value CountOpenFds(const Napi::CallbackInfo& info) {
-  // Linux: one entry per open fd, and opendir itself holds one.
-  if (DIR* dir = opendir("/proc/self/fd")) {
-    int count = 0;
-    while (dirent* entry = readdir(dir)) {
-      if (entry->d_name[0] != '.') ++count;
-    }
-    closedir(dir);
-    return Napi::Number::New(info.Env(), count - 1);
-  }
-  // Elsewhere: probe each fd below the soft limit (capped: this is a test
-  // helper, not a syscall anyone should run in a loop).
-  rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) < 0) return Napi::Number::New(info.Env(), -1);
-  rlim_t max = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 65536 ? 65536 : limit.rlim_cur;
-  int count = 0;
-  for (rlim_t fd = 0; fd < max; ++fd) {
-    if (fcntl(static_cast<int>(fd), F_GETFD) != -1) ++count;
-  }
-  return Napi::Number::New(info.Env(), count);
-}
-
 }  // namespace
 
 void InitSocket(Napi::Env env, Napi::Object exports) {
@@ -599,8 +550,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
       {"read", Read},             {"write", Write},             {"recvfrom", RecvFrom},
       {"sendto", SendTo},         {"shutdown", Shutdown},       {"close", Close}, {"dup", Dup},
       {"setsockopt", SetSockOpt}, {"getsockopt", GetSockOpt},   {"getsockname", GetSockName},
-      {"getpeername", GetPeerName}, {"errorFromErrno", ErrorFromErrno},
-      {"countOpenFds", CountOpenFds},
+      {"getpeername", GetPeerName},
   };
   for (const Fn& f : functions) exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
 
