@@ -9,6 +9,7 @@ import { CancelledError, ExceptionGroup } from './errors.js';
 import { getaddrinfo } from './resolver.js';
 import type { AddrInfo } from './resolver.js';
 import { Server } from './server.js';
+import type { ServerOptions } from './server.js';
 import type { InetAddress, UnixAddress } from './native.js';
 import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket, adoptSocket } from './socket.js';
@@ -333,7 +334,7 @@ export function* createUnixServer(
   if (options.sock !== undefined) {
     if (path != null) throw new RangeError('createUnixServer: path and sock can not be specified at the same time');
     const sock = adoptSocket(options.sock, SOCK_STREAM, 'createUnixServer', AF_UNIX);
-    return listenOn(loop, sock, factory, backlog, options.startServing ?? true);
+    return listenOn(loop, sock, factory, backlog, options.startServing ?? true, undefined, socketFileOf(sock, options));
   }
   if (path == null) throw new RangeError('createUnixServer: a path or sock is required');
   if (!path.startsWith('\0') && existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
@@ -345,7 +346,20 @@ export function* createUnixServer(
     sock.close();
     throw err;
   }
-  return serve(loop, [sock], factory, backlog, options.startServing ?? true);
+  return serve(loop, [sock], factory, backlog, options.startServing ?? true, undefined, socketFileOf(sock, options));
+}
+
+/** The socket file a Unix server removes at close (cleanupSocket), as it is right after bind. */
+function socketFileOf(sock: Socket, options: CreateUnixServerOptions): NonNullable<ServerOptions['unlinkAtClose']> {
+  if (options.cleanupSocket === false) return [];
+  const addr = sock.getsockname();
+  if (!('path' in addr) || addr.path === '' || addr.path.startsWith('\0')) return [];
+  try {
+    const st = lstatSync(addr.path);
+    return st.isSocket() ? [{ path: addr.path, dev: st.dev, ino: st.ino }] : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Connect to a Unix socket path and wrap it in a transport. */
@@ -373,14 +387,22 @@ export function* createUnixConnection<P extends BaseProtocol>(loop: AbstractEven
 }
 
 /** A given socket listens (again: listen() on a listening socket only sets the backlog, as asyncio's start_serving does) and is served. */
-function listenOn(loop: AbstractEventLoop, sock: Socket, factory: () => BaseProtocol, backlog: number, start: boolean, keepAlive?: KeepAliveOption): Server {
+function listenOn(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  factory: () => BaseProtocol,
+  backlog: number,
+  start: boolean,
+  keepAlive?: KeepAliveOption,
+  unlinkAtClose?: ServerOptions['unlinkAtClose'],
+): Server {
   try {
     sock.listen(backlog);
   } catch (err) {
     sock.close();
     throw err;
   }
-  return serve(loop, [sock], factory, backlog, start, keepAlive);
+  return serve(loop, [sock], factory, backlog, start, keepAlive, unlinkAtClose);
 }
 
 /**
@@ -396,7 +418,15 @@ export function* connectAcceptedSocket<P extends BaseProtocol>(loop: AbstractEve
   return yield* connectTransport(loop, s, protocolFactory, tls, true);
 }
 
-function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () => BaseProtocol, backlog: number, start: boolean, keepAlive?: KeepAliveOption): Server {
+function serve(
+  loop: AbstractEventLoop,
+  sockets: Socket[],
+  protocolFactory: () => BaseProtocol,
+  backlog: number,
+  start: boolean,
+  keepAlive?: KeepAliveOption,
+  unlinkAtClose?: ServerOptions['unlinkAtClose'],
+): Server {
   const configure =
     keepAlive === undefined || keepAlive === false
       ? enableNoDelay
@@ -404,7 +434,7 @@ function serve(loop: AbstractEventLoop, sockets: Socket[], protocolFactory: () =
           enableNoDelay(conn);
           applyKeepAlive(conn, keepAlive);
         };
-  const server = new Server(loop, sockets, protocolFactory, { backlog, configure });
+  const server = new Server(loop, sockets, protocolFactory, { backlog, configure, unlinkAtClose });
   if (start) {
     try {
       server.startServing();

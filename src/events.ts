@@ -168,7 +168,15 @@ export interface CreateConnectionOptions extends TlsOptions {
 }
 
 /** Options of loop.createUnixServer and startUnixServer. */
-export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout' | 'sock'>;
+export type CreateUnixServerOptions = Pick<CreateServerOptions, 'backlog' | 'startServing' | 'ssl' | 'sslHandshakeTimeout' | 'sslShutdownTimeout' | 'sock'> & {
+  /**
+   * Remove the socket file when the server closes (default true, as asyncio
+   * 3.13): only if the path still names the file this server bound (same
+   * device and inode), never one a newer server made there. Abstract names
+   * ('\0...') have no file.
+   */
+  cleanupSocket?: boolean;
+};
 
 /** Options of loop.createUnixConnection and openUnixConnection: TLS only (serverHostname is required with ssl, as there is no host name). */
 export type CreateUnixConnectionOptions = TlsOptions & Pick<CreateConnectionOptions, 'sock'>;

@@ -1,6 +1,7 @@
 // Server: listening sockets that accept connections into transports
 // (asyncio's base_events.Server plus selector_events' accept loop).
 
+import { lstatSync, unlinkSync } from 'node:fs';
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import type { AbstractEventLoop, AbstractServer, Handle } from './events.js';
@@ -33,6 +34,12 @@ export interface ServerOptions {
   backlog: number;
   /** Called for each accepted socket before its transport is made (TCP_NODELAY, ...). */
   configure?: (sock: Socket) => void;
+  /**
+   * Unix socket files to remove at close() (cleanupSocket): each with the
+   * device and inode it had right after bind, so that a file another server
+   * has since bound at the same path is left alone.
+   */
+  unlinkAtClose?: ReadonlyArray<{ path: string; dev: number; ino: number }>;
 }
 
 /**
@@ -132,6 +139,14 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
     }
     this.retryHandles.clear();
     this.serving = false;
+    for (const file of this.options.unlinkAtClose ?? []) {
+      try {
+        const st = lstatSync(file.path);
+        if (st.isSocket() && st.dev === file.dev && st.ino === file.ino) unlinkSync(file.path);
+      } catch {
+        // gone already, or not ours to remove: nothing to clean up
+      }
+    }
     if (this.serveForeverFut !== null && !this.serveForeverFut.done()) this.serveForeverFut.cancel();
     this.wakeupIfDone();
   }

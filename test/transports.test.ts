@@ -1,8 +1,9 @@
 // Transports and protocols: servers, connections, flow control, half-close,
 // resets, Unix sockets and UDP, on every backend.
+import { existsSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { createTask, EventLoop, sleep } from '../src/index.js';
+import { AF_UNIX, createTask, EventLoop, SOCK_STREAM, Socket, sleep } from '../src/index.js';
 import type { AbstractEventLoop, BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport } from '../src/index.js';
 import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
@@ -378,6 +379,47 @@ describe.each(backends)('%s backend', (backend) => {
       return c.text();
     }
     expect(t.run(main())).toBe('over unix');
+  });
+
+  it('cleanupSocket: close() removes the socket file it bound, never one a newer server made there, and keeps it when false', () => {
+    const loop = t.loop;
+    const path = join(dir, `${backend}-cleanup.sock`);
+    function* main(): Co<void> {
+      // Default (true): the file goes with the server.
+      const a = yield* loop.createUnixServer(() => new Echo(), path);
+      expect(existsSync(path)).toBe(true);
+      a.close();
+      yield* a.waitClosed();
+      expect(existsSync(path)).toBe(false);
+      // Replaced under it: the first server's close leaves the second's file alone.
+      const first = yield* loop.createUnixServer(() => new Echo(), path);
+      const second = yield* loop.createUnixServer(() => new Echo(), path); // unlinks the first's file, binds anew
+      first.close();
+      yield* first.waitClosed();
+      expect(existsSync(path)).toBe(true);
+      const [tr, c] = yield* loop.createUnixConnection(() => new Collector(), path);
+      tr.write('still there');
+      yield* until(() => c.text() === 'still there');
+      tr.close();
+      yield* until(() => c.lostCount === 1);
+      second.close();
+      yield* second.waitClosed();
+      expect(existsSync(path)).toBe(false);
+      // cleanupSocket: false keeps it (for a supervisor that hands the path on).
+      const kept = yield* loop.createUnixServer(() => new Echo(), path, { cleanupSocket: false });
+      kept.close();
+      yield* kept.waitClosed();
+      expect(existsSync(path)).toBe(true);
+      unlinkSync(path);
+      // An adopted listening socket is cleaned up the same way.
+      const own = new Socket(AF_UNIX, SOCK_STREAM);
+      own.bind(path);
+      const adopted = yield* loop.createUnixServer(() => new Echo(), null, { sock: own });
+      adopted.close();
+      yield* adopted.waitClosed();
+      expect(existsSync(path)).toBe(false);
+    }
+    t.run(main());
   });
 
   it('UDP endpoints exchange datagrams', () => {
