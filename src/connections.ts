@@ -115,13 +115,7 @@ export function* createConnection<P extends BaseProtocol>(
     if (host != null || port != null) throw new RangeError('createConnection: host/port and sock can not be specified at the same time');
     const tls = resolveTls(options, false, null);
     const sock = adoptSocket(options.sock, SOCK_STREAM, 'createConnection');
-    try {
-      enableNoDelay(sock);
-      applyKeepAlive(sock, options.keepAlive);
-    } catch (err) {
-      sock.close();
-      throw err;
-    }
+    configureClient(sock, options.keepAlive);
     return yield* connectTransport(loop, sock, protocolFactory, tls);
   }
   if (host == null || port == null) throw new RangeError('createConnection: host and port, or sock, are required');
@@ -171,14 +165,19 @@ export function* createConnection<P extends BaseProtocol>(
     if (sock === null && odd !== undefined) throw odd;
   }
   if (sock === null) throw connectionError(errors.flat(), options.allErrors === true);
+  configureClient(sock, options.keepAlive);
+  return yield* connectTransport(loop, sock, protocolFactory, tls);
+}
+
+/** TCP_NODELAY and the keep-alive options on a client socket; a socket that refuses them is closed. */
+function configureClient(sock: Socket, keepAlive: KeepAliveOption | undefined): void {
   try {
     enableNoDelay(sock);
-    applyKeepAlive(sock, options.keepAlive);
+    applyKeepAlive(sock, keepAlive);
   } catch (err) {
     sock.close();
     throw err;
   }
-  return yield* connectTransport(loop, sock, protocolFactory, tls);
 }
 
 /**
