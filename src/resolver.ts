@@ -87,10 +87,26 @@ function acquireWorker(): Worker {
   return worker;
 }
 
+/** Workers told to stop that have not ended yet (a thread's fds are freed only when it ends). */
+const ending = new Set<Promise<unknown>>();
+
 function releaseWorker(): void {
   if (--workerUsers > 0 || worker === undefined) return;
-  void worker.terminate();
+  // terminate() only asks: the thread, and its own libuv loop's fds
+  // (an epoll fd, an eventfd, a pipe pair), go some time later.
+  const done = worker.terminate().finally(() => ending.delete(done));
+  ending.add(done);
   worker = undefined;
+}
+
+/**
+ * Resolves once every resolution thread released so far has ended. For
+ * leak checks (the test suite counts fds per file): an idle resolver
+ * stops its thread, but the thread ends asynchronously.
+ * @internal
+ */
+export async function _resolverThreadsEnded(): Promise<void> {
+  while (ending.size > 0) await Promise.allSettled([...ending]);
 }
 
 /** One per loop while it has lookups in flight. */

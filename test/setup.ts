@@ -87,6 +87,9 @@ afterAll(async () => {
   // Let sockets closed by the last test's peers settle (close is synchronous
   // for our own fds; this only gives Node's own handles one turn).
   await new Promise((resolve) => setImmediate(resolve));
+  // A resolver that went idle has told its thread to stop; the thread's
+  // fds are freed when it ends, which under load can take longer than a turn.
+  await (await import('../src/resolver.js'))._resolverThreadsEnded();
   expect(openLoops().map(String), 'event loops left open by this test file').toEqual([]);
   const events = await import('../src/events.js');
   expect(events._getRunningLoop(), 'a loop still marked running').toBeNull();

@@ -1,10 +1,11 @@
 // Transports and protocols: servers, connections, flow control, half-close,
 // resets, Unix sockets and UDP, on every backend.
-import { existsSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { AF_UNIX, createTask, EventLoop, SOCK_STREAM, Socket, sleep } from '../src/index.js';
 import type { AbstractEventLoop, BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport } from '../src/index.js';
+import { _resolverThreadsEnded } from '../src/resolver.js';
 import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 
@@ -475,6 +476,15 @@ describe.each(backends)('%s backend', (backend) => {
     }
     const hosts = t.run(main());
     expect(hosts.some((h) => h === '127.0.0.1' || h === '::1')).toBe(true);
+  });
+
+  it('once its last lookup is answered, the resolution thread ends and its fds (a whole libuv loop) are freed', async () => {
+    const fdsNow = (): number => readdirSync('/proc/self/fd').length;
+    const before = fdsNow();
+    t.run(t.loop.getaddrinfo('localhost', 80));
+    t.loop.runUntilComplete(sleep(0));
+    await _resolverThreadsEnded();
+    expect(fdsNow()).toBe(before);
   });
 
   it('a name that does not resolve fails with its code', () => {
