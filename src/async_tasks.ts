@@ -48,14 +48,13 @@
 // (ensureFuture) and awaits that.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { BaseEventLoop } from './base_events.js';
 import { CancelledError, RuntimeError } from './errors.js';
 import { _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, _loopForNewFuture, describeValue } from './events.js';
+import type { FutureOf, LoopCore, TaskOf } from './events.js';
 import { Future, PENDING, _promiseHooks } from './futures.js';
 import { _checkCanDrain, _promiseSettled, _promiseWorkDone, _promiseWorkStarted } from './microtasks.js';
 import { _isAsyncFunction, _isGeneratorFunction, isCoroutine, isThenable } from './coroutines.js';
 import type { Co, Coroutine } from './coroutines.js';
-import type { Task } from './tasks.js';
 
 // --- contexts ---------------------------------------------------------------
 
@@ -75,9 +74,9 @@ class AsyncContext {
   done = false;
 
   constructor(
-    readonly loop: BaseEventLoop,
+    readonly loop: LoopCore,
     /** The Task this function runs for (currentTask() inside it). */
-    readonly task: Task<unknown> | null,
+    readonly task: TaskOf<unknown> | null,
   ) {
     liveContexts++;
   }
@@ -142,7 +141,7 @@ _promiseHooks.onThen = onThen;
 _promiseHooks.onSettle = _promiseSettled;
 
 /** @internal currentTask() inside an async function run for a Task of `loop` (the Task), else null. */
-export function _currentAsyncTask(loop: BaseEventLoop): Task<unknown> | null {
+export function _currentAsyncTask(loop: LoopCore): TaskOf<unknown> | null {
   if (liveContexts === 0) return null;
   const ctx = storage.getStore();
   return ctx !== undefined && !ctx.done && ctx.loop === loop ? ctx.task : null;
@@ -161,7 +160,7 @@ export class PromiseFuture<T = unknown> extends Future<T> {
 
   /** @internal */
   constructor(
-    loop: BaseEventLoop,
+    loop: LoopCore,
     thenable: PromiseLike<T>,
     /** @internal The context of the async function whose promise this is, or null. */
     readonly _context: AsyncContext | null = null,
@@ -280,7 +279,7 @@ function* callForTask<T>(fn: () => unknown): Coroutine<T> {
   return (yield* _callBody<T>(fn, [])) as T;
 }
 
-function* awaitThenable<T>(loop: BaseEventLoop, thenable: PromiseLike<T>): Coroutine<T> {
+function* awaitThenable<T>(loop: LoopCore, thenable: PromiseLike<T>): Coroutine<T> {
   return yield* new PromiseFuture<T>(loop, thenable);
 }
 
@@ -290,7 +289,7 @@ function* awaitThenable<T>(loop: BaseEventLoop, thenable: PromiseLike<T>): Corou
  * called on the Task's first step, in its own context; a thenable awaited.
  * A TypeError for anything else.
  */
-export function _taskCoroutine<T>(x: unknown, loop: BaseEventLoop): Coroutine<T> {
+export function _taskCoroutine<T>(x: unknown, loop: LoopCore): Coroutine<T> {
   if (isCoroutine(x)) return x as Coroutine<T>;
   if (typeof x === 'function') {
     if (_isGeneratorFunction(x)) {
@@ -308,8 +307,8 @@ export function _taskCoroutine<T>(x: unknown, loop: BaseEventLoop): Coroutine<T>
   throw new TypeError(`a coroutine (generator object), an async function or a promise was expected, got ${describeValue(x)}`);
 }
 
-/** @internal ensureFuture() of a thenable (a PromiseFuture) or of a function (a Task). */
-export function _ensureFutureAsync<T>(aw: PromiseLike<T> | ((...args: never[]) => unknown), loop?: BaseEventLoop): Future<T> {
+/** @internal ensureFuture() of a thenable (a PromiseFuture) or of a function (a Task: typed TaskOf, as this module is below tasks.ts). */
+export function _ensureFutureAsync<T>(aw: PromiseLike<T> | ((...args: never[]) => unknown), loop?: LoopCore): FutureOf<T> | TaskOf<T> {
   const target = loop ?? _getRunningLoop() ?? _getSetLoop();
   if (target === null) throw new RuntimeError('no running event loop and none set: pass a loop, or call setEventLoop()');
   if (typeof aw === 'function') return target.createTask<T>(aw as () => PromiseLike<T>);
@@ -343,7 +342,7 @@ const AWAIT_TASK = Symbol('coio.awaitTask');
 const AWAIT_INLINE = Symbol('coio.awaitInline');
 
 /** then() of a marked coroutine: run it as a Task (once) and await that. */
-function coroutineThen(this: Coroutine<unknown> & { [AWAIT_TASK]?: Future<unknown> }, onfulfilled?: unknown, onrejected?: unknown): Promise<unknown> {
+function coroutineThen(this: Coroutine<unknown> & { [AWAIT_TASK]?: TaskOf<unknown> }, onfulfilled?: unknown, onrejected?: unknown): Promise<unknown> {
   let fut = this[AWAIT_TASK];
   if (fut === undefined) {
     try {
@@ -398,7 +397,7 @@ function inlineThen(this: Coroutine<unknown> & { [AWAIT_INLINE]?: Promise<unknow
   let settled = gen[AWAIT_INLINE];
   if (settled !== undefined) return settled.then(onfulfilled as never, onrejected as never);
   settled = new Promise<unknown>((resolve, reject) => {
-    let loop: BaseEventLoop | null = null;
+    let loop: LoopCore | null = null;
     const step = (): void => {
       let r: IteratorResult<unknown, unknown>;
       try {

@@ -9,9 +9,9 @@ import { checkFunction, checkSeconds, invalidArgType } from './arg_checks.js';
 import { inspect } from 'node:util';
 import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
-import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback } from './events.js';
+import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback, describeValue } from './events.js';
 import { Context } from './contextvars.js';
-import type { AbstractEventLoop, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+import type { LoopCore, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
@@ -26,6 +26,7 @@ import type { AddressLike, Socket } from './socket.js';
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
 import { _taskCoroutine } from './async_tasks.js';
 import { Unretrieved } from './unretrieved.js';
+import type { UnretrievedRecord } from './unretrieved.js';
 import { _debugLoopCount } from './never_awaited.js';
 
 export type { ExceptionContext, ExceptionHandler, TaskOptions, TaskFactory };
@@ -44,7 +45,7 @@ const MAXIMUM_SELECT_TIMEOUT = 24 * 3600;
  * provides; use {@link EventLoop} (from newEventLoop()), which adds readiness
  * I/O, networking, signals, threads and subprocesses.
  */
-export abstract class BaseEventLoop implements AbstractEventLoop {
+export abstract class BaseEventLoop implements LoopCore {
   /** Callbacks slower than this many seconds are logged in debug mode. */
   slowCallbackDuration = 0.1;
 
@@ -82,7 +83,7 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
    */
   readonly _tasks: Task<unknown>[] = [];
   /** @internal Failed Futures whose exception nobody retrieved yet: reported when collected, or at close (unretrieved.ts). */
-  readonly _unretrievedFailures = new Unretrieved(this);
+  readonly _unretrievedFailures = new Unretrieved<Future<unknown>>(this);
   private _stopping = false;
   private _running = false;
   private _closed = false;
@@ -446,6 +447,19 @@ export abstract class BaseEventLoop implements AbstractEventLoop {
     if (last === task) return;
     this._tasks[i] = last;
     last._taskIndex = i;
+  }
+
+  /** @internal Report a failure nobody retrieved (unretrieved.ts): fut while it lives, undefined once collected. */
+  _reportUnretrieved(record: UnretrievedRecord<Future<unknown>>, fut: Future<unknown> | undefined): void {
+    const name = record.name === null ? '' : ` name=${JSON.stringify(record.name)}`;
+    const context: ExceptionContext = {
+      message: `${record.kind} exception was never retrieved`,
+      exception: record.exception,
+      // The Future itself while it lives; once collected, how it looked.
+      future: fut ?? `<${record.kind} finished exception=${describeValue(record.exception)}${name}>`,
+    };
+    if (record.sourceTraceback !== undefined) _setSourceTraceback(context, record.sourceTraceback);
+    this.callExceptionHandler(context);
   }
 
   /** @internal RuntimeError('Event loop is closed') once closed. */

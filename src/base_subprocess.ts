@@ -6,7 +6,7 @@
 // transports (pipe_transport.ts), and its exit is seen by the loop's child
 // watcher (child_watcher.ts: a pidfd, or SIGCHLD): nothing blocks the loop.
 
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 import { childWatcher } from './child_watcher.js';
 import type { Coroutine, Co } from './coroutines.js';
 import type { Signal, SubprocessOptions } from './events.js';
@@ -63,7 +63,7 @@ export class SubprocessTransport implements SubprocessTransportContract {
 
   /** @internal Use loop.subprocessExec / subprocessShell. */
   constructor(
-    private readonly loop: BaseEventLoop,
+    private readonly loop: LoopCore,
     private protocol: SubprocessProtocol,
     private readonly pid: number,
   ) {}
@@ -218,14 +218,14 @@ export class SubprocessTransport implements SubprocessTransportContract {
  * pipes are connected and connectionMade has been scheduled.
  */
 export function subprocessExec<P extends SubprocessProtocol>(
-  loop: BaseEventLoop,
+  loop: LoopCore,
   protocolFactory: () => P,
   program: string,
   args: readonly string[],
   options?: SubprocessOptions,
 ): Co<[SubprocessTransport, P]>;
 export function* subprocessExec<P extends SubprocessProtocol>(
-  loop: BaseEventLoop,
+  loop: LoopCore,
   protocolFactory: () => P,
   program: string,
   args: readonly string[],
@@ -255,7 +255,7 @@ export function* subprocessExec<P extends SubprocessProtocol>(
 }
 
 /** subprocessExec of `/bin/sh -c cmd` (asyncio's loop.subprocess_shell). */
-export function subprocessShell<P extends SubprocessProtocol>(loop: BaseEventLoop, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Co<[SubprocessTransport, P]> {
+export function subprocessShell<P extends SubprocessProtocol>(loop: LoopCore, protocolFactory: () => P, cmd: string, options: SubprocessOptions = {}): Co<[SubprocessTransport, P]> {
   if (typeof cmd !== 'string') throw new TypeError(`cmd must be a string, got ${typeof cmd}`);
   return subprocessExec(loop, protocolFactory, '/bin/sh', ['-c', cmd], options);
 }

@@ -17,7 +17,7 @@
 
 import type { Handle } from './events.js';
 import { native } from './native.js';
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 import { signalNumber, signalWatchers } from './signals.js';
 
 export type ExitCallback = (returncode: number) => void;
@@ -54,7 +54,7 @@ export class ChildWatcher {
   private unwatchSigchld: (() => void) | null = null;
   private pollTimer: Handle | null = null;
 
-  constructor(private readonly loop: BaseEventLoop) {}
+  constructor(private readonly loop: LoopCore) {}
 
   /** Call onExit(returncode) from the loop once our child pid has exited (and been reaped). */
   add(pid: number, onExit: ExitCallback): void {
@@ -134,10 +134,10 @@ export class ChildWatcher {
   }
 }
 
-const watchers = new WeakMap<BaseEventLoop, ChildWatcher>();
+const watchers = new WeakMap<LoopCore, ChildWatcher>();
 
 /** The loop's child watcher, made on first use. */
-export function childWatcher(loop: BaseEventLoop): ChildWatcher {
+export function childWatcher(loop: LoopCore): ChildWatcher {
   let w = watchers.get(loop);
   if (w === undefined) {
     w = new ChildWatcher(loop);
@@ -147,7 +147,7 @@ export function childWatcher(loop: BaseEventLoop): ChildWatcher {
 }
 
 /** Close the loop's child watcher, if any (the loop is closing). */
-export function closeChildWatcher(loop: BaseEventLoop): void {
+export function closeChildWatcher(loop: LoopCore): void {
   watchers.get(loop)?.close();
   watchers.delete(loop);
 }

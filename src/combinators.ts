@@ -6,7 +6,7 @@ import { Deque } from './deque.js';
 import { CancelledError, RuntimeError, TimeoutError } from './errors.js';
 import { _getRunningLoop, _getSetLoop, getRunningLoop } from './events.js';
 import { CANCELLED, FINISHED, Future } from './futures.js';
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
 import type { AnyAwaitable, AwaitedResult } from './tasks.js';
@@ -30,7 +30,7 @@ class GatheringFuture<T> extends Future<T> {
 
   constructor(
     private readonly _children: readonly Future<unknown>[],
-    loop: BaseEventLoop,
+    loop: LoopCore,
   ) {
     super(loop);
   }
@@ -77,7 +77,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
 
   const children: Future<unknown>[] = [];
   const argToFut = new Map<AnyAwaitable<unknown>, Future<unknown>>();
-  let loop: BaseEventLoop | undefined;
+  let loop: LoopCore | undefined;
   let nfuts = 0;
   let nfinished = 0;
   let outer: GatheringFuture<unknown[]> | null = null;
@@ -131,7 +131,7 @@ function isPlainObject(x: unknown): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function defaultLoop(): BaseEventLoop {
+function defaultLoop(): LoopCore {
   const loop = _getRunningLoop() ?? _getSetLoop();
   if (loop === null) throw new RuntimeError('no running event loop');
   return loop;

@@ -8,7 +8,7 @@
 // the coroutine that was awaiting at the time (the generator frames are
 // live while the Future is made), which is usually the chain still waiting.
 
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 import { _baseLoop, _getRunningLoopOrThrow } from './events.js';
 import type { AbstractEventLoop, TimerHandle } from './events.js';
 import { Task, allTasks } from './tasks.js';
@@ -55,7 +55,7 @@ export function formatTasks(loop?: AbstractEventLoop, options: FormatTasksOption
 }
 
 /** What a pending Task is doing: running, due to run, or waiting on a Future. */
-function describeWait(task: Task<unknown>, loop: BaseEventLoop, timers: TimerHandle[]): string {
+function describeWait(task: Task<unknown>, loop: LoopCore, timers: TimerHandle[]): string {
   if (loop._currentTask === task) return 'running';
   const fut = task._futWaiter;
   if (fut === null) return 'pending, ready to run';

@@ -5,28 +5,120 @@
 // here is per thread for free: each worker_thread has its own module
 // instances.
 //
-// This module sits at the bottom of the loop's layers: it imports the core
-// object types (Future, Task) and the networking interfaces (transports,
-// protocols, sockets), never a loop class nor a module that implements
-// networking. The loop classes (base_events.ts -> selector_events.ts ->
-// network_events.ts -> unix_events.ts -> loop.ts) implement the interface;
-// transports, servers, streams, threads and subprocesses take an
-// AbstractEventLoop, so a loop of another kind (a completion-based one over
-// io_uring, say) can run them by implementing the same interface.
+// This module is the bottom of the loop core: it imports only leaves (no
+// Future, Task or loop class) and the networking interfaces (transports,
+// protocols, sockets), never a module that implements networking. The
+// modules above import downward only:
+//
+//     events.ts <- futures.ts <- async_tasks.ts <- tasks.ts <- base_events.ts
+//
+// (unretrieved.ts, microtasks.ts and timer_heap.ts are leaves beside them).
+// What the contract says of Futures and Tasks it says through interfaces
+// declared here (FutureLike, TaskLike); what the core modules need of the
+// loop class, through LoopCore. The loop classes (base_events.ts ->
+// selector_events.ts -> network_events.ts -> unix_events.ts -> loop.ts)
+// implement the interfaces; transports, servers, streams, threads and
+// subprocesses take an AbstractEventLoop, so a loop of another kind (a
+// completion-based one over io_uring, say) can run them by implementing the
+// same interface.
 
 import { RuntimeError } from './errors.js';
 import { _enter, _leave, contextState } from './contextvars.js';
 import type { Context } from './contextvars.js';
-import type { BaseEventLoop } from './base_events.js';
 import type { Coroutine, Co } from './coroutines.js';
-import type { Future } from './futures.js';
+import type { MicrotaskHost } from './microtasks.js';
+import type { TimerHeap } from './timer_heap.js';
 import type { InetAddress, SockAddress, UnixAddress } from './native.js';
 import type { BaseProtocol, DatagramProtocol, Protocol, SubprocessProtocol } from './protocols.js';
 import type { FileObj } from './selectors.js';
 import type { NodeTlsOptions, SSLContext } from './ssl.js';
 import type { AddressLike, Socket } from './socket.js';
-import type { Awaitable, Task, TaskInput } from './tasks.js';
 import type { DatagramTransport, ReadTransport, SubprocessTransport, Transport, WriteTransport } from './transports.js';
+import type { Unretrieved } from './unretrieved.js';
+
+// ---------------------------------------------------------------------------
+// Futures and Tasks as the contract names them.
+//
+// futures.ts and tasks.ts build on this module, so it cannot import them.
+// The contract names them through FutureOf<T> / TaskOf<T>: the classes
+// Future<T> and Task<T> once those modules are loaded (each registers its
+// class in CoreClasses below, by declaration merging: an import of this
+// module, downward), and the interfaces FutureLike<T> / TaskLike<T> while
+// they are not (when this module, or a module of the core below tasks.ts,
+// is compiled on its own: `npm run lint` does that, so nothing here or
+// below can depend on the classes above it). Users always see the classes:
+// `getRunningLoop().createFuture<number>()` is a Future<number>.
+
+/** What the loop's contract relies on in a Future (asyncio.Future's public methods); Future implements it. */
+export interface FutureLike<T = unknown> extends Iterator<unknown, T, unknown>, PromiseLike<T> {
+  /** The loop the Future belongs to. */
+  getLoop(): AbstractEventLoop;
+  /** True once it has a result or an exception, or was cancelled. */
+  done(): boolean;
+  /** True if it was cancelled. */
+  cancelled(): boolean;
+  /** The result (throws the exception, CancelledError, or InvalidStateError while pending). */
+  result(): T;
+  /** The exception, undefined if it has a result (throws CancelledError, or InvalidStateError while pending). */
+  exception(): unknown;
+  /** Cancel it if pending. */
+  cancel(msg?: unknown): boolean;
+  /** Call fn(future) from the loop once it is done. */
+  addDoneCallback(fn: (fut: FutureLike<T>) => void): void;
+  /** Remove every registration of fn; how many were removed. */
+  removeDoneCallback(fn: (fut: FutureLike<T>) => void): number;
+  /** The await protocol: `yield* fut`. */
+  [Symbol.iterator](): Iterator<unknown, T, unknown>;
+  /** `await fut` in async functions. */
+  then<R1 = T, R2 = never>(onfulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null, onrejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null): Promise<R1 | R2>;
+}
+
+/** What the loop's contract relies on in a Task (asyncio.Task's public methods); Task implements it. */
+export interface TaskLike<T = unknown> extends FutureLike<T> {
+  /** The coroutine it drives. */
+  getCoro(): Coroutine<T>;
+  /** Its name. */
+  getName(): string;
+  /** Rename it. */
+  setName(value: unknown): void;
+  /** The Context it runs in. */
+  getContext(): Context;
+  /** How many cancellation requests are pending. */
+  cancelling(): number;
+  /** Withdraw one cancellation request; how many remain. */
+  uncancel(): number;
+}
+
+/**
+ * @internal The classes the contract names, registered by the modules that
+ * define them (futures.ts: `future`, tasks.ts: `task`) with
+ * `declare module './events.js' { interface CoreClasses<T> { ... } }`.
+ * Empty here on purpose: see FutureOf.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- T is used by the declarations merged in.
+export interface CoreClasses<T> {}
+
+/** Future<T> (futures.ts) where that module is loaded, else FutureLike<T>: the Future type the contract names. */
+export type FutureOf<T> = CoreClasses<T> extends { future: infer F extends FutureLike<T> } ? F : FutureLike<T>;
+/** Task<T> (tasks.ts) where that module is loaded, else TaskLike<T>: the Task type the contract names. */
+export type TaskOf<T> = CoreClasses<T> extends { task: infer K extends TaskLike<T> } ? K : TaskLike<T>;
+
+/** What can be awaited with `yield*`: a coroutine or a Future (Task). */
+export type Awaitable<T = unknown> = FutureOf<T> | Coroutine<T>;
+/**
+ * What the combinators (gather, shield, waitFor, asCompleted) and
+ * ensureFuture accept: an Awaitable or a promise (any thenable, such as an
+ * async function's promise; see async_tasks.ts). To `yield*` a promise
+ * inside a coroutine, wrap it: `yield* ensureFuture(promise)`.
+ */
+export type AnyAwaitable<T = unknown> = Awaitable<T> | PromiseLike<T>;
+/**
+ * What createTask, ensureFuture and run accept: an awaitable, or a function
+ * returning one (an async function, a generator function), which the Task
+ * calls on its first step. A function is the form whose Task is cancellable
+ * at its awaits (async_tasks.ts).
+ */
+export type TaskInput<T = unknown> = AnyAwaitable<T> | (() => AnyAwaitable<T>);
 
 // ---------------------------------------------------------------------------
 // What the exception handler and the task factory see.
@@ -42,9 +134,9 @@ export interface ExceptionContext {
    * was garbage-collected (the usual time of the report), how it looked: a
    * string such as '<Task finished exception=Error: x name="Task-3">'.
    */
-  future?: Future<unknown> | string;
+  future?: FutureOf<unknown> | string;
   /** The Task concerned (a failed step, a task destroyed while pending), if any. */
-  task?: Task<unknown>;
+  task?: TaskOf<unknown>;
   /** The callback's Handle, for an exception thrown by a callback. */
   handle?: Handle;
   /** Debug mode: the stack where the Future / Task concerned was created, or the Handle scheduled. */
@@ -76,7 +168,7 @@ export interface CallOptions {
 }
 
 /** What setTaskFactory takes: makes the Task for createTask (e.g. a Task subclass). Must return a Task of `loop` running `coro`. */
-export type TaskFactory = (loop: AbstractEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => Task<unknown>;
+export type TaskFactory = (loop: AbstractEventLoop, coro: Coroutine<unknown>, options: TaskOptions) => TaskOf<unknown>;
 
 // ---------------------------------------------------------------------------
 // Options of the networking and subprocess methods.
@@ -327,8 +419,8 @@ export interface AbstractEventLoop {
   callSoonThreadsafe<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): Handle;
 
   // Futures and Tasks.
-  createFuture<T = unknown>(): Future<T>;
-  createTask<T>(input: TaskInput<T>, options?: TaskOptions): Task<T>;
+  createFuture<T = unknown>(): FutureOf<T>;
+  createTask<T>(input: TaskInput<T>, options?: TaskOptions): TaskOf<T>;
   setTaskFactory(factory: TaskFactory | null): void;
   getTaskFactory(): TaskFactory | null;
 
@@ -380,7 +472,7 @@ export interface AbstractEventLoop {
   subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]>;
 
   // Threads.
-  runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>>;
+  runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): FutureOf<Awaited<R>>;
   setDefaultExecutor(executor: Executor): void;
   shutdownDefaultExecutor(): Co<void>;
 
@@ -395,6 +487,35 @@ export interface AbstractEventLoop {
  */
 export interface Runnable {
   _run(): void;
+}
+
+/**
+ * @internal What the core modules (Handles, Futures, Tasks, the "which
+ * loop" state, async functions) need of a loop beyond the public contract:
+ * the ready queue, the task list, debug mode. BaseEventLoop implements it,
+ * and every loop coio makes extends BaseEventLoop (see _baseLoop).
+ */
+export interface LoopCore extends AbstractEventLoop, MicrotaskHost {
+  /** @internal Debug mode (getDebug()), read on hot paths. */
+  _debug: boolean;
+  /** @internal The Task whose step is running, or null (currentTask()). */
+  _currentTask: TaskOf<unknown> | null;
+  /** @internal Pending Tasks of this loop (allTasks()). */
+  readonly _tasks: readonly TaskOf<unknown>[];
+  /** @internal Failed Futures whose exception nobody retrieved yet (unretrieved.ts). */
+  readonly _unretrievedFailures: Unretrieved<FutureOf<unknown>>;
+  /** @internal The timers by (when, seq) (formatTasks shows what a Task sleeps on). */
+  readonly _scheduled: TimerHeap<TimerHandle>;
+  /** @internal Schedule a Runnable (a Task's step) without a Handle. */
+  _pushReady(r: Runnable): void;
+  /** @internal Called by TimerHandle.cancel while the timer is in the heap. */
+  _timerHandleCancelled(): void;
+  /** @internal RuntimeError('Event loop is closed') once closed. */
+  _checkClosed(): void;
+  /** @internal A new Task joins the pending ones. */
+  _registerTask(task: TaskOf<unknown>): void;
+  /** @internal A Task is done (or the loop closes): it leaves the pending ones. */
+  _unregisterTask(task: TaskOf<unknown>): void;
 }
 
 /** A callback for callSoon / callLater / callAt / addReader: called with the arguments given there. */
@@ -418,7 +539,7 @@ export class Handle implements Runnable {
   /** @internal */ _callback: Callback | null;
   /** @internal */ _args: readonly unknown[] | null;
   /** @internal */ _cancelled = false;
-  /** @internal */ readonly _loop: BaseEventLoop;
+  /** @internal */ readonly _loop: LoopCore;
   /** @internal Where it was scheduled, kept in debug mode for the exception handler. */
   _sourceTraceback: string | undefined = undefined;
   /** @internal The Context given (callSoon's { context }), or null: a copy of _vars (contextvars.ts). */
@@ -426,7 +547,7 @@ export class Handle implements Runnable {
   /** @internal The values of the Context current when it was scheduled. */
   readonly _vars: Context['_vars'];
 
-  constructor(callback: Callback, args: readonly unknown[], loop: BaseEventLoop, context: Context | null = null) {
+  constructor(callback: Callback, args: readonly unknown[], loop: LoopCore, context: Context | null = null) {
     this._callback = callback;
     this._args = args.length === 0 ? NO_ARGS : args;
     this._loop = loop;
@@ -509,7 +630,7 @@ export class TimerHandle extends Handle {
   /** @internal True while in the loop's timer heap. */
   _scheduled = false;
 
-  constructor(when: number, seq: number, callback: Callback, args: readonly unknown[], loop: BaseEventLoop, context: Context | null = null) {
+  constructor(when: number, seq: number, callback: Callback, args: readonly unknown[], loop: LoopCore, context: Context | null = null) {
     super(callback, args, loop, context);
     this._when = when;
     this._seq = seq;
@@ -549,8 +670,8 @@ export function describeValue(v: unknown): string {
 // Which loop: the running one (set by runForever), and the one set with
 // setEventLoop (what getEventLoop returns outside a running loop).
 
-let runningLoop: BaseEventLoop | null = null;
-let currentLoop: BaseEventLoop | null = null;
+let runningLoop: LoopCore | null = null;
+let currentLoop: LoopCore | null = null;
 
 /**
  * The loop running in this thread (inside run(), runUntilComplete, runForever or runGuest).
@@ -561,40 +682,41 @@ export function getRunningLoop(): AbstractEventLoop {
 }
 
 /**
- * @internal The loop class behind an AbstractEventLoop. Every loop coio
- * makes extends BaseEventLoop, the contract's one implementation (a loop of
- * another kind would extend it too, as asyncio's proactor loop extends its
+ * @internal The internals behind an AbstractEventLoop. Every loop coio
+ * makes extends BaseEventLoop, which implements LoopCore (a loop of another
+ * kind would extend it too, as asyncio's proactor loop extends its
  * BaseEventLoop); the core functions that take a loop from the caller
  * (allTasks, currentTask, ensureFuture, new Future(loop), ...) and need its
- * internals (the task list, the ready queue) narrow it here, once.
+ * internals (the task list, the ready queue) narrow it here, once: the one
+ * cast of the core, sound by that rule.
  */
-export function _baseLoop(loop: AbstractEventLoop): BaseEventLoop {
-  return loop as BaseEventLoop;
+export function _baseLoop(loop: AbstractEventLoop): LoopCore {
+  return loop as LoopCore;
 }
 
-/** @internal getRunningLoop() typed as the loop class, for the core modules that use its internals. */
-export function _getRunningLoopOrThrow(): BaseEventLoop {
+/** @internal getRunningLoop() typed with the loop's internals, for the core modules that use its internals. */
+export function _getRunningLoopOrThrow(): LoopCore {
   if (runningLoop === null) throw new RuntimeError('no running event loop');
   return runningLoop;
 }
 
 /** @internal The running loop or null (no throw: for hot paths and checks). */
-export function _getRunningLoop(): BaseEventLoop | null {
+export function _getRunningLoop(): LoopCore | null {
   return runningLoop;
 }
 
 /** @internal Called by runForever on entry (loop) and exit (null). */
-export function _setRunningLoop(loop: BaseEventLoop | null): void {
+export function _setRunningLoop(loop: LoopCore | null): void {
   runningLoop = loop;
 }
 
 /** @internal The loop set with setEventLoop, or null. */
-export function _getSetLoop(): BaseEventLoop | null {
+export function _getSetLoop(): LoopCore | null {
   return currentLoop;
 }
 
 /** @internal */
-export function _setSetLoop(loop: BaseEventLoop | null): void {
+export function _setSetLoop(loop: LoopCore | null): void {
   currentLoop = loop;
 }
 
@@ -603,7 +725,7 @@ export function _setSetLoop(loop: BaseEventLoop | null): void {
  * running loop, else the loop set with setEventLoop. Never creates one (that
  * is getEventLoop's job, in loop.ts, which this layer must not import).
  */
-export function _loopForNewFuture(): BaseEventLoop {
+export function _loopForNewFuture(): LoopCore {
   const loop = runningLoop ?? currentLoop;
   if (loop === null) throw new RuntimeError('no running event loop and none set: pass a loop, or call setEventLoop()');
   return loop;

@@ -15,10 +15,15 @@
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _baseLoop, _loopForNewFuture, describeValue } from './events.js';
-import type { Runnable } from './events.js';
-import type { BaseEventLoop } from './base_events.js';
-import type { AbstractEventLoop } from './events.js';
+import type { AbstractEventLoop, FutureLike, LoopCore, Runnable } from './events.js';
 import type { UnretrievedRecord } from './unretrieved.js';
+
+// The contract (events.ts) names Future<T> as FutureOf<T>: register the class there.
+declare module './events.js' {
+  interface CoreClasses<T> {
+    future: Future<T>;
+  }
+}
 
 /** @internal */ export const PENDING = 0;
 /** @internal */ export const CANCELLED = 1;
@@ -49,11 +54,11 @@ type Waiter = ((fut: any) => void) | Runnable;
  * const answer = yield* fut; // 42
  * ```
  */
-export class Future<T = unknown> implements Iterator<unknown, T, unknown>, PromiseLike<T> {
+export class Future<T = unknown> implements FutureLike<T> {
   /** @internal */ _state: number = PENDING;
   /** @internal */ _result: T | undefined = undefined;
   /** @internal */ _exception: unknown = undefined;
-  /** @internal */ readonly _loop: BaseEventLoop;
+  /** @internal */ readonly _loop: LoopCore;
   /** @internal */ _cancelMessage: unknown = undefined;
   /** @internal The CancelledError that result() throws once cancelled (a Task keeps the one its coroutine raised). */
   _cancelledExc: CancelledError | null = null;
@@ -62,7 +67,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
    * report needs (unretrieved.ts: reported when this Future is collected, or
    * when its loop closes), else null.
    */
-  _unretrieved: UnretrievedRecord | null = null;
+  _unretrieved: UnretrievedRecord<Future<unknown>> | null = null;
   /**
    * @internal Set by next() when it yields this Future for a Task to wait on.
    * A Task that receives a Future with the flag unset knows the coroutine
@@ -338,7 +343,7 @@ export class Future<T = unknown> implements Iterator<unknown, T, unknown>, Promi
  */
 export const _promiseHooks: {
   onThen: ((fut: Future<unknown>) => void) | null;
-  onSettle: ((loop: BaseEventLoop) => void) | null;
+  onSettle: ((loop: LoopCore) => void) | null;
 } = { onThen: null, onSettle: null };
 
 /** True for a Future (Tasks included). */

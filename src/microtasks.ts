@@ -38,7 +38,7 @@
 /**
  * What this module needs of a loop (MicrotaskHost has it): its after-batch
  * hook and the flag that microtasks are due. Declared here, so the module
- * is a leaf and not one more member of the loop core's cycle.
+ * is a leaf below the loop core.
  */
 export interface MicrotaskHost {
   _afterBatch: (() => void) | null;

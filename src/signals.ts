@@ -20,7 +20,7 @@ import { Handle } from './events.js';
 import type { Callback, Signal } from './events.js';
 import { _isCoroutineFunction } from './coroutines.js';
 import { native } from './native.js';
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 
 export type { Signal };
 
@@ -54,7 +54,7 @@ export class SignalWatchers {
   private readonly watchers = new Map<number, () => void>();
   private readonly drainBuf = Buffer.allocUnsafe(64);
 
-  constructor(private readonly loop: BaseEventLoop) {}
+  constructor(private readonly loop: LoopCore) {}
 
   /**
    * Call onSignal() from the loop after `signum` arrives (several deliveries
@@ -128,10 +128,10 @@ export class SignalWatchers {
   };
 }
 
-const watchersByLoop = new WeakMap<BaseEventLoop, SignalWatchers>();
+const watchersByLoop = new WeakMap<LoopCore, SignalWatchers>();
 
 /** The loop's SignalWatchers, made on first use. */
-export function signalWatchers(loop: BaseEventLoop): SignalWatchers {
+export function signalWatchers(loop: LoopCore): SignalWatchers {
   let w = watchersByLoop.get(loop);
   if (w === undefined) {
     w = new SignalWatchers(loop);
@@ -147,7 +147,7 @@ interface Installed {
   unwatch: () => void;
 }
 
-const handlersByLoop = new WeakMap<BaseEventLoop, Map<number, Installed>>();
+const handlersByLoop = new WeakMap<LoopCore, Map<number, Installed>>();
 
 /**
  * Run callback(...args) from the loop each time `sig` arrives, replacing the
@@ -156,7 +156,7 @@ const handlersByLoop = new WeakMap<BaseEventLoop, Map<number, Installed>>();
  * function, RangeError for an unknown signal, RuntimeError for SIGKILL /
  * SIGSTOP ("cannot be caught"), off the main thread, or on a closed loop.
  */
-export function addSignalHandler(loop: BaseEventLoop, sig: Signal, callback: Callback, args: unknown[]): void {
+export function addSignalHandler(loop: LoopCore, sig: Signal, callback: Callback, args: unknown[]): void {
   if (typeof callback !== 'function') throw new TypeError('addSignalHandler: callback must be a function');
   if (_isCoroutineFunction(callback)) throw new TypeError('coroutines cannot be used with addSignalHandler()');
   loop._checkClosed();
@@ -190,7 +190,7 @@ export function addSignalHandler(loop: BaseEventLoop, sig: Signal, callback: Cal
  * Remove the loop's handler for `sig`; the disposition it replaced is back
  * (Node's own, or the default action). False if there was none.
  */
-export function removeSignalHandler(loop: BaseEventLoop, sig: Signal): boolean {
+export function removeSignalHandler(loop: LoopCore, sig: Signal): boolean {
   const signum = signalNumber(sig);
   const handlers = handlersByLoop.get(loop);
   const installed = handlers?.get(signum);
@@ -202,7 +202,7 @@ export function removeSignalHandler(loop: BaseEventLoop, sig: Signal): boolean {
 }
 
 /** Remove every handler and watcher of the loop (it is closing). */
-export function closeSignals(loop: BaseEventLoop): void {
+export function closeSignals(loop: LoopCore): void {
   const handlers = handlersByLoop.get(loop);
   if (handlers !== undefined) {
     for (const signum of [...handlers.keys()]) removeSignalHandler(loop, signum);

@@ -9,7 +9,7 @@ import { gather } from './combinators.js';
 import type { Coroutine, Co } from './coroutines.js';
 import { _getRunningLoopOrThrow } from './events.js';
 import type { Signal, StdioOption, SubprocessOptions } from './events.js';
-import type { BaseEventLoop } from './base_events.js';
+import type { LoopCore } from './events.js';
 import type { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
 import type { SubprocessProtocol } from './protocols.js';
 import { DEFAULT_LIMIT, StreamReader, StreamReaderProtocol, StreamWriter } from './streams.js';
@@ -48,7 +48,7 @@ class SubprocessStreamProtocol implements SubprocessProtocol {
   private readonly stdinFlow: StreamReaderProtocol;
 
   constructor(
-    private readonly loop: BaseEventLoop,
+    private readonly loop: LoopCore,
     private readonly limit: number,
   ) {
     this.stdinFlow = new StreamReaderProtocol(loop, null);

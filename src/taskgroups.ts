@@ -14,7 +14,7 @@
 // the failures come out together as an ExceptionGroup (the body's own error,
 // if it failed too, is among them).
 
-import type { BaseEventLoop, TaskOptions } from './base_events.js';
+import type { LoopCore, TaskOptions } from './events.js';
 import { CancelledError, ExceptionGroup, RuntimeError } from './errors.js';
 import { _getRunningLoopOrThrow } from './events.js';
 import { FAILED } from './futures.js';
@@ -45,7 +45,7 @@ export class TaskGroup {
   private _entered = false;
   private _exiting = false;
   private _aborting = false;
-  private _loop: BaseEventLoop | null = null;
+  private _loop: LoopCore | null = null;
   private _parentTask: Task<unknown> | null = null;
   /** True once the group cancelled its parent (the body) itself: that cancellation is undone on exit. */
   private _parentCancelRequested = false;

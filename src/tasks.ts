@@ -10,7 +10,7 @@
 
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _baseLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, describeValue, getRunningLoop } from './events.js';
-import type { AbstractEventLoop, Runnable, TaskFactory, TaskOptions } from './events.js';
+import type { AbstractEventLoop, AnyAwaitable, Awaitable, Runnable, TaskFactory, TaskInput, TaskLike, TaskOptions } from './events.js';
 import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
@@ -22,25 +22,18 @@ import type { Context } from './contextvars.js';
 export { isCoroutine };
 export type { Coroutine };
 
-/** What can be awaited with `yield*`: a coroutine or a Future (Task). */
-export type Awaitable<T = unknown> = Future<T> | Coroutine<T>;
-/**
- * What the combinators (gather, shield, waitFor, asCompleted) and
- * ensureFuture accept: an Awaitable or a promise (any thenable, such as an
- * async function's promise; see async_tasks.ts). To `yield*` a promise
- * inside a coroutine, wrap it: `yield* ensureFuture(promise)`.
- */
-export type AnyAwaitable<T = unknown> = Awaitable<T> | PromiseLike<T>;
+// Declared with the contract (events.ts), which names them.
+export type { Awaitable, AnyAwaitable, TaskInput };
+
+// The contract (events.ts) names Task<T> as TaskOf<T>: register the class there.
+declare module './events.js' {
+  interface CoreClasses<T> {
+    task: Task<T>;
+  }
+}
+
 /** The result type of an awaitable. */
 export type AwaitedResult<A> = A extends Future<infer R> ? R : A extends Generator<unknown, infer R, unknown> ? R : A extends PromiseLike<infer R> ? R : never;
-/**
- * What createTask, ensureFuture and run accept: an awaitable, or a function
- * returning one (an async function, a generator function), which the Task
- * calls on its first step. A function is the form whose Task is cancellable
- * at its awaits (async_tasks.ts).
- */
-export type TaskInput<T = unknown> = AnyAwaitable<T> | (() => AnyAwaitable<T>);
-
 let taskNameCounter = 0;
 
 /**
@@ -51,7 +44,7 @@ let taskNameCounter = 0;
  * it at its suspension point. Make one with createTask / loop.createTask (it
  * starts on the loop's next iteration); await it with `yield* task`.
  */
-export class Task<T = unknown> extends Future<T> implements Runnable {
+export class Task<T = unknown> extends Future<T> implements TaskLike<T>, Runnable {
   /** @internal If false, closing the loop does not report this Task as destroyed while pending. */
   _logDestroyPending = true;
   private readonly _coro: Coroutine<T>;

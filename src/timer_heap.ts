@@ -12,7 +12,7 @@
 
 /**
  * What the heap needs of a timer (a TimerHandle has it): declared here, so
- * the heap is a leaf module and not one more member of the loop core's cycle.
+ * the heap is a leaf module below the loop core.
  */
 export interface HeapTimer {
   readonly _when: number;

@@ -32,9 +32,10 @@
 // frames of an Error's stack trace reference it too, a Task's: see
 // formatStack.)
 
-import { _setSourceTraceback, describeValue } from './events.js';
-import type { ExceptionContext } from './events.js';
-import type { Future } from './futures.js';
+//
+// A leaf of the loop core: it declares what it needs of a Future
+// (Trackable) and of the loop (UnretrievedReporter), which builds the report.
+
 import { native } from './native.js';
 
 /** A sweep after this many failures (or as many as there are records, if more) at the latest. */
@@ -42,16 +43,23 @@ const SWEEP_EVERY = 256;
 /** ...or at a failure this long (seconds of loop time) after the last one. */
 const SWEEP_INTERVAL = 1;
 
-/** What the report of one unretrieved failure needs. */
-export interface UnretrievedRecord {
-  readonly ref: WeakRef<Future<unknown>>;
+/** What this module needs of a failed Future: its failure, where it was made, and the slot that holds its record. */
+export interface Trackable {
+  readonly _exception: unknown;
+  readonly _sourceTraceback: string | undefined;
+  _unretrieved: object | null;
+}
+
+/** What the report of one unretrieved failure needs. F: the Futures tracked. */
+export interface UnretrievedRecord<F extends object = object> {
+  readonly ref: WeakRef<F & Trackable>;
   readonly exception: unknown;
   /** 'Future' or 'Task' (the report's first word). */
   readonly kind: string;
   /** A Task's name (its description once collected), else null. */
   readonly name: string | null;
   readonly sourceTraceback: string | undefined;
-  readonly owner: Unretrieved;
+  readonly owner: Unretrieved<F>;
   /** Whether the exception's stack was made a string (see formatStack). */
   stackFormatted: boolean;
 }
@@ -75,21 +83,22 @@ function formatStack(record: UnretrievedRecord): void {
   }
 }
 
-/** What a report goes to: the loop's exception handler. */
-export interface UnretrievedReporter {
-  callExceptionHandler(context: ExceptionContext): void;
+/** What a report goes to: the loop, which hands it to its exception handler. */
+export interface UnretrievedReporter<F extends object> {
+  /** Report record's failure: fut is the Future while it lives, undefined once collected. */
+  _reportUnretrieved(record: UnretrievedRecord<F>, fut: (F & Trackable) | undefined): void;
   time(): number;
 }
 
 const registry = new FinalizationRegistry<UnretrievedRecord>((record) => record.owner._collected(record));
 
-/** The unretrieved failures of one loop. */
-export class Unretrieved {
-  private readonly records = new Set<UnretrievedRecord>();
+/** The unretrieved failures of one loop. F: the Futures tracked (Future, or what the contract says of one). */
+export class Unretrieved<F extends object> {
+  private readonly records = new Set<UnretrievedRecord<F>>();
   private failuresSinceSweep = 0;
   private lastSweep = 0;
 
-  constructor(private readonly reporter: UnretrievedReporter) {}
+  constructor(private readonly reporter: UnretrievedReporter<F>) {}
 
   /** How many failures are waiting to be retrieved or reported. */
   get size(): number {
@@ -97,8 +106,8 @@ export class Unretrieved {
   }
 
   /** fut just failed: remember what its report needs. */
-  track(fut: Future<unknown>, kind: string, name: string | null): UnretrievedRecord {
-    const record: UnretrievedRecord = { ref: new WeakRef(fut), exception: fut._exception, kind, name, sourceTraceback: fut._sourceTraceback, owner: this, stackFormatted: false };
+  track(fut: F & Trackable, kind: string, name: string | null): UnretrievedRecord<F> {
+    const record: UnretrievedRecord<F> = { ref: new WeakRef(fut), exception: fut._exception, kind, name, sourceTraceback: fut._sourceTraceback, owner: this, stackFormatted: false };
     this.records.add(record);
     registry.register(fut, record, record);
     // Every max(SWEEP_EVERY, live records) failures: a sweep costs O(records), so O(1) per failure.
@@ -108,7 +117,7 @@ export class Unretrieved {
   }
 
   /** The exception was retrieved: no report. */
-  untrack(record: UnretrievedRecord): void {
+  untrack(record: UnretrievedRecord<F>): void {
     this.records.delete(record);
     registry.unregister(record);
   }
@@ -134,26 +143,14 @@ export class Unretrieved {
       registry.unregister(record);
       const fut = record.ref.deref();
       if (fut !== undefined) fut._unretrieved = null;
-      this.report(record, fut);
+      this.reporter._reportUnretrieved(record, fut);
     }
   }
 
   /** @internal record's Future was collected (the registry's callback, or a sweep). */
-  _collected(record: UnretrievedRecord): void {
+  _collected(record: UnretrievedRecord<F>): void {
     if (!this.records.delete(record)) return;
     registry.unregister(record);
-    this.report(record, undefined);
-  }
-
-  private report(record: UnretrievedRecord, fut: Future<unknown> | undefined): void {
-    const name = record.name === null ? '' : ` name=${JSON.stringify(record.name)}`;
-    const context: ExceptionContext = {
-      message: `${record.kind} exception was never retrieved`,
-      exception: record.exception,
-      // The Future itself while it lives; once collected, how it looked.
-      future: fut ?? `<${record.kind} finished exception=${describeValue(record.exception)}${name}>`,
-    };
-    if (record.sourceTraceback !== undefined) _setSourceTraceback(context, record.sourceTraceback);
-    this.reporter.callExceptionHandler(context);
+    this.reporter._reportUnretrieved(record, undefined);
   }
 }
