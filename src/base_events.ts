@@ -136,7 +136,7 @@ export abstract class BaseEventLoop implements LoopCore {
   abstract subprocessShell<P extends SubprocessProtocol>(protocolFactory: () => P, cmd: string, options?: SubprocessOptions): Co<[SubprocessTransport, P]>;
   abstract runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): Future<Awaited<R>>;
   abstract setDefaultExecutor(executor: Executor): void;
-  abstract shutdownDefaultExecutor(): Co<void>;
+  abstract shutdownDefaultExecutor(timeout?: number | null): Co<void>;
   abstract addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void;
   abstract removeSignalHandler(sig: Signal): boolean;
 

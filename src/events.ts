@@ -474,7 +474,7 @@ export interface AbstractEventLoop {
   // Threads.
   runInExecutor<A extends unknown[], R>(executor: Executor | null, fn: ThreadFunction<A, R>, ...args: A): FutureOf<Awaited<R>>;
   setDefaultExecutor(executor: Executor): void;
-  shutdownDefaultExecutor(): Co<void>;
+  shutdownDefaultExecutor(timeout?: number | null): Co<void>;
 
   // Signals.
   addSignalHandler<A extends unknown[]>(sig: Signal, callback: (...args: A) => unknown, ...args: A): void;

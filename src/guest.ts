@@ -56,7 +56,7 @@ import type { EventLoop } from './loop.js';
 import { _promiseWorkPending, _setGuest } from './microtasks.js';
 import { native } from './native.js';
 import type { NativeGuest } from './native.js';
-import { _cancelTasksLeft, _reportShutdownFailures } from './runners.js';
+import { _cancelTasksLeft, _reportShutdownFailures, _shutdownDefaultExecutor } from './runners.js';
 import type { Main, RunnerOptions } from './runners.js';
 import { cancelOnSigint } from './sigint.js';
 import type { SigintGuard } from './sigint.js';
@@ -203,11 +203,19 @@ class GuestRun<T> {
     this._state = SHUTTING_DOWN;
     const rest = _cancelTasksLeft(this._loop);
     if (rest.length === 0) {
-      this._state = FINISHING;
+      this._joinExecutor();
       return;
     }
     gather(...rest, { returnExceptions: true }).addDoneCallback(() => {
       _reportShutdownFailures(this._loop, rest, 'runGuest()');
+      this._joinExecutor();
+    });
+  }
+
+  /** The tasks left are done: wait for the default executor's threads (run()'s last step), then finish. */
+  private _joinExecutor(): void {
+    if (this._state !== SHUTTING_DOWN) return;
+    this._loop.createTask(_shutdownDefaultExecutor(this._loop)).addDoneCallback(() => {
       if (this._state === SHUTTING_DOWN) this._state = FINISHING;
     });
   }

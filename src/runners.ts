@@ -83,12 +83,17 @@ export class Runner {
     return this._loop!;
   }
 
-  /** Cancel the tasks left, wait for them, close the loop. Idempotent. */
+  /**
+   * Cancel the tasks left, wait for them, shut the default executor down
+   * and wait for its threads (up to THREAD_JOIN_TIMEOUT seconds), close the
+   * loop. Idempotent.
+   */
   close(): void {
     if (this._state !== INITIALIZED) return;
     const loop = this._loop!;
     try {
       cancelAllTasks(loop);
+      loop.runUntilComplete(_shutdownDefaultExecutor(loop));
     } finally {
       if (this._setEventLoop) setEventLoop(null);
       loop.close();
@@ -143,6 +148,21 @@ function cancelAllTasks(loop: EventLoop): void {
   if (toCancel.length === 0) return;
   loop.runUntilComplete(gather(...toCancel, { returnExceptions: true }));
   _reportShutdownFailures(loop, toCancel, 'run()');
+}
+
+/**
+ * How long run(), Runner.close() and runGuest() wait for the default
+ * executor's threads to end, in seconds (asyncio's THREAD_JOIN_TIMEOUT).
+ */
+export const THREAD_JOIN_TIMEOUT = 300;
+
+/**
+ * @internal The last step of the shutdown run() and runGuest() share, once
+ * the tasks left are done: the default executor's threads end (asyncio's
+ * shutdown_default_executor(THREAD_JOIN_TIMEOUT)).
+ */
+export function _shutdownDefaultExecutor(loop: EventLoop): Coroutine<void> {
+  return loop.shutdownDefaultExecutor(THREAD_JOIN_TIMEOUT) as Coroutine<void>;
 }
 
 /**

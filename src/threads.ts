@@ -192,6 +192,13 @@ process.on('exit', (code) => {
   }
   Atomics.store(state, 1, 1);
   Atomics.notify(state, 1);
+  // A loop joining this thread (shutdownDefaultExecutor) left a wake fd in
+  // cell 3: tell it the thread has ended (-2 in the cell: no joiner may
+  // leave one from now on).
+  const joinFd = Atomics.exchange(state, 3, -2);
+  if (joinFd >= 0) {
+    try { workerData.exitPort.postMessage(code); native.wakeWrite(joinFd); } catch {} finally { try { native.close(joinFd); } catch {} }
+  }
 });
 `;
 
@@ -269,6 +276,16 @@ interface WorkerSlot {
   exited: Promise<void>;
   /** How to fail each job posted to it and not answered yet, should the thread end first. */
   readonly unanswered: Set<(err: Error) => void>;
+  /** Where the thread says, as it ends, that it has ended (to a loop joining it: see EXIT_WAKE). */
+  readonly exitPort: MessagePort;
+  /** Node reported the thread's exit. */
+  ended: boolean;
+  /** A loop's bridge watches exitPort (the loop closes it when done). */
+  joining: boolean;
+  /** exitPort is closed (a join ended, or the thread did). */
+  exitPortClosed: boolean;
+  /** The joining loop's callback for Node's 'exit' event. */
+  onEnded: (() => void) | null;
 }
 
 /** Set by the thread as it ends: it takes no more jobs. */
@@ -277,6 +294,12 @@ const DEAD = 0;
 const DONE = 1;
 /** Jobs the thread has taken (they arrive in the order posted). */
 const TAKEN = 2;
+/**
+ * A wake fd a joining loop left for the thread, -1 for none, -2 once the
+ * thread has ended (it exchanges the cell for -2 as it ends, and posts on
+ * its exit port and wakes the loop if it found an fd there).
+ */
+const EXIT_WAKE = 3;
 
 /** Options of new ThreadPoolExecutor. */
 export interface ThreadPoolExecutorOptions {
@@ -326,6 +349,64 @@ export class ThreadPoolExecutor {
     return Promise.all(this.started.map((s) => s.exited)).then(() => undefined);
   }
 
+  /**
+   * @internal Shut down (as shutdown()) and return a Future of `loop` that
+   * completes once every thread this pool started has ended: each thread,
+   * as it ends, posts on its exit port and wakes the loop through a wake fd
+   * the loop leaves in its EXIT_WAKE cell (Node's own 'exit' event would
+   * wait for Node's loop, which does not run while coio's blocks). Ended
+   * means the thread ran its last JavaScript (its 'exit' listeners); the OS
+   * thread is gone a moment later. Cancelling the Future stops waiting (the
+   * threads still end once their work is done). A thread already being
+   * joined by another loop, or killed without running its exit handler, is
+   * not waited for here (a timeout bounds that).
+   */
+  _join(loop: AbstractEventLoop): Future<void> {
+    void this.shutdown();
+    const fut = loop.createFuture<void>();
+    const bridge = threadBridge(loop);
+    const waiting = new Map<WorkerSlot, { fd: number; unwatch: () => void }>();
+    const stop = (slot: WorkerSlot): void => {
+      const w = waiting.get(slot)!;
+      waiting.delete(slot);
+      // Take the fd back unless the thread took it (it closes it then).
+      if (Atomics.compareExchange(slot.state, EXIT_WAKE, w.fd, -1) === w.fd) native.close(w.fd);
+      slot.joining = false;
+      slot.onEnded = null;
+      slot.exitPortClosed = true;
+      w.unwatch();
+    };
+    for (const slot of this.started) {
+      if (slot.ended || slot.joining || slot.exitPortClosed || Atomics.load(slot.state, EXIT_WAKE) !== -1) continue;
+      slot.joining = true;
+      const ended = (): void => {
+        if (!waiting.has(slot)) return;
+        stop(slot);
+        this._retire(slot);
+        if (waiting.size === 0 && !fut.done() && !loop.isClosed()) fut.setResult(undefined);
+      };
+      // Whichever comes first: the thread's own word (through the bridge), or Node's 'exit' event (its loop runs in guest mode).
+      slot.onEnded = ended;
+      const unwatch = bridge.watch(slot.exitPort, ended);
+      const fd = bridge.remoteWakeFd();
+      if (Atomics.compareExchange(slot.state, EXIT_WAKE, -1, fd) === -1) waiting.set(slot, { fd, unwatch });
+      else {
+        // It ended meanwhile (-2): the fd stayed ours.
+        native.close(fd);
+        slot.joining = false;
+        slot.exitPortClosed = true;
+        unwatch();
+      }
+    }
+    if (waiting.size === 0) fut.setResult(undefined);
+    else {
+      fut.addDoneCallback(() => {
+        for (const slot of [...waiting.keys()]) stop(slot);
+      });
+    }
+    return fut;
+  }
+
   /** Worker threads started so far (they end at shutdown). */
   get threads(): number {
     return this.slots.length;
@@ -363,13 +444,19 @@ export class ThreadPoolExecutor {
   }
 
   private startWorker(): WorkerSlot {
-    const state = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { root: packageRoot(), addon: loadedAddonPath, state: state.buffer } });
+    const state = new Int32Array(new SharedArrayBuffer(4 * Int32Array.BYTES_PER_ELEMENT));
+    state[EXIT_WAKE] = -1;
+    const { port1: exitPort, port2: threadExitPort } = new MessageChannel();
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { root: packageRoot(), addon: loadedAddonPath, state: state.buffer, exitPort: threadExitPort },
+      transferList: [threadExitPort],
+    });
     worker.unref();
     const exited = new Promise<void>((resolve) => {
       worker.once('exit', () => resolve());
     });
-    const slot: WorkerSlot = { worker, outstanding: 0, posted: 0, state, exited, unanswered: new Set() };
+    const slot: WorkerSlot = { worker, outstanding: 0, posted: 0, state, exited, unanswered: new Set(), exitPort, ended: false, joining: false, exitPortClosed: false, onEnded: null };
     // A thread that ended without answering its jobs (it failed to start, or
     // was killed without running its exit handler: out of memory) fails
     // them, and later jobs go to a new one. Node reports this on its own
@@ -381,6 +468,12 @@ export class ThreadPoolExecutor {
       cause = err;
     });
     worker.once('exit', (code) => {
+      slot.ended = true;
+      slot.onEnded?.();
+      if (!slot.joining && !slot.exitPortClosed) {
+        slot.exitPortClosed = true;
+        exitPort.close();
+      }
       this._retire(slot);
       const err = new BrokenThreadPool(`the worker thread running this job ended (exit code ${code})${cause === undefined ? '' : `: ${cause.message}`}`, code, { cause });
       for (const fail of [...slot.unanswered]) fail(err);

@@ -5,7 +5,9 @@
 // implements it, as network_events.ts does.
 
 import { closeChildWatcher } from './child_watcher.js';
-import { RuntimeError } from './errors.js';
+import { checkSeconds } from './arg_checks.js';
+import { RuntimeError, TimeoutError } from './errors.js';
+import { waitFor } from './combinators.js';
 import type { Handle } from './events.js';
 import type { Future } from './futures.js';
 import { NetworkEventLoop } from './network_events.js';
@@ -106,23 +108,27 @@ export class UnixEventLoop extends NetworkEventLoop {
   }
 
   /**
-   * Wait for the default executor's jobs started from this loop, then shut it
-   * down (its threads end; they never keep the process alive).
+   * Shut the default executor down and wait until its threads have ended
+   * (asyncio 3.12's shutdown_default_executor): each finishes the jobs it
+   * has first, whichever loop gave them. After `timeout` seconds (null: no
+   * limit) it stops waiting, emits a RuntimeWarning and returns; the threads
+   * left end once their work is done (they never keep the process alive).
+   * runInExecutor(null, ...) throws afterwards. A second call returns at once.
+   * @throws TypeError if timeout is not a number of seconds or null.
    */
-  shutdownDefaultExecutor(): Co<void>;
-  *shutdownDefaultExecutor(): Coroutine<void> {
+  shutdownDefaultExecutor(timeout?: number | null): Co<void>;
+  *shutdownDefaultExecutor(timeout: number | null = null): Coroutine<void> {
+    checkSeconds('timeout', timeout, true);
+    if (this._executorShutdownCalled) return;
     this._executorShutdownCalled = true;
     const executor = this._defaultExecutor;
     if (executor === null) return;
-    for (const fut of [...executor._pending]) {
-      if (fut._loop !== this) continue;
-      try {
-        yield* fut;
-      } catch {
-        // Its owner sees the error.
-      }
+    try {
+      yield* waitFor(executor._join(this), timeout);
+    } catch (exc) {
+      if (!(exc instanceof TimeoutError)) throw exc;
+      process.emitWarning(`The executor did not finish joining its threads within ${timeout} seconds.`, { type: 'RuntimeWarning' });
     }
-    void executor.shutdown();
   }
 
   // --- pipes and subprocesses ----------------------------------------------------------

@@ -6,13 +6,15 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { afterAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import {
   BrokenThreadPool,
   gather,
   getRunningLoop,
   LoopSender,
   RuntimeError,
+  run,
+  runGuest,
   sleep,
   ThreadPoolExecutor,
   TimeoutError,
@@ -329,6 +331,87 @@ describe.each(backends)('runInExecutor and toThread (%s)', (backend) => {
     );
     expect(done).toEqual(['job', 'shutdown']);
     expect(() => t.loop.runInExecutor(null, spin, 1)).toThrow(RuntimeError);
+  });
+
+  test('shutdownDefaultExecutor waits until the threads have ended, not only for the jobs', () => {
+    const ex = executor();
+    t.loop.setDefaultExecutor(ex);
+    const cells = new Int32Array(new SharedArrayBuffer(4));
+    const elapsed = t.run(
+      (function* (): Co<number> {
+        // The job returns at once; a timer it left keeps its thread busy for 300 ms more.
+        yield* t.loop.runInExecutor(null, (sab: SharedArrayBuffer) => {
+          setTimeout(() => Atomics.store(new Int32Array(sab), 0, 1), 300);
+          return 0;
+        }, cells.buffer as SharedArrayBuffer);
+        const t0 = t.loop.time();
+        yield* t.loop.shutdownDefaultExecutor();
+        return t.loop.time() - t0;
+      })(),
+    );
+    expect(Atomics.load(cells, 0)).toBe(1);
+    expect(elapsed).toBeGreaterThan(0.2);
+    expect(ex.threads).toBe(0);
+  });
+
+  test('shutdownDefaultExecutor(timeout) stops waiting, warns, and leaves nothing registered', () => {
+    const ex = executor();
+    t.loop.setDefaultExecutor(ex);
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => {});
+    try {
+      const elapsed = t.run(
+        (function* (): Co<number> {
+          yield* t.loop.runInExecutor(null, () => {
+            setTimeout(() => {}, 1500);
+            return 0;
+          });
+          const t0 = t.loop.time();
+          yield* t.loop.shutdownDefaultExecutor(0.1);
+          const took = t.loop.time() - t0;
+          yield* t.loop.shutdownDefaultExecutor(0.1); // a second call returns at once
+          return took;
+        })(),
+      );
+      expect(elapsed).toBeGreaterThanOrEqual(0.09);
+      expect(elapsed).toBeLessThan(1);
+      expect(warn.mock.calls).toEqual([['The executor did not finish joining its threads within 0.1 seconds.', { type: 'RuntimeWarning' }]]);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  test('shutdownDefaultExecutor refuses a timeout that is not seconds', () => {
+    expect(() => t.loop.runUntilComplete(t.loop.shutdownDefaultExecutor('1' as never))).toThrow(TypeError);
+  });
+});
+
+describe.each(backends)('run() and runGuest() wait for the default executor (%s)', (backend) => {
+  test('run() returns once the default executor\'s threads have ended', () => {
+    const cells = new Int32Array(new SharedArrayBuffer(4));
+    run(
+      function* () {
+        yield* toThread((sab: SharedArrayBuffer) => {
+          setTimeout(() => Atomics.store(new Int32Array(sab), 0, 1), 200);
+          return 0;
+        }, cells.buffer as SharedArrayBuffer);
+      },
+      { selector: backend as 'epoll' },
+    );
+    expect(Atomics.load(cells, 0)).toBe(1);
+  });
+
+  test('runGuest() resolves once the default executor\'s threads have ended', async () => {
+    const cells = new Int32Array(new SharedArrayBuffer(4));
+    await runGuest(
+      function* () {
+        yield* toThread((sab: SharedArrayBuffer) => {
+          setTimeout(() => Atomics.store(new Int32Array(sab), 0, 1), 200);
+          return 0;
+        }, cells.buffer as SharedArrayBuffer);
+      },
+      { selector: backend as 'epoll' },
+    );
+    expect(Atomics.load(cells, 0)).toBe(1);
   });
 });
 
