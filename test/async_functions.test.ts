@@ -5,6 +5,19 @@
 // blocking loop, started from a macrotask, and guest mode) on every backend;
 // the last block enters the blocking loop from inside a microtask (a vitest
 // test body is one), where it must fail at once, not hang.
+//
+// Clocks: the tests of the per-backend block and of `await sleep()` run on
+// a virtual clock (a TestLoop, test_loop.ts, in both modes): their sleeps
+// only order things
+// (let a task reach its await, let a child finish first), and they wait on
+// nothing but coio's timers, Futures and socket I/O (a socketpair delivers
+// at once), so time may jump straight to the next timer. On the real clock,
+// where a real clock or Node's own loop is the point: the child process
+// (its exit is watched by a poll timer where there is no pidfd, and comes
+// in real time), the blocks below that call run() / runGuest() / a loop of
+// their own (what the blocking loop does with Node's microtasks and
+// nextTicks, entering it from a microtask), and the loop closed under a
+// pending task.
 import { describe, expect, test } from 'vitest';
 import {
   allTasks,
@@ -51,7 +64,9 @@ function pair(): [Socket, Socket, () => void] {
 
 describe.each(backends)('%s', (backend) => {
   describe.each(modes)('%s', (mode) => {
-    const go = <T>(main: Main<T>): Promise<T> => runIn<T>(mode, backend, main);
+    const go = <T>(main: Main<T>): Promise<T> => runIn<T>(mode, backend, main, { virtualClock: true });
+    /** On the real clock: for what comes in real time (a child process). */
+    const goRealTime = <T>(main: Main<T>): Promise<T> => runIn<T>(mode, backend, main);
 
     test('an async function awaits coio socket I/O (coroutines, ensureFuture, a Task)', async () => {
       const got = await go(async () => {
@@ -398,7 +413,7 @@ describe.each(backends)('%s', (backend) => {
     });
 
     test('lock.hold(), createSubprocessExec() and loop.startTls() return awaitable coroutines, as their types say', async () => {
-      const got = await go(async () => {
+      const got = await goRealTime(async () => {
         const loop = getRunningLoop();
         const lock = new Lock();
         const held = await lock.hold(function* () {
@@ -608,7 +623,7 @@ describe('await sleep() (driven without a Task of its own)', () => {
       t.cancel();
       await gather(t, { returnExceptions: true });
       return [a, b, during, t.cancelled(), (getRunningLoop() as EventLoop)._scheduled.toArray().filter((h) => !h.cancelled()).length];
-    });
+    }, { virtualClock: true });
     expect(got).toEqual(['v', 'v', 1, true, 0]);
     await expect(sleep(0.001) as PromiseLike<unknown>).rejects.toThrow(RuntimeError);
   });

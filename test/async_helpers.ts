@@ -4,6 +4,7 @@ import { expect } from 'vitest';
 import { allTasks, EventLoop, getRunningLoop, run, runGuest } from '../src/index.js';
 import type { GuestOptions, Main } from '../src/index.js';
 import { trackLoop } from './leaks.js';
+import { TestLoop } from './test_loop.js';
 
 /**
  * Call fn from a macrotask (a setImmediate callback). A vitest test body runs
@@ -28,14 +29,23 @@ const baselines = new WeakMap<EventLoop, Set<number>>();
 
 export type ModeName = 'blocking' | 'guest';
 
+/** runIn's options: runGuest's, and whether the loop runs on a virtual clock. */
+export interface RunInOptions extends GuestOptions {
+  /** A TestLoop (test_loop.ts): coio's timers fire at once, in order, at exact loop times. */
+  virtualClock?: boolean;
+}
+
 /**
  * How to run a main in each mode: run() from a macrotask, or runGuest().
- * Either way on a fresh loop of `backend`, tracked by test/leaks.ts (the file
- * fails if one is left open), closed afterwards.
+ * Either way on a fresh loop of `backend` (a TestLoop with virtualClock),
+ * tracked by test/leaks.ts (the file fails if one is left open), closed
+ * afterwards.
  */
-export function runIn<T>(mode: ModeName, backend: string, main: Main<T>, options: GuestOptions = {}): Promise<T> {
+export function runIn<T>(mode: ModeName, backend: string, main: Main<T>, runOptions: RunInOptions = {}): Promise<T> {
+  const { virtualClock = false, ...options } = runOptions;
   const loopFactory = (): EventLoop => {
-    const loop = trackLoop(new EventLoop({ selector: backend as 'epoll' }));
+    const loopOptions = { selector: backend as 'epoll' };
+    const loop = trackLoop(virtualClock ? new TestLoop(loopOptions) : new EventLoop(loopOptions));
     // Runs before main's first step, after run() registered its own fds
     // (its Ctrl-C watcher): those are not main's to close.
     loop.callSoon(() => baselines.set(loop, new Set(loop._selector.getMap().keys())));

@@ -3,6 +3,15 @@
 // asCompleted, timeout, TaskGroup, locks and queues, awaited from async
 // functions and given async functions. In both modes: the blocking loop
 // (started from a macrotask) and guest mode.
+//
+// Clocks: every test here runs on a virtual clock (a TestLoop, test_loop.ts,
+// in both modes). Their point is timer semantics (which sleep wakes first,
+// what a deadline or a timeout cuts off, what cancellation reaches) and they
+// wait on nothing but coio's own timers and Futures, so time may jump
+// straight to the next timer: each runs in no real time and its order
+// cannot be upset by a loaded machine. No test here needs the real clock
+// or Node's own timers; those are in async_functions.test.ts and
+// guest.test.ts.
 import { describe, expect, test } from 'vitest';
 import {
   ALL_COMPLETED,
@@ -53,11 +62,16 @@ async function rejection(p: PromiseLike<unknown>): Promise<unknown> {
 
 describe.each(modes)('%s', (mode) => {
   const go = <T>(main: Main<T>): Promise<T> =>
-    runIn<T>(mode, backends[0]!, async () => {
-      const r = await ensureFuture(main as () => PromiseLike<T>);
-      expectNothingLeft();
-      return r;
-    });
+    runIn<T>(
+      mode,
+      backends[0]!,
+      async () => {
+        const r = await ensureFuture(main as () => PromiseLike<T>);
+        expectNothingLeft();
+        return r;
+      },
+      { virtualClock: true },
+    );
 
   describe('sleep', () => {
     test('wakes in deadline order, returns its value, never early', async () => {
