@@ -14,7 +14,7 @@ import type { InetAddress, UnixAddress } from './native.js';
 import { sockConnect } from './sock_ops.js';
 import { AF_INET6, AF_UNIX, SOCK_STREAM, Socket, adoptSocket } from './socket.js';
 import type { SocketOptionName } from './socket.js';
-import { SocketTransport } from './socket_transport.js';
+import { newSocketTransport } from './proactor_transport.js';
 import { SSLProtocol, resolveTls } from './sslproto.js';
 import { staggeredRace } from './staggered.js';
 import type { TlsSetup } from './sslproto.js';
@@ -36,16 +36,16 @@ export function connectTransport<P extends BaseProtocol>(
 ): Co<[Transport, P]>;
 export function* connectTransport<P extends BaseProtocol>(loop: AbstractEventLoop, sock: Socket, protocolFactory: () => P, tls: TlsSetup | null = null, serverSide = false): Coroutine<[Transport, P]> {
   let protocol: P;
-  let transport: SocketTransport;
+  let transport: Transport;
   let ssl: SSLProtocol | null = null;
   const waiter = loop.createFuture<null>();
   try {
     protocol = protocolFactory();
     if (tls === null) {
-      transport = new SocketTransport(loop, sock, protocol, waiter);
+      transport = newSocketTransport(loop, sock, protocol, waiter);
     } else {
       ssl = new SSLProtocol(loop, protocol, tls.context, waiter as never, serverSide, serverSide ? null : tls.serverHostname, tls.handshakeTimeout, tls.shutdownTimeout);
-      transport = new SocketTransport(loop, sock, ssl);
+      transport = newSocketTransport(loop, sock, ssl);
     }
   } catch (err) {
     // The socket is ours until a transport owns it: a factory that throws (or

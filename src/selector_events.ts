@@ -14,6 +14,7 @@ import { Handle, _getRunningLoop } from './events.js';
 import type { Callback } from './events.js';
 import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd } from './selectors.js';
 import type { FileObj, SelectorKey } from './selectors.js';
+import { OP_MORE } from './native.js';
 import type { BackendName } from './native.js';
 import type { Socket } from './socket.js';
 import { _loopDebug } from './socket.js';
@@ -33,6 +34,32 @@ interface IoHandles {
 export interface SelectorLoopOptions {
   /** A backend name ('epoll', 'io_uring', 'kqueue', 'poll', 'select') or a selector instance (the loop closes it). Default: defaultBackend() (the platform's best, or the environment variable COIO_BACKEND). */
   selector?: BackendName | BaseSelector;
+  /**
+   * On the io_uring backend, which socket transports the loop makes:
+   * 'proactor' (recv, send and accept submitted to the ring as completion
+   * operations, proactor_transport.ts) or 'readiness' (the selector
+   * transports, woken by poll requests in the ring). Ignored on the other
+   * backends (always readiness). Default: the environment variable
+   * COIO_TRANSPORTS ('proactor' or 'readiness'), else 'readiness'.
+   */
+  transports?: 'proactor' | 'readiness';
+}
+
+/**
+ * @internal What a completion operation reports to (a proactor transport, a
+ * server's multishot accept): called from the loop's poll step, once per
+ * completion, with the kind given at submission. Must not throw; it stores
+ * the result and schedules its own callback.
+ */
+export interface OpTarget {
+  _opDone(kind: number, result: number, flags: number): void;
+}
+
+function transportsOption(value: unknown): boolean {
+  const v = value ?? process.env.COIO_TRANSPORTS;
+  if (v === undefined || v === '' || v === 'readiness') return false;
+  if (v === 'proactor') return true;
+  throw new RangeError(`transports must be 'proactor' or 'readiness', got ${String(v)}`);
 }
 
 /**
@@ -51,12 +78,52 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
   constructor(options: SelectorLoopOptions = {}) {
     super();
     const sel = options.selector;
+    const proactor = transportsOption(options.transports);
     this._selector = sel instanceof BaseSelector ? sel : createSelector(sel);
+    this._proactor = proactor && this._selector._completions !== null;
     // Before the program allocates its I/O buffers (a BufferedProtocol's, a
     // readInto's): one allocated while glibc's thresholds are still the
     // defaults is mmap()ed, and a recv of 100 KiB into it measured twice the
     // kernel time of one into a buffer from the tuned heap (strace -c, echo bench).
     tuneHeap();
+  }
+
+  /** @internal True when socket transports and servers use completion operations (io_uring, transports: 'proactor'). */
+  readonly _proactor: boolean;
+
+  // The completion operations in flight, by token (a token is a slot of
+  // these arrays, reused once its operation's last completion came): who to
+  // tell, and what kind of operation it was (the target's own numbering).
+  private readonly _opTargets: Array<OpTarget | null> = [];
+  private readonly _opKinds: number[] = [];
+  private readonly _freeTokens: number[] = [];
+  private _opsInFlight = 0;
+
+  /**
+   * @internal Queue a completion operation (native.ts: OP_RECV, OP_SEND,
+   * OP_ACCEPT, OP_SHUTDOWN) for target; the next poll step submits it (no
+   * syscall here) and calls target._opDone(kind, result, flags) with its
+   * completion. Returns the token (for _cancelOp).
+   * @throws as NativePoller.submit (a full ring: the errno of io_uring_enter).
+   */
+  _submitOp(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, target: OpTarget, kind: number, arg = 0): number {
+    const free = this._freeTokens;
+    const token = free.length > 0 ? free.pop()! : this._opTargets.length;
+    try {
+      this._selector._submit(op, fd, buf, offset, length, token, arg);
+    } catch (err) {
+      if (token < this._opTargets.length) free.push(token);
+      throw err;
+    }
+    this._opTargets[token] = target;
+    this._opKinds[token] = kind;
+    this._opsInFlight++;
+    return token;
+  }
+
+  /** @internal Ask the kernel to cancel the operation named token: it completes with -ECANCELED (or its result, if it finished first). */
+  _cancelOp(token: number): void {
+    if (this._opTargets[token] != null) this._selector._cancelOp(token);
   }
 
   /** The selector's backend: 'epoll', 'io_uring', 'kqueue', 'poll' or 'select'. */
@@ -160,7 +227,7 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
   protected _poll(timeout: number | null): void {
     const sel = this._selector;
     const watched = sel.getMap().size;
-    if (watched === 0) {
+    if (watched === 0 && this._opsInFlight === 0) {
       // Nothing to poll: skip the syscall when callbacks are ready, and refuse
       // to block forever (no timer, no fd: nothing could ever wake us; no
       // other thread can reach this loop).
@@ -184,6 +251,30 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
         if (io.writer._cancelled) this._removeWriter(key.fd);
         else this._ready.push(io.writer);
       }
+    }
+    const comp = sel._completions;
+    if (comp !== null && comp[0]! > 0) this._dispatchCompletions(comp);
+  }
+
+  // The completions of the last wait, in the order the kernel posted them:
+  // each goes to its target, which records it and schedules its callback.
+  // Allocates nothing (a freed token goes back on a list that only grows).
+  private _dispatchCompletions(comp: Int32Array): void {
+    const k = comp[0]!;
+    const targets = this._opTargets;
+    for (let i = 0; i < k; i++) {
+      const token = comp[1 + 3 * i]!;
+      const result = comp[2 + 3 * i]!;
+      const flags = comp[3 + 3 * i]!;
+      const target = targets[token];
+      if (target == null) continue;
+      const kind = this._opKinds[token]!;
+      if ((flags & OP_MORE) === 0) {
+        targets[token] = null;
+        this._freeTokens.push(token);
+        this._opsInFlight--;
+      }
+      target._opDone(kind, result, flags);
     }
   }
 

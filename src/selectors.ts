@@ -36,6 +36,8 @@ export interface SelectorKey<T = unknown> {
 
 /** How many ready fds one wait() can report (each is a pair in the shared array). */
 const MAX_EVENTS = 1024;
+/** How many completions one wait() can report (io_uring); the rest wait in the ring for the next one. */
+const MAX_COMPLETIONS = 1024;
 
 /** Resolve a FileObj to its fd, with Python's errors for bad values. */
 export function fileobjToFd(fileobj: FileObj): number {
@@ -91,9 +93,31 @@ export abstract class BaseSelector {
   private readonly readyKeys: SelectorKey[] = [];
   private readonly readyBits = new Int32Array(MAX_EVENTS);
   private closed = false;
+  /**
+   * @internal The completions array of the completion operations (io_uring
+   * only, else null): [count, (token, result, flags) * k], written by each
+   * wait(); the proactor layer (selector_events.ts) reads it.
+   */
+  readonly _completions: Int32Array | null;
 
-  protected constructor(backend: BackendName) {
-    this.poller = new native.Poller(backend, this.ready);
+  protected constructor(backend: BackendName, completions = false) {
+    this._completions = completions ? new Int32Array(1 + 3 * MAX_COMPLETIONS) : null;
+    this.poller = this._completions === null ? new native.Poller(backend, this.ready) : new native.Poller(backend, this.ready, this._completions);
+  }
+
+  /**
+   * @internal Queue a completion operation (io_uring; see NativePoller.submit):
+   * the next wait() submits it and reports its completion in _completions.
+   */
+  _submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg: number): void {
+    this.checkOpen();
+    this.poller.submit(op, fd, buf, offset, length, token, arg);
+  }
+
+  /** @internal Cancel the completion operation in flight named token (false if none). */
+  _cancelOp(token: number): boolean {
+    if (this.closed) return false;
+    return this.poller.cancelOp(token);
   }
 
   /**
@@ -334,7 +358,9 @@ export class IoUringSelector extends BaseSelector {
   /** Always 'io_uring'. */
   readonly backend = 'io_uring' as const;
   constructor() {
-    super('io_uring');
+    // With a completions array: the proactor transports submit recv / send /
+    // accept into the same ring (proactor_transport.ts).
+    super('io_uring', true);
   }
 }
 

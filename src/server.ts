@@ -8,9 +8,10 @@ import type { AbstractEventLoop, AbstractServer, Handle } from './events.js';
 import type { SockAddress } from './native.js';
 import type { BaseProtocol } from './protocols.js';
 import type { Socket } from './socket.js';
-import { SocketTransport } from './socket_transport.js';
+import { newSocketTransport } from './proactor_transport.js';
 import type { TransportOwner } from './socket_transport.js';
 import type { Coroutine, Co } from './coroutines.js';
+import type { Transport } from './transports.js';
 
 
 /**
@@ -52,7 +53,7 @@ export interface ServerOptions {
 export class Server<A extends SockAddress = SockAddress> implements AbstractServer<A>, TransportOwner {
   private sockets_: Socket[] | null;
   private serving = false;
-  private readonly transports = new Set<SocketTransport>();
+  private readonly transports = new Set<Transport>();
   private closedWaiters: Array<Future<void>> = [];
   private serveForeverFut: Future<void> | null = null;
   private readonly retryHandles = new Map<number, Handle>();
@@ -204,12 +205,12 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
   }
 
   /** @internal A transport it accepted is open (TransportOwner). */
-  attach(transport: SocketTransport): void {
+  attach(transport: Transport): void {
     this.transports.add(transport);
   }
 
   /** @internal A transport it accepted is closed (TransportOwner). */
-  detach(transport: SocketTransport): void {
+  detach(transport: Transport): void {
     this.transports.delete(transport);
     this.wakeupIfDone();
   }
@@ -260,7 +261,7 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
       this.loop.callExceptionHandler({ message: 'Error on transport creation for incoming connection', exception: err });
       return;
     }
-    new SocketTransport(this.loop, conn, protocol, null, this);
+    newSocketTransport(this.loop, conn, protocol, null, this);
   }
 
   toString(): string {

@@ -26,8 +26,8 @@ import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
 
 /** Something that tracks the transports it made (a Server), so close can wait for them. */
 export interface TransportOwner {
-  attach(transport: SocketTransport): void;
-  detach(transport: SocketTransport): void;
+  attach(transport: Transport): void;
+  detach(transport: Transport): void;
 }
 
 export class SocketTransport implements Transport {

@@ -1,0 +1,544 @@
+// The stream transport over a socket on the io_uring loop's completion
+// operations (asyncio's _ProactorSocketTransport, proactor_events.py): the
+// kernel does the recv and the send, the loop is told when they are done.
+//
+// Where the selector transport (socket_transport.ts) waits until the socket
+// is readable and then calls recv, this one keeps a recv in flight: the
+// kernel fills the transport's buffer when data comes, and the completion
+// (token, bytes, flags) lands in the loop's completions array at the next
+// poll step, the same io_uring_enter that submitted the transport's other
+// operations and waited. No recv / send syscall of ours, no readiness event.
+//
+// - Reading: one recv in flight, into a buffer the transport owns
+//   (RECV_SIZE bytes), or, for a BufferedProtocol, into the buffer its
+//   getBuffer() gave. The completion schedules the transport's read
+//   callback (a Handle made once, pushed on the ready queue: nothing is
+//   allocated per completion), which hands the bytes over (a borrowed view
+//   with borrowsData, a copy otherwise, bufferUpdated(n) for a
+//   BufferedProtocol) and then submits the next recv.
+// - pauseReading cancels the recv in flight; if it had completed already,
+//   its bytes are parked until resumeReading hands them over (no byte is
+//   lost: a cancelled recv either took nothing or completes with its data).
+// - Writing: one send in flight. write() queues the bytes (the WriteBuffer
+//   holds every byte not yet acknowledged, the in-flight ones first, so
+//   getWriteBufferSize() and the high / low water marks count them) and
+//   submits a send when none is in flight; the send's completion consumes
+//   what the kernel took and submits the rest. The ring holds the buffer
+//   until the completion, so small writes are copied first (the caller may
+//   reuse a small buffer at once, as with the selector transport) and large
+//   ones are kept by reference (WriteBuffer's rule). A protocol with
+//   borrowsData that writes back the view it was given (an echo) is not
+//   copied: that receive buffer is lent to the send, and the next recv goes
+//   into a second one.
+// - writeEof: a shutdown(SHUT_WR) operation once everything is sent.
+// - close: the recv in flight is cancelled (the kernel holds the socket open
+//   while an operation on it is in flight), buffered data is sent, then
+//   connectionLost; abort cancels both and drops the data.
+
+import { RuntimeError } from './errors.js';
+import { Handle } from './events.js';
+import { native, OP_RECV, OP_SEND, OP_SHUTDOWN } from './native.js';
+import { isBufferedProtocol } from './protocols.js';
+import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
+import type { BaseSelectorEventLoop, OpTarget } from './selector_events.js';
+import { SHUT_WR } from './socket.js';
+import type { Socket } from './socket.js';
+import { SocketTransport } from './socket_transport.js';
+import type { TransportOwner } from './socket_transport.js';
+import type { ExtraInfo, Transport } from './transports.js';
+import type { AbstractEventLoop } from './events.js';
+import { CONNLOST_WRITE_WARNING, addressOrUndefined, isConnectionLost, isReadBufferView, toBytes } from './transport_helpers.js';
+import { COPY_LIMIT, DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
+
+/**
+ * The transport's receive buffer. Smaller than the selector transport's
+ * shared 256 KiB (READ_BUFFER_SIZE): each connection holds its own while its
+ * recv is in flight, idle or not.
+ */
+export const RECV_SIZE = 64 * 1024;
+/** Queued chunks are merged into one send up to this size (no vectored send operation yet). */
+const MERGE_LIMIT = 256 * 1024;
+
+// The kinds of operation a transport submits (its _opDone argument).
+const K_RECV = 1;
+const K_SEND = 2;
+const K_SHUTDOWN = 3;
+
+/** sendToken of a send that completed and waits for writeDone. */
+const SEND_DONE = -2;
+
+const ECANCELED = native.errno.ECANCELED ?? 125;
+const ENOTCONN = native.errno.ENOTCONN ?? 107;
+
+export class ProactorSocketTransport implements Transport, OpTarget {
+  private readonly fd: number;
+  private protocol: BaseProtocol;
+  private buffered: BufferedProtocol | null = null;
+  private borrow = false;
+  private closing = false;
+  /** Non-zero once connectionLost is scheduled; counts writes after that. */
+  private connLost = 0;
+  private reading = true;
+  private eofWritten = false;
+  private protocolConnected = false;
+  private readonly extra: Partial<ExtraInfo>;
+
+  /** The buffer of the transport's recvs; a second one while the first is lent to a send. */
+  private recvBuf: Buffer | null = null;
+  private spareBuf: Buffer | null = null;
+  /** The receive buffer a send in flight (or queued) is reading from, until the write buffer empties. */
+  private lentBuf: Buffer | null = null;
+  /** The last borrowed view handed out (reused when the next read has the same length and buffer). */
+  private view: Buffer | null = null;
+  /** Token of the recv in flight, or -1. */
+  private recvToken = -1;
+  /** A recv completed and its result waits for the read callback (or for resumeReading: parked). */
+  private recvDone = false;
+  private recvResult = 0;
+
+  /** Every byte written and not yet acknowledged by a send completion; made on the first write. */
+  private wb: WriteBuffer | null = null;
+  private sendToken = -1;
+  private sendResult = 0;
+  private shutdownToken = -1;
+  private shutdownResult = 0;
+
+  private readonly readHandle: Handle;
+  private readonly writeHandle: Handle;
+  private readonly shutdownHandle: Handle;
+
+  constructor(
+    private readonly loop: BaseSelectorEventLoop,
+    private readonly sock: Socket,
+    protocol: BaseProtocol,
+    private readonly waiter: { setResult(v: null): void; setException(e: unknown): void; cancelled(): boolean } | null = null,
+    private readonly owner: TransportOwner | null = null,
+  ) {
+    this.fd = sock.fileno();
+    this.protocol = protocol;
+    this.setProtocol(protocol);
+    this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: addressOrUndefined(() => sock.getpeername()) };
+    // Made once, pushed on the ready queue by each completion: the
+    // callbacks run in the Context current now, as an addReader callback would.
+    this.readHandle = new Handle(ProactorSocketTransport.readCb, [this], loop);
+    this.writeHandle = new Handle(ProactorSocketTransport.writeCb, [this], loop);
+    this.shutdownHandle = new Handle(ProactorSocketTransport.shutdownCb, [this], loop);
+    owner?.attach(this);
+    loop.callSoon(ProactorSocketTransport.startCb, this);
+    loop._attachTransport(sock, this);
+  }
+
+  private static readonly startCb = (t: ProactorSocketTransport): void => t.start();
+  private static readonly readCb = (t: ProactorSocketTransport): void => t.readDone();
+  private static readonly writeCb = (t: ProactorSocketTransport): void => t.writeDone();
+  private static readonly shutdownCb = (t: ProactorSocketTransport): void => t.shutdownDone();
+  private static readonly connectionLostCb = (t: ProactorSocketTransport, exc: Error | null): void => t.callConnectionLost(exc);
+
+  private start(): void {
+    try {
+      this.protocol.connectionMade?.(this);
+    } catch (err) {
+      this.waiter?.setException(err);
+      this.fatalError(err, 'Exception in connectionMade');
+      return;
+    }
+    this.protocolConnected = true;
+    if (!this.closing && this.reading) this.submitRecv();
+    if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
+  }
+
+  /** @internal A completion of one of this transport's operations (called by the loop's poll step). */
+  _opDone(kind: number, result: number): void {
+    if (kind === K_RECV) {
+      this.recvToken = -1;
+      if (this.closing) return; // cancelled by close / abort, or data after close: dropped
+      this.recvResult = result;
+      this.recvDone = true;
+      if (this.reading) this.loop._ready.push(this.readHandle);
+      else if (result === -ECANCELED) this.recvDone = false; // paused: resumeReading submits anew
+    } else if (kind === K_SEND) {
+      // Still busy until writeDone has consumed what was sent: a write()
+      // before that must queue, not send the same bytes again.
+      this.sendToken = SEND_DONE;
+      this.sendResult = result;
+      if (this.connLost === 0) this.loop._ready.push(this.writeHandle);
+    } else {
+      this.shutdownToken = -1;
+      this.shutdownResult = result;
+      if (this.connLost === 0) this.loop._ready.push(this.shutdownHandle);
+    }
+  }
+
+  // ---- reading -------------------------------------------------------
+
+  private submitRecv(): void {
+    if (this.recvToken !== -1 || this.recvDone || this.closing) return;
+    let buf = this.recvBuf;
+    if (buf === null || buf === this.lentBuf) {
+      buf = this.spareBuf ?? Buffer.allocUnsafeSlow(RECV_SIZE);
+      this.spareBuf = null;
+      this.recvBuf = buf;
+    }
+    try {
+      this.recvToken = this.loop._submitOp(OP_RECV, this.fd, buf, 0, buf.length, this, K_RECV);
+    } catch (err) {
+      this.fatalError(err, 'Fatal read error on socket transport');
+    }
+  }
+
+  private readDone(): void {
+    if (!this.recvDone || !this.reading || this.closing) return;
+    this.recvDone = false;
+    const n = this.recvResult;
+    if (n < 0) {
+      // Cancelled by pauseReading before anything came; reading again now.
+      if (n === -ECANCELED) return this.submitRecv();
+      return this.fatalError(native.errorFromErrno(-n, 'recv'), 'Fatal read error on socket transport');
+    }
+    if (n === 0) return this.readEof();
+    const buf = this.recvBuf!;
+    if (this.buffered !== null) {
+      // Into the protocol's own buffer, by copy: a recv in flight into the
+      // buffer getBuffer() returned would hold it across loop iterations,
+      // which a protocol may share (the TLS protocol's scratch buffer is
+      // shared by every connection: valid inside one callback only).
+      if (!this.handOver(buf, n)) return;
+    } else {
+      let data: Buffer;
+      if (this.borrow) {
+        const view = this.view;
+        data = view !== null && view.length === n && view.buffer === buf.buffer ? view : (this.view = buf.subarray(0, n));
+      } else {
+        data = Buffer.allocUnsafe(n);
+        buf.copy(data, 0, 0, n);
+      }
+      try {
+        (this.protocol as Protocol).dataReceived(data);
+      } catch (err) {
+        return this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+    }
+    if (this.reading) this.submitRecv();
+  }
+
+  /** The first n bytes of buf to a BufferedProtocol: getBuffer(remaining), copy, bufferUpdated, until all are in. False after a fatal error. */
+  private handOver(buf: Buffer, n: number): boolean {
+    const protocol = this.buffered!;
+    let off = 0;
+    while (off < n) {
+      let into: Uint8Array;
+      try {
+        into = protocol.getBuffer(n - off);
+        if (!(into instanceof Uint8Array) || into.length === 0) throw new RangeError('getBuffer() returned an empty or non-Uint8Array buffer');
+      } catch (err) {
+        this.fatalError(err, 'Fatal error: protocol.getBuffer() call failed.');
+        return false;
+      }
+      const k = Math.min(into.length, n - off);
+      buf.copy(into, 0, off, off + k);
+      off += k;
+      try {
+        protocol.bufferUpdated(k);
+      } catch (err) {
+        this.fatalError(err, 'Fatal error: protocol.bufferUpdated() call failed.');
+        return false;
+      }
+      // bufferUpdated may have paused reading, closed, or changed the protocol.
+      if (this.closing || this.buffered !== protocol) {
+        if (off < n && !this.closing) this.deliverRest(buf, off, n);
+        return !this.closing;
+      }
+    }
+    return true;
+  }
+
+  /** What is left of a read after setProtocol() changed the protocol mid-way, to the new one. */
+  private deliverRest(buf: Buffer, off: number, n: number): void {
+    if (this.buffered !== null) {
+      this.handOver(Buffer.from(buf.subarray(off, n)), n - off);
+      return;
+    }
+    try {
+      (this.protocol as Protocol).dataReceived(Buffer.from(buf.subarray(off, n)));
+    } catch (err) {
+      this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+    }
+  }
+
+  private readEof(): void {
+    let keepOpen: boolean | void = false;
+    try {
+      keepOpen = (this.protocol as Protocol).eofReceived?.();
+    } catch (err) {
+      return this.fatalError(err, 'Fatal error: protocol.eofReceived() call failed.');
+    }
+    if (keepOpen === true) {
+      // Half-closed: nothing more to read, but the protocol may still write.
+      this.pauseReading();
+    } else {
+      this.close();
+    }
+  }
+
+  isReading(): boolean {
+    return this.reading && !this.closing;
+  }
+
+  pauseReading(): void {
+    if (this.closing || !this.reading) return;
+    this.reading = false;
+    // The recv in flight is cancelled, so that what the peer sends while we
+    // are paused stays in the kernel (its receive window closes, and a
+    // later abort() resets the connection over unread data, as with the
+    // selector transport). If it completed first, its bytes are parked
+    // until resumeReading; none is lost either way.
+    if (this.recvToken !== -1) this.loop._cancelOp(this.recvToken);
+  }
+
+  resumeReading(): void {
+    if (this.closing || this.reading) return;
+    this.reading = true;
+    if (!this.protocolConnected) return;
+    if (this.recvDone) this.loop._ready.push(this.readHandle);
+    else this.submitRecv();
+  }
+
+  // ---- writing -------------------------------------------------------
+
+  write(data: Uint8Array | string): void {
+    const bytes = toBytes(data);
+    if (this.eofWritten) throw new RuntimeError('Cannot call write() after writeEof()');
+    const n = bytes.length;
+    if (n === 0) return;
+    if (this.connLost !== 0) {
+      if (this.connLost++ === CONNLOST_WRITE_WARNING) console.warn('coio: socket.send() raised exception.');
+      return;
+    }
+    const wb = (this.wb ??= new WriteBuffer());
+    const recvBuf = this.recvBuf;
+    let chunk: Uint8Array;
+    if (recvBuf !== null && bytes.buffer === recvBuf.buffer) {
+      // A view of the receive buffer (a borrowed view written back): lend
+      // the buffer to the send unless one is lent already; copy otherwise.
+      if (this.lentBuf === null) {
+        this.lentBuf = recvBuf;
+        chunk = bytes;
+      } else {
+        chunk = Buffer.from(bytes);
+      }
+    } else if (n <= COPY_LIMIT || isReadBufferView(bytes)) {
+      chunk = Buffer.from(bytes);
+    } else {
+      chunk = bytes;
+    }
+    wb.chunks.push(chunk);
+    wb.size += n;
+    if (this.sendToken === -1) this.submitSend(wb);
+    wb.maybePause(this, this.protocol, this.loop);
+  }
+
+  writelines(list: Iterable<Uint8Array | string>): void {
+    for (const data of list) this.write(data);
+  }
+
+  private submitSend(wb: WriteBuffer): void {
+    const chunks = wb.chunks;
+    if (chunks.length > 1 && chunks[0]!.length - wb.offset < MERGE_LIMIT) {
+      // Several small writes: one send of them all (up to MERGE_LIMIT).
+      let count = 1;
+      let total = chunks[0]!.length - wb.offset;
+      while (count < chunks.length && total + chunks[count]!.length <= MERGE_LIMIT) total += chunks[count++]!.length;
+      if (count > 1) {
+        const merged = Buffer.allocUnsafe(total);
+        let at = chunks[0]!.length - wb.offset;
+        merged.set(wb.offset === 0 ? chunks[0]! : chunks[0]!.subarray(wb.offset), 0);
+        for (let i = 1; i < count; i++) {
+          merged.set(chunks[i]!, at);
+          at += chunks[i]!.length;
+        }
+        chunks.splice(0, count, merged);
+        wb.offset = 0;
+      }
+    }
+    const first = chunks[0]!;
+    try {
+      this.sendToken = this.loop._submitOp(OP_SEND, this.fd, first, wb.offset, first.length - wb.offset, this, K_SEND);
+    } catch (err) {
+      wb.clear();
+      this.fatalError(err, 'Fatal write error on socket transport');
+    }
+  }
+
+  private writeDone(): void {
+    const wb = this.wb;
+    if (this.connLost !== 0 || wb === null) return;
+    const n = this.sendResult;
+    this.sendToken = -1;
+    if (n < 0) {
+      wb.clear();
+      this.lentBuf = null;
+      return this.fatalError(native.errorFromErrno(-n, 'send'), 'Fatal write error on socket transport');
+    }
+    wb.consume(n);
+    if (wb.size === 0) this.releaseLent();
+    wb.maybeResume(this, this.protocol, this.loop);
+    if (this.connLost !== 0) return;
+    if (wb.size > 0) {
+      if (this.sendToken === -1) this.submitSend(wb);
+      return;
+    }
+    if (this.closing) {
+      this.connLost = 1;
+      this.loop.callSoon(ProactorSocketTransport.connectionLostCb, this, null);
+    } else if (this.eofWritten) {
+      this.shutdownWrite();
+    }
+  }
+
+  /** The lent receive buffer is no longer read by a send: it becomes the spare. */
+  private releaseLent(): void {
+    const lent = this.lentBuf;
+    if (lent === null) return;
+    this.lentBuf = null;
+    if (lent !== this.recvBuf) this.spareBuf = lent;
+  }
+
+  writeEof(): void {
+    if (this.closing || this.eofWritten) return;
+    this.eofWritten = true;
+    if (this.getWriteBufferSize() === 0) this.shutdownWrite();
+  }
+
+  private shutdownWrite(): void {
+    if (this.shutdownToken !== -1) return;
+    try {
+      this.shutdownToken = this.loop._submitOp(OP_SHUTDOWN, this.fd, null, 0, 0, this, K_SHUTDOWN, SHUT_WR);
+    } catch (err) {
+      this.fatalError(err, 'Fatal error on shutdown');
+    }
+  }
+
+  private shutdownDone(): void {
+    const r = this.shutdownResult;
+    // The peer may be gone already; that is reported by the read side.
+    if (r < 0 && r !== -ENOTCONN && r !== -ECANCELED && this.connLost === 0) {
+      this.fatalError(native.errorFromErrno(-r, 'shutdown'), 'Fatal error on shutdown');
+    }
+  }
+
+  canWriteEof(): boolean {
+    return true;
+  }
+
+  getWriteBufferSize(): number {
+    return this.wb === null ? 0 : this.wb.size;
+  }
+
+  getWriteBufferLimits(): [number, number] {
+    return this.wb === null ? [DEFAULT_HIGH_WATER / 4, DEFAULT_HIGH_WATER] : [this.wb.low, this.wb.high];
+  }
+
+  setWriteBufferLimits(high?: number, low?: number): void {
+    (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
+  }
+
+  // ---- closing -------------------------------------------------------
+
+  isClosing(): boolean {
+    return this.closing;
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.stopReading();
+    if (this.getWriteBufferSize() === 0) {
+      this.connLost = 1;
+      this.loop.callSoon(ProactorSocketTransport.connectionLostCb, this, null);
+    }
+  }
+
+  abort(): void {
+    this.forceClose(null);
+  }
+
+  /** No more reads: cancel the recv in flight (it holds the socket open in the kernel) and drop parked data. */
+  private stopReading(): void {
+    this.recvDone = false;
+    if (this.recvToken !== -1) this.loop._cancelOp(this.recvToken);
+  }
+
+  private fatalError(err: unknown, message: string): void {
+    // The connection going away is the peer's (or the network's) doing, not
+    // a bug: connectionLost says it, no report (transport_helpers.ts has the list).
+    if (!isConnectionLost(err)) {
+      this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
+    }
+    this.forceClose(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private forceClose(exc: Error | null): void {
+    if (this.connLost !== 0) return;
+    this.wb?.clear();
+    if (this.sendToken >= 0) this.loop._cancelOp(this.sendToken);
+    if (this.shutdownToken !== -1) this.loop._cancelOp(this.shutdownToken);
+    if (!this.closing) {
+      this.closing = true;
+      this.stopReading();
+    }
+    this.connLost = 1;
+    this.loop.callSoon(ProactorSocketTransport.connectionLostCb, this, exc);
+  }
+
+  private callConnectionLost(exc: Error | null): void {
+    try {
+      if (this.protocolConnected) this.protocol.connectionLost?.(exc);
+    } finally {
+      this.loop._detachTransport(this.fd, this);
+      // Operations still in flight (a cancelled recv, a send of abort())
+      // hold the socket in the kernel until they complete at the next
+      // poll step; the fd number is free now.
+      this.sock.close();
+      this.recvBuf = this.spareBuf = this.lentBuf = this.view = null;
+      this.owner?.detach(this);
+    }
+  }
+
+  // ---- introspection -------------------------------------------------
+
+  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
+    const value = this.extra[name] as ExtraInfo[K] | undefined;
+    return value === undefined ? fallback : value;
+  }
+
+  setProtocol(protocol: BaseProtocol): void {
+    this.protocol = protocol;
+    this.buffered = isBufferedProtocol(protocol) ? protocol : null;
+    this.borrow = (protocol as Protocol).borrowsData === true;
+  }
+
+  getProtocol(): BaseProtocol {
+    return this.protocol;
+  }
+
+  toString(): string {
+    const state = this.sock.closed ? 'closed' : this.closing ? 'closing' : 'open';
+    return `<ProactorSocketTransport fd=${this.fd} ${state} write buffer=${this.getWriteBufferSize()}>`;
+  }
+}
+
+/**
+ * The stream transport for a connected socket: a ProactorSocketTransport on a
+ * loop whose transports are completion-based (io_uring with transports:
+ * 'proactor'), a SocketTransport (readiness) otherwise.
+ */
+export function newSocketTransport(
+  loop: AbstractEventLoop,
+  sock: Socket,
+  protocol: BaseProtocol,
+  waiter: { setResult(v: null): void; setException(e: unknown): void; cancelled(): boolean } | null = null,
+  owner: TransportOwner | null = null,
+): Transport {
+  if ((loop as { _proactor?: boolean })._proactor === true) return new ProactorSocketTransport(loop as BaseSelectorEventLoop, sock, protocol, waiter, owner);
+  return new SocketTransport(loop, sock, protocol, waiter, owner);
+}
