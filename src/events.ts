@@ -12,7 +12,7 @@
 //
 //     events.ts <- futures.ts <- async_tasks.ts <- tasks.ts <- base_events.ts
 //
-// (unretrieved.ts, microtasks.ts and timer_heap.ts are leaves beside them).
+// (unretrieved.ts, microtasks.ts and timer_heap.ts are leaves below it).
 // What the contract says of Futures and Tasks it says through interfaces
 // declared here (FutureLike, TaskLike); what the core modules need of the
 // loop class, through LoopCore. The loop classes (base_events.ts ->
@@ -45,8 +45,8 @@ import type { Unretrieved } from './unretrieved.js';
 // class in CoreClasses below, by declaration merging: an import of this
 // module, downward), and the interfaces FutureLike<T> / TaskLike<T> while
 // they are not (when this module, or a module of the core below tasks.ts,
-// is compiled on its own: `npm run lint` does that, so nothing here or
-// below can depend on the classes above it). Users always see the classes:
+// is compiled on its own: `npm run lint` does that, scripts/check-layers.mjs,
+// so nothing here or below can depend on the classes above it). Users always see the classes:
 // `getRunningLoop().createFuture<number>()` is a Future<number>.
 
 /** What the loop's contract relies on in a Future (asyncio.Future's public methods); Future implements it. */

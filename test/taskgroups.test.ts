@@ -1,4 +1,6 @@
-// TaskGroup (after CPython's test_taskgroups.py).
+// TaskGroup (after CPython's test_taskgroups.py). On a virtual clock
+// (test_loop.ts): the sleeps here only order the tasks, nothing waits for
+// real time.
 import { describe, expect, test } from 'vitest';
 import { CancelledError, ExceptionGroup, RuntimeError } from '../src/errors.js';
 import { createTask, currentTask, sleep } from '../src/tasks.js';
@@ -7,7 +9,7 @@ import { TaskGroup } from '../src/taskgroups.js';
 import { after, failAfter, runBriefly, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('TaskGroup', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('run returns the body result once every task is done', () => {
     const log: string[] = [];

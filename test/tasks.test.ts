@@ -1,5 +1,7 @@
 // Task: stepping a coroutine, awaiting, cancellation, names, currentTask /
-// allTasks, sleep, ensureFuture (after CPython's test_tasks.py).
+// allTasks, sleep, ensureFuture (after CPython's test_tasks.py). On a
+// virtual clock (test_loop.ts): the sleeps here only order the tasks,
+// nothing waits for real time.
 import { describe, expect, test } from 'vitest';
 import { CancelledError, InvalidStateError, RuntimeError } from '../src/errors.js';
 import { getRunningLoop } from '../src/events.js';
@@ -10,7 +12,7 @@ import type { Coroutine } from '../src/tasks.js';
 import { after, runBriefly, takeErrors, thrown, thrownBy, useCoreLoop } from './core_helpers.js';
 
 describe('Task', () => {
-  const core = useCoreLoop();
+  const core = useCoreLoop({ virtualClock: true });
 
   test('runs its coroutine and takes its result', () => {
     function* notMuch(): Coroutine<string> {
