@@ -11,7 +11,7 @@ import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback, describeValue } from './events.js';
 import { Context } from './contextvars.js';
-import type { LoopCore, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+import type { LoopCore, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, NameinfoAddress, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
@@ -123,6 +123,7 @@ export abstract class BaseEventLoop implements LoopCore {
   abstract sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
   abstract sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
   abstract getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
+  abstract getnameinfo(sockaddr: NameinfoAddress, flags?: number): Co<[string, string]>;
   abstract createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
   abstract createConnection<P extends BaseProtocol>(protocolFactory: () => P, host: string | null | undefined, port: number | null | undefined, options?: CreateConnectionOptions): Co<[Transport, P]>;
   abstract connectAcceptedSocket<P extends BaseProtocol>(protocolFactory: () => P, sock: Socket | number, options?: TlsOptions): Co<[Transport, P]>;

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import type { AbstractEventLoop, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, KeepAliveOption, TlsOptions } from './events.js';
 import type { BaseProtocol } from './protocols.js';
 import { CancelledError, ExceptionGroup } from './errors.js';
-import { getaddrinfo } from './resolver.js';
+import { AI_PASSIVE, checkAddrinfoOptions, getaddrinfo } from './resolver.js';
 import type { AddrInfo } from './resolver.js';
 import { Server } from './server.js';
 import type { ServerOptions } from './server.js';
@@ -130,13 +130,16 @@ export function* createConnection<P extends BaseProtocol>(
   const interleave = options.interleave ?? (delay !== null ? 1 : 0);
   if (!Number.isInteger(interleave) || interleave < 0) throw new RangeError(`interleave must be an integer >= 0, got ${String(interleave)}`);
   const family = options.family ?? 0;
+  const flags = options.flags ?? 0;
+  const proto = options.proto ?? 0;
+  checkAddrinfoOptions({ type: SOCK_STREAM, flags, proto }, 'createConnection');
   // Through the loop's method, as asyncio: a loop subclass (or a test) may answer differently.
-  let infos = yield* loop.getaddrinfo(host, port, { family, type: SOCK_STREAM });
+  let infos = yield* loop.getaddrinfo(host, port, { family, type: SOCK_STREAM, flags, proto });
   if (infos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${host}`);
   let localInfos: AddrInfo[] | null = null;
   if (options.localAddr !== undefined) {
     const [lhost, lport] = options.localAddr;
-    localInfos = yield* loop.getaddrinfo(lhost, lport, { family, type: SOCK_STREAM });
+    localInfos = yield* loop.getaddrinfo(lhost, lport, { family, type: SOCK_STREAM, flags: flags | AI_PASSIVE, proto });
     if (localInfos.length === 0) throw new Error(`getaddrinfo() returned an empty list for ${lhost}`);
   }
   if (interleave > 0) infos = interleaveAddrinfos(infos, interleave);
@@ -286,9 +289,11 @@ export function* createServer(
   const hosts: ReadonlyArray<string | null | undefined> = Array.isArray(host) ? host : [host as string | null | undefined];
   if (hosts.length === 0) throw new RangeError('createServer: an empty list of hosts');
   for (const h of hosts) checkHostPort(h, port, !Array.isArray(host));
+  const gai = { family: options.family ?? 0, type: SOCK_STREAM, flags: options.flags ?? AI_PASSIVE, proto: options.proto ?? 0 };
+  checkAddrinfoOptions(gai, 'createServer');
   const resolved: AddrInfo[] = [];
   for (const h of hosts) {
-    resolved.push(...(yield* getaddrinfo(loop, h, port, { family: options.family ?? 0, type: SOCK_STREAM })));
+    resolved.push(...(yield* getaddrinfo(loop, h, port, gai)));
   }
   const infos = dedupe(resolved);
   const sockets: Socket[] = [];

@@ -5,7 +5,7 @@ import type { AbstractEventLoop } from './events.js';
 import { WOULD_BLOCK } from './native.js';
 import type { SockAddress } from './native.js';
 import type { DatagramProtocol } from './protocols.js';
-import { getaddrinfo } from './resolver.js';
+import { AI_PASSIVE, checkAddrinfoOptions, getaddrinfo } from './resolver.js';
 import { AF_INET, AF_INET6, AF_UNIX, SOCK_DGRAM, Socket, adoptSocket, splitInetAddress } from './socket.js';
 import type { AddressLike } from './socket.js';
 import { READ_BUFFER_SIZE, addressOrUndefined, readBuffer, toBytes, isOSError } from './transport_helpers.js';
@@ -275,6 +275,9 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
     throw new RangeError('createDatagramEndpoint needs localAddr, remoteAddr or family');
   }
   let family = options.family ?? 0;
+  const flags = options.flags ?? 0;
+  const proto = options.proto ?? 0;
+  checkAddrinfoOptions({ type: SOCK_DGRAM, flags, proto }, 'createDatagramEndpoint');
   let local: AddressLike | undefined;
   let remote: AddressLike | undefined;
   if (family === AF_UNIX || typeof localAddr === 'string' || typeof remoteAddr === 'string') {
@@ -283,12 +286,12 @@ export function* createDatagramEndpoint<P extends DatagramProtocol>(
     remote = remoteAddr as string | undefined;
   } else {
     if (localAddr !== undefined) {
-      const [info] = yield* getaddrinfo(loop, localAddr[0], localAddr[1], { family, type: SOCK_DGRAM });
+      const [info] = yield* getaddrinfo(loop, localAddr[0], localAddr[1], { family, type: SOCK_DGRAM, flags: flags | AI_PASSIVE, proto });
       family = info!.family;
       local = [info!.host, info!.port];
     }
     if (remoteAddr !== undefined) {
-      const [info] = yield* getaddrinfo(loop, remoteAddr[0], remoteAddr[1], { family, type: SOCK_DGRAM });
+      const [info] = yield* getaddrinfo(loop, remoteAddr[0], remoteAddr[1], { family, type: SOCK_DGRAM, flags, proto });
       family = info!.family;
       remote = [info!.host, info!.port];
     }

@@ -231,6 +231,10 @@ export interface CreateServerOptions extends TlsOptions {
   startServing?: boolean;
   /** AF_INET / AF_INET6 to restrict resolution; default both. */
   family?: number;
+  /** getaddrinfo's AI_* flags for the hosts (default AI_PASSIVE, as asyncio). */
+  flags?: number;
+  /** getaddrinfo's proto: 0 or IPPROTO_TCP. */
+  proto?: number;
 }
 
 /** Options of loop.createConnection and openConnection. */
@@ -241,6 +245,10 @@ export interface CreateConnectionOptions extends TlsOptions {
   sock?: Socket | number;
   /** AF_INET or AF_INET6 to restrict resolution; default both (tried in getaddrinfo's order). */
   family?: number;
+  /** getaddrinfo's AI_* flags for host (default 0) and localAddr (with AI_PASSIVE added: a null local host binds "any"). */
+  flags?: number;
+  /** getaddrinfo's proto: 0 or IPPROTO_TCP. */
+  proto?: number;
   /** Local address to bind before connecting (a host name is resolved; the first address of each attempt's family that binds is used). */
   localAddr?: readonly [string, number];
   /**
@@ -283,6 +291,10 @@ export interface DatagramEndpointOptions {
   remoteAddr?: readonly [string, number] | string;
   /** AF_INET, AF_INET6 or AF_UNIX; default: from the addresses (AF_INET if neither says). */
   family?: number;
+  /** getaddrinfo's AI_* flags for remoteAddr (default 0) and localAddr (with AI_PASSIVE added: a null local host binds "any"). */
+  flags?: number;
+  /** getaddrinfo's proto: 0 or IPPROTO_UDP. */
+  proto?: number;
   /**
    * Refused when true (a TypeError, code ERR_INVALID_ARG_VALUE), as asyncio
    * 3.8+ refuses it: SO_REUSEADDR on UDP lets another socket bind the same
@@ -313,7 +325,14 @@ export interface GetaddrinfoOptions {
   family?: number;
   /** SOCK_STREAM (the default) or SOCK_DGRAM. */
   type?: number;
+  /** 0 (the default), IPPROTO_TCP with SOCK_STREAM or IPPROTO_UDP with SOCK_DGRAM. */
+  proto?: number;
+  /** AI_* flags: AI_PASSIVE, AI_NUMERICHOST, AI_NUMERICSERV, AI_ADDRCONFIG, AI_V4MAPPED, AI_ALL (AI_CANONNAME is refused). */
+  flags?: number;
 }
+
+/** What loop.getnameinfo takes: Python's (host, port) tuple (or (host, port, flowinfo, scopeId)), or the InetAddress coio returns. */
+export type NameinfoAddress = readonly [string, number] | readonly [string, number, number, number] | { readonly address: string; readonly port: number };
 
 /** A signal: its name ('SIGINT') or its number. */
 export type Signal = NodeJS.Signals | number;
@@ -455,6 +474,7 @@ export interface AbstractEventLoop {
   sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
   sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
+  getnameinfo(sockaddr: NameinfoAddress, flags?: number): Co<[string, string]>;
 
   // Servers and connections.
   createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;

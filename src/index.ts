@@ -76,7 +76,8 @@ export type { BaseTransport, ReadTransport, WriteTransport, Transport, DatagramT
 export { Server } from './server.js';
 export type { CreateServerOptions, CreateConnectionOptions, CreateUnixServerOptions, CreateUnixConnectionOptions, KeepAliveOption } from './connections.js';
 export type { DatagramEndpointOptions } from './datagram_transport.js';
-export type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
+export type { AddrInfo, GetaddrinfoOptions, NameinfoAddress } from './resolver.js';
+export { AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_ADDRCONFIG, AI_V4MAPPED, AI_ALL, NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, IPPROTO_TCP, IPPROTO_UDP } from './resolver.js';
 export {
   StreamReader,
   StreamWriter,

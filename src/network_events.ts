@@ -10,7 +10,8 @@ import { createDatagramEndpoint } from './datagram_transport.js';
 import type { DatagramEndpointOptions } from './datagram_transport.js';
 import type { InetAddress, SockAddress, UnixAddress } from './native.js';
 import type { BaseProtocol, DatagramProtocol } from './protocols.js';
-import { getaddrinfo } from './resolver.js';
+import { getaddrinfo, getnameinfo } from './resolver.js';
+import type { NameinfoAddress } from './events.js';
 import type { AddrInfo, GetaddrinfoOptions } from './resolver.js';
 import { BaseSelectorEventLoop } from './selector_events.js';
 import type { SSLContext } from './ssl.js';
@@ -95,6 +96,17 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    */
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]> {
     return getaddrinfo(this, host, port, options);
+  }
+
+  /**
+   * [host, service] of a numeric socket address (asyncio's getnameinfo),
+   * looked up in the resolver thread; flags: NI_NUMERICHOST, NI_NUMERICSERV,
+   * NI_NAMEREQD (NI_DGRAM with NI_NUMERICSERV only; NI_NOFQDN refused).
+   * @throws ENOTFOUND with NI_NAMEREQD for a host without a name;
+   *   TypeError / RangeError for a bad address or flags; RuntimeError if the loop is closed.
+   */
+  getnameinfo(sockaddr: NameinfoAddress, flags = 0): Co<[string, string]> {
+    return getnameinfo(this, sockaddr, flags);
   }
 
   /**
