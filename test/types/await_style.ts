@@ -7,6 +7,7 @@ import {
   Queue,
   Semaphore,
   STDOUT,
+  Task,
   coroutine,
   createSubprocessExec,
   createSubprocessShell,
@@ -21,7 +22,7 @@ import {
   toThread,
   waitFor,
 } from '../../src/index.js';
-import type { Future, InetAddress, Process, Server, StreamReader, StreamWriter } from '../../src/index.js';
+import type { Awaitable, ExceptionContext, Future, InetAddress, Process, Server, StreamReader, StreamWriter, TaskInput } from '../../src/index.js';
 import { expectType } from './expect.js';
 
 export async function client(): Promise<void> {
@@ -149,4 +150,25 @@ export async function misuses(): Promise<void> {
   // @ts-expect-error proc.stdout without PIPE is null
   await (await createSubprocessExec('true')).stdout.read();
   void s;
+}
+
+// The loop's contract (AbstractEventLoop, in events.ts, below futures.ts and
+// tasks.ts) names the classes themselves, exactly.
+export function contract(): void {
+  const loop = getRunningLoop();
+  expectType<Future<number>>()(loop.createFuture<number>());
+  expectType<Future<unknown>>()(loop.createFuture());
+  expectType<Task<number>>()(loop.createTask(async () => 1));
+  expectType<Task<string>>()(loop.createTask(sleep(1, 'x')));
+  expectType<Future<number>>()(loop.runInExecutor(null, (a: number) => a, 1));
+  expectType<Future<number> | Generator<unknown, number, unknown>>()(null as unknown as Awaitable<number>);
+  expectType<Future<number> | Generator<unknown, number, unknown> | PromiseLike<number> | (() => Future<number> | Generator<unknown, number, unknown> | PromiseLike<number>)>()(null as unknown as TaskInput<number>);
+  loop.setExceptionHandler((l, context: ExceptionContext) => {
+    expectType<Future<unknown> | string | undefined>()(context.future);
+    expectType<Task<unknown> | undefined>()(context.task);
+    void l;
+  });
+  loop.setTaskFactory((l, coro, options) => new Task(coro, { loop: l, name: options.name }));
+  // @ts-expect-error a task factory returns a Task, not any Future
+  loop.setTaskFactory((l) => l.createFuture());
 }
