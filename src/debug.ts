@@ -11,6 +11,7 @@
 import type { LoopCore } from './events.js';
 import { _baseLoop, _getRunningLoopOrThrow } from './events.js';
 import type { AbstractEventLoop, TimerHandle } from './events.js';
+import { coroutineFrames } from './stacks.js';
 import { Task, allTasks } from './tasks.js';
 
 /** Options of formatTasks(). */
@@ -47,7 +48,7 @@ export function formatTasks(loop?: AbstractEventLoop, options: FormatTasksOption
     lines.push(`Task ${JSON.stringify(task.getName())} ${describeWait(task, target, timers)}`);
     // A Task waited on has its own line: its stack is the one that matters.
     if (options.stacks === true && task._futWaiter !== null && !(task._futWaiter instanceof Task)) {
-      const stack = coroutineFrames(task._futWaiter._sourceTraceback);
+      const stack = createdFrames(task._futWaiter._sourceTraceback);
       for (const frame of stack) lines.push(`    ${frame}`);
     }
   }
@@ -69,15 +70,8 @@ function describeWait(task: Task<unknown>, loop: LoopCore, timers: TimerHandle[]
   return `pending, waiting on ${String(fut)}${detail}`;
 }
 
-/**
- * The frames of a "created here" stack that belong to user code and coio's
- * awaitables, innermost first: the Error line and the frames of the Future
- * constructor, createFuture, the Task machinery, the generators'
- * `next` frames and debug mode's coroutine tracking (never_awaited.ts) are dropped.
- */
-function coroutineFrames(stack: string | undefined): string[] {
+/** The frames of a "created here" stack (see stacks.ts), or why there is none. */
+function createdFrames(stack: string | undefined): string[] {
   if (stack === undefined) return ['(no stack: the Future was created outside debug mode)'];
-  const frames = stack.split('\n').slice(1).map((l) => l.trim());
-  const machinery = /\b(new Future|new Task|createFuture|Task\._step|Task\._run|_runOnce|_runDebug|runForever|runUntilComplete|Generator\.next|Runner\.run)\b|node:internal\/|\.next \(<anonymous>\)|never_awaited\.[jt]s/;
-  return frames.filter((f) => f.startsWith('at ') && !machinery.test(f));
+  return coroutineFrames(stack);
 }

@@ -81,6 +81,12 @@ export class Future<T = unknown> implements FutureLike<T> {
 
   /** @internal Where it was created, kept in debug mode for the exception handler. */
   _sourceTraceback: string | undefined = undefined;
+  /**
+   * @internal Debug mode: the stack of the last yield* that suspended on it
+   * (Task.getStack). An own property only in debug mode; the prototype's
+   * undefined otherwise, so Futures keep their shape.
+   */
+  declare _awaitedAt: string | undefined;
 
   /**
    * A pending Future. loop: defaults to the running loop, else the one set with setEventLoop.
@@ -201,6 +207,9 @@ export class Future<T = unknown> implements FutureLike<T> {
     if (this._state === PENDING) {
       if (this._blocking) throw new RuntimeError(`await wasn't used with future ${String(this)}`);
       this._blocking = true;
+      // The awaiting yield* chain is on the stack now (and only now): debug
+      // mode keeps it for Task.getStack().
+      if (this._loop._debug) this._awaitedAt = new Error('suspended here').stack;
       return { done: false, value: this };
     }
     if (this._state === FINISHED) return { done: true, value: this._result as T };

@@ -11,7 +11,8 @@
 import { CancelledError, InvalidStateError, RuntimeError } from './errors.js';
 import { _baseLoop, _getRunningLoop, _getRunningLoopOrThrow, _getSetLoop, describeValue, getRunningLoop } from './events.js';
 import type { AbstractEventLoop, AnyAwaitable, Awaitable, Runnable, TaskFactory, TaskInput, TaskLike, TaskOptions } from './events.js';
-import { Future, PENDING, _setResultUnlessCancelled } from './futures.js';
+import { FAILED, Future, PENDING, _setResultUnlessCancelled } from './futures.js';
+import { coroutineFrames } from './stacks.js';
 import { _currentAsyncTask, _ensureFutureAsync } from './async_tasks.js';
 import { isCoroutine, isThenable } from './coroutines.js';
 import type { Co, Coroutine } from './coroutines.js';
@@ -61,6 +62,8 @@ export class Task<T = unknown> extends Future<T> implements TaskLike<T>, Runnabl
   /** An error to throw into the coroutine at the next step (bad yield, wrong loop). */
   private _throwIn: unknown = undefined;
   private _hasThrowIn = false;
+  /** @internal Debug mode: the stack of the await it is suspended at (getStack). Own property only in debug mode. */
+  declare _suspendedAt: string | undefined;
   /** @internal Its Context: given, or made from _vars when first needed (contextvars.ts). */
   _context: Context | null;
   /** The values of the creator's Context when this Task was made: its copy, until it sets a variable. */
@@ -118,6 +121,62 @@ export class Task<T = unknown> extends Future<T> implements TaskLike<T>, Runnabl
     } finally {
       loop._currentTask = prev;
     }
+  }
+
+  /**
+   * Where the coroutine is suspended, or where its exception was thrown
+   * (asyncio's get_stack), as V8 stack frames ("at f (file:line:col)"),
+   * oldest first:
+   * - pending, waiting on a Future or Task: the yield* chain of generator
+   *   frames down to that await, recorded in debug mode only (a suspended
+   *   generator keeps no inspectable frame: the chain is on the stack only
+   *   while it delegates to the Future, and capturing it costs a stack trace
+   *   per await); the newest `limit` frames. Outside debug mode, not started
+   *   yet, ready to run, or after a bare `yield`: [].
+   *   An async function's frames are never there: its suspension lives in
+   *   promise reactions, not on a stack; its Task shows coio's adapter at most.
+   * - failed: the frames of its exception's stack (an Error's), the oldest `limit`.
+   * - done with a result, or cancelled: [].
+   * @throws RangeError if limit is not a non-negative integer or null.
+   */
+  getStack(options: { limit?: number | null } = {}): string[] {
+    const limit = options.limit ?? null;
+    if (limit !== null && (!Number.isInteger(limit) || limit < 0)) throw new RangeError(`getStack: limit must be a non-negative integer or null, got ${String(limit)}`);
+    let frames: string[];
+    if (this._state === PENDING) {
+      if (this._futWaiter === null || this._suspendedAt === undefined) return [];
+      frames = coroutineFrames(this._suspendedAt).reverse();
+      return limit === null ? frames : frames.slice(Math.max(0, frames.length - limit));
+    }
+    if (this._state !== FAILED) return [];
+    const exc = this._exception;
+    if (!(exc instanceof Error) || typeof exc.stack !== 'string') return [];
+    frames = coroutineFrames(exc.stack).reverse();
+    return limit === null ? frames : frames.slice(0, limit);
+  }
+
+  /**
+   * Print getStack() to `file` (default process.stderr: anything with a
+   * write(string) method), as asyncio's print_stack: a "Stack for" or
+   * "Traceback for" header, the frames oldest first, and for a failed Task
+   * its exception's "Name: message" line.
+   * @throws RangeError for a bad limit; TypeError if file has no write method.
+   */
+  printStack(options: { limit?: number | null; file?: { write(text: string): unknown } } = {}): void {
+    const file = options.file ?? process.stderr;
+    if (typeof file?.write !== 'function') throw new TypeError('printStack: file must have a write(text) method');
+    const frames = this.getStack({ limit: options.limit ?? null });
+    const exc = this._state === FAILED ? this._exception : undefined;
+    const lines: string[] = [];
+    if (frames.length === 0) {
+      lines.push(`No stack for ${String(this)}`);
+      if (this._state === PENDING && this._futWaiter !== null && !this._loop._debug) lines.push('  (the stack of a suspended Task is recorded in debug mode only)');
+    } else {
+      lines.push(`${exc !== undefined ? 'Traceback' : 'Stack'} for ${String(this)} (most recent call last):`);
+      for (const frame of frames) lines.push(`  ${frame}`);
+    }
+    if (exc !== undefined) lines.push(exc instanceof Error ? `${exc.name}: ${exc.message}` : String(exc));
+    file.write(lines.join('\n') + '\n');
   }
 
   /** The coroutine this Task drives. Never throws. */
@@ -288,6 +347,7 @@ export class Task<T = unknown> extends Future<T> implements TaskLike<T>, Runnabl
     } else {
       fut._addWaiter(this);
       this._futWaiter = fut;
+      if (this._loop._debug) this._suspendedAt = fut._awaitedAt;
       if (this._mustCancel && fut.cancel(this._cancelMessage)) this._mustCancel = false;
     }
   }
