@@ -18,6 +18,7 @@
         "native/poller.cc",
         "native/poller_poll.cc",
         "native/poller_select.cc",
+        "native/sendfile.cc",
         "native/signals.cc",
         "native/sockaddr.cc",
         "native/socket.cc",
@@ -29,7 +30,9 @@
       ],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
       # The per-OS files, one of each kind: OS backend (poller_*), waker,
-      # pidfd, and how new fds get O_NONBLOCK / FD_CLOEXEC (fd_new_*).
+      # pidfd, how new fds get O_NONBLOCK / FD_CLOEXEC (fd_new_*), and the
+      # sendfile call (sendfile_*: each OS has its own signature; OpenBSD and
+      # NetBSD have none).
       # coio_portable=1 (node-gyp rebuild -- -Dcoio_portable=1, as
       # scripts/portable.sh does) builds, on any OS, those of a POSIX system
       # with none of the fast paths, so Linux runs the paths macOS takes
@@ -38,20 +41,22 @@
       "defines": ["COIO_PORTABLE=<(coio_portable)"],
       "conditions": [
         ["coio_portable==1", {
-          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
+          "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc", "native/sendfile_none.cc"]
         }, {
           "conditions": [
             ["OS=='linux'", {
-              "sources": ["native/poller_epoll.cc", "native/poller_uring.cc", "native/uring.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc", "native/fd_new_atomic.cc"]
+              "sources": ["native/poller_epoll.cc", "native/poller_uring.cc", "native/uring.cc", "native/waker_eventfd.cc", "native/pidfd_linux.cc", "native/fd_new_atomic.cc", "native/sendfile_linux.cc"]
             }],
             ["OS=='freebsd' or OS=='openbsd' or OS=='netbsd'", {
               "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_atomic.cc", "native/uring_none.cc"]
             }],
+            ["OS=='freebsd'", { "sources": ["native/sendfile_freebsd.cc"] }],
+            ["OS=='openbsd' or OS=='netbsd'", { "sources": ["native/sendfile_none.cc"] }],
             ["OS=='mac'", {
-              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
+              "sources": ["native/poller_kqueue.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc", "native/sendfile_mac.cc"]
             }],
             ["OS!='linux' and OS!='mac' and OS!='freebsd' and OS!='openbsd' and OS!='netbsd'", {
-              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc"]
+              "sources": ["native/poller_none.cc", "native/waker_pipe.cc", "native/pidfd_none.cc", "native/fd_new_fcntl.cc", "native/uring_none.cc", "native/sendfile_none.cc"]
             }]
           ]
         }],

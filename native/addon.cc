@@ -8,6 +8,7 @@
 
 #include "addon.h"
 #include "pidfd.h"
+#include "sendfile.h"
 #include "signals.h"
 #include "spawn_api.h"
 #include "waker.h"
@@ -35,8 +36,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   build.Set("portable", Napi::Boolean::New(env, COIO_PORTABLE != 0));
   build.Set("waker", Napi::String::New(env, WakerCreateSyscall()));
   build.Set("pidfd", Napi::Boolean::New(env, PidfdCompiled()));
+  build.Set("sendfile", Napi::Boolean::New(env, SendfileCompiled()));
   exports.Set("build", build);
   InitSocket(env, exports);
+  InitSendfile(env, exports);
   InitErrors(env, exports);
   InitFdUtil(env, exports);
   InitMemory(env, exports);

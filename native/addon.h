@@ -22,6 +22,8 @@ Napi::Function DefineWaker(Napi::Env env);
 void InitWaker(Napi::Env env, Napi::Object exports);
 // socket.cc: the socket functions and their constants.
 void InitSocket(Napi::Env env, Napi::Object exports);
+// sendfile.cc: sendfile, lseek.
+void InitSendfile(Napi::Env env, Napi::Object exports);
 // errorFromErrno (errors.cc) and countOpenFds (fd_util.cc).
 void InitErrors(Napi::Env env, Napi::Object exports);
 void InitFdUtil(Napi::Env env, Napi::Object exports);

@@ -5,7 +5,9 @@
 #  2. builds and runs scripts/kqueue-shim/harness.cc, which drives the
 #     backend through the PollerBackend contract: against libkqueue (a real
 #     kqueue emulation) when available, and always against the poll(2)-based
-#     shim, with and without EV_RECEIPT.
+#     shim, with and without EV_RECEIPT;
+#  3. compile-checks native/sendfile_mac.cc and sendfile_freebsd.cc against
+#     their OS's sendfile prototype (scripts/kqueue-shim/sendfile_*.h).
 # Run by CI (.ci/run) and before touching the kqueue backend. Without
 # libkqueue-dev (Debian 12 has no such package) it says so and checks
 # against the shim only. On macOS / *BSD the real thing is built by node-gyp.
@@ -43,4 +45,11 @@ for variant in receipt no-receipt; do
     native/poller_kqueue.cc scripts/kqueue-shim/kqueue_shim.cc scripts/kqueue-shim/harness.cc \
     -o "$out/shim-$variant"
   "$out/shim-$variant"
+done
+
+# The BSD builds' sendfile calls: each OS's own signature, declared as its
+# manual page gives it (Linux's headers have neither).
+for os in mac freebsd; do
+  echo "== syntax check of native/sendfile_$os.cc against its prototype"
+  "$CXX" "${FLAGS[@]}" -fsyntax-only -include "scripts/kqueue-shim/sendfile_$os.h" "native/sendfile_$os.cc"
 done

@@ -168,6 +168,8 @@ export interface NativeBuild {
   waker: 'eventfd' | 'pipe';
   /** Whether pidfdOpen can return a pidfd (Linux builds; it may still get -1 from an old kernel). */
   pidfd: boolean;
+  /** Whether sendfile makes the call (Linux, macOS, FreeBSD); false where it reports ENOSYS (OpenBSD, NetBSD, the portable build). */
+  sendfile: boolean;
 }
 
 /** What uringProbe() found: can this process make an io_uring, and if not, why. */
@@ -353,6 +355,20 @@ export interface NativeAddon {
   kill(pid: number, signum: number): void;
   /** Clear (true) or set (false) O_NONBLOCK on fd's open file. */
   setBlocking(fd: number, blocking: boolean): void;
+
+  // sendfile (native/sendfile*.cc).
+
+  /**
+   * sendfile(2) of up to `count` (>= 1) bytes of fileFd from `offset` to the
+   * socket sockFd, leaving fileFd's position alone. Returns the bytes sent
+   * (0: offset at or past the end of the file) or WOULD_BLOCK. Throws the
+   * errno Error (syscall 'sendfile'): EINVAL / ENOSYS / EOPNOTSUPP when this
+   * pair of fds cannot do it (not a regular file, not a socket, no sendfile
+   * in this build), EPIPE / ECONNRESET when the peer went away.
+   */
+  sendfile(sockFd: number, fileFd: number, offset: number, count: number): number;
+  /** lseek(2): whence 0 (SEEK_SET), 1 (SEEK_CUR) or 2 (SEEK_END); the new position. ESPIPE for a pipe or socket. */
+  lseek(fd: number, offset: number, whence: number): number;
 
   // V8's microtask queue (native/microtasks.cc), for the blocking loop.
 
