@@ -22,6 +22,7 @@ import * as networkEvents from './network_events.js';
 import * as pipeTransport from './pipe_transport.js';
 import * as queues from './queues.js';
 import * as resolver from './resolver.js';
+import * as sendfile from './sendfile.js';
 import * as server from './server.js';
 import * as sockOps from './sock_ops.js';
 import * as sslproto from './sslproto.js';
@@ -77,6 +78,7 @@ const modules: readonly Record<string, unknown>[] = [
   pipeTransport,
   queues,
   resolver,
+  sendfile,
   server,
   sockOps,
   sslproto,
@@ -108,5 +110,5 @@ _markAwaitable(Object.getPrototypeOf(sleep(0)) as object, true);
 for (const name of ['read', 'readInto']) track(streams.StreamReader.prototype, name);
 for (const cls of [locks.Lock, locks.Condition, locks.Semaphore]) track(cls.prototype, 'hold');
 for (const name of Object.getOwnPropertyNames(networkEvents.NetworkEventLoop.prototype)) {
-  if (/^(sock[A-Z]|create[A-Z]|connect[A-Z]|subprocess[A-Z]|getaddrinfo$|startTls$)/.test(name)) track(networkEvents.NetworkEventLoop.prototype, name);
+  if (/^(sock[A-Z]|create[A-Z]|connect[A-Z]|subprocess[A-Z]|getaddrinfo$|startTls$|sendfile$)/.test(name)) track(networkEvents.NetworkEventLoop.prototype, name);
 }

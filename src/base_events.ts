@@ -11,7 +11,7 @@ import { Deque } from './deque.js';
 import { RuntimeError } from './errors.js';
 import { Handle, TimerHandle, _getRunningLoop, _setRunningLoop, _setSourceTraceback, describeValue } from './events.js';
 import { Context } from './contextvars.js';
-import type { LoopCore, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, NameinfoAddress, Runnable, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
+import type { LoopCore, AbstractServer, AddrInfo, CallOptions, Callback, TlsOptions, CreateConnectionOptions, CreateServerOptions, CreateUnixConnectionOptions, CreateUnixServerOptions, DatagramEndpointOptions, ExceptionContext, ExceptionHandler, Executor, GetaddrinfoOptions, NameinfoAddress, Runnable, SendfileFile, SendfileOptions, Signal, StartTlsOptions, SubprocessOptions, TaskFactory, TaskOptions, ThreadFunction } from './events.js';
 import { Future, isFuture } from './futures.js';
 import { Task, ensureFuture } from './tasks.js';
 import { isCoroutine } from './coroutines.js';
@@ -122,6 +122,7 @@ export abstract class BaseEventLoop implements LoopCore {
   abstract sockConnect(sock: Socket, address: AddressLike): Co<void>;
   abstract sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
   abstract sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
+  abstract sockSendfile(sock: Socket, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number>;
   abstract getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
   abstract getnameinfo(sockaddr: NameinfoAddress, flags?: number): Co<[string, string]>;
   abstract createServer(protocolFactory: () => BaseProtocol, host: string | readonly string[] | null | undefined, port: number | null | undefined, options?: CreateServerOptions): Co<AbstractServer<InetAddress>>;
@@ -130,6 +131,7 @@ export abstract class BaseEventLoop implements LoopCore {
   abstract createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;
   abstract createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string | null | undefined, options?: CreateUnixConnectionOptions): Co<[Transport, P]>;
   abstract startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport>;
+  abstract sendfile(transport: WriteTransport, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number>;
   abstract createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]>;
   abstract connectReadPipe<P extends Protocol>(protocolFactory: () => P, fd: number): Co<[ReadTransport, P]>;
   abstract connectWritePipe<P extends BaseProtocol>(protocolFactory: () => P, fd: number): Co<[WriteTransport, P]>;

@@ -59,3 +59,13 @@ export class ExceptionGroup extends AggregateError {
     this.exceptions = exceptions;
   }
 }
+
+/**
+ * loop.sendfile / loop.sockSendfile with `fallback: false` where the
+ * sendfile syscall cannot be used: a file that is not a regular file, a TLS
+ * or pipe transport, a build without the call. A RuntimeError, as in asyncio.
+ */
+export class SendfileNotAvailableError extends RuntimeError {
+  /** Always 'SendfileNotAvailableError'. */
+  override name = 'SendfileNotAvailableError';
+}

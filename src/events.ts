@@ -22,6 +22,7 @@
 // completion-based one over io_uring, say) can run them by implementing the
 // same interface.
 
+import type { FileHandle } from 'node:fs/promises';
 import { RuntimeError } from './errors.js';
 import { _enter, _leave, contextState } from './contextvars.js';
 import type { Context } from './contextvars.js';
@@ -334,6 +335,19 @@ export interface GetaddrinfoOptions {
 /** What loop.getnameinfo takes: Python's (host, port) tuple (or (host, port, flowinfo, scopeId)), or the InetAddress coio returns. */
 export type NameinfoAddress = readonly [string, number] | readonly [string, number, number, number] | { readonly address: string; readonly port: number };
 
+/** What loop.sockSendfile and loop.sendfile send from: an fd, or a FileHandle (fs.promises.open). */
+export type SendfileFile = number | FileHandle;
+
+/** Options of loop.sockSendfile and loop.sendfile. */
+export interface SendfileOptions {
+  /**
+   * Read and send when the sendfile syscall cannot be used (a TLS or pipe
+   * transport, a file that is not a regular file, a build without the
+   * call). Default true; false raises SendfileNotAvailableError instead.
+   */
+  fallback?: boolean;
+}
+
 /** A signal: its name ('SIGINT') or its number. */
 export type Signal = NodeJS.Signals | number;
 
@@ -473,6 +487,7 @@ export interface AbstractEventLoop {
   sockConnect(sock: Socket, address: AddressLike): Co<void>;
   sockRecvfrom(sock: Socket, n: number): Co<[Buffer, SockAddress]>;
   sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number>;
+  sockSendfile(sock: Socket, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number>;
   getaddrinfo(host: string | null | undefined, port: number, options?: GetaddrinfoOptions): Co<AddrInfo[]>;
   getnameinfo(sockaddr: NameinfoAddress, flags?: number): Co<[string, string]>;
 
@@ -483,6 +498,7 @@ export interface AbstractEventLoop {
   createUnixServer(protocolFactory: () => BaseProtocol, path: string | null | undefined, options?: CreateUnixServerOptions): Co<AbstractServer<UnixAddress>>;
   createUnixConnection<P extends BaseProtocol>(protocolFactory: () => P, path: string | null | undefined, options?: CreateUnixConnectionOptions): Co<[Transport, P]>;
   startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport>;
+  sendfile(transport: WriteTransport, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number>;
   createDatagramEndpoint<P extends DatagramProtocol>(protocolFactory: () => P, options?: DatagramEndpointOptions): Co<[DatagramTransport, P]>;
 
   // Pipes and subprocesses.

@@ -6,7 +6,7 @@
 // them from the @types/node coio depends on, instead of `any`.
 /// <reference types="node" preserve="true" />
 
-export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup } from './errors.js';
+export { CancelledError, TimeoutError, InvalidStateError, RuntimeError, ExceptionGroup, SendfileNotAvailableError } from './errors.js';
 export { Handle, TimerHandle, getRunningLoop } from './events.js';
 export type { AbstractEventLoop, AbstractServer, Callback, CallOptions } from './events.js';
 export { Future, isFuture } from './futures.js';
@@ -78,6 +78,7 @@ export type { CreateServerOptions, CreateConnectionOptions, CreateUnixServerOpti
 export type { DatagramEndpointOptions } from './datagram_transport.js';
 export type { AddrInfo, GetaddrinfoOptions, NameinfoAddress } from './resolver.js';
 export { AI_PASSIVE, AI_CANONNAME, AI_NUMERICHOST, AI_NUMERICSERV, AI_ADDRCONFIG, AI_V4MAPPED, AI_ALL, NI_NUMERICHOST, NI_NUMERICSERV, NI_NOFQDN, NI_NAMEREQD, NI_DGRAM, IPPROTO_TCP, IPPROTO_UDP } from './resolver.js';
+export type { SendfileFile, SendfileOptions } from './sendfile.js';
 export {
   StreamReader,
   StreamWriter,

@@ -18,9 +18,11 @@ import type { SSLContext } from './ssl.js';
 import { startTls } from './sslproto.js';
 import type { StartTlsOptions, TlsOptions } from './sslproto.js';
 import type { Server } from './server.js';
+import { sendfile, sockSendfile } from './sendfile.js';
+import type { SendfileFile, SendfileOptions } from './sendfile.js';
 import { sockAccept, sockConnect, sockRecv, sockRecvfrom, sockRecvInto, sockSendall, sockSendto } from './sock_ops.js';
 import type { AddressLike, Socket } from './socket.js';
-import type { DatagramTransport, Transport } from './transports.js';
+import type { DatagramTransport, Transport, WriteTransport } from './transports.js';
 import type { Co } from './coroutines.js';
 
 /**
@@ -86,6 +88,21 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    */
   sockSendto(sock: Socket, data: Uint8Array | string, address: AddressLike): Co<number> {
     return sockSendto(this, sock, data, address);
+  }
+
+  /**
+   * Send `count` bytes of a file (null: to its end) from `offset` over a
+   * connected stream socket; the bytes sent. sendfile(2) where it can be
+   * used, else (unless `fallback: false`) the file read and sent in chunks.
+   * `file` is an fd or a FileHandle; its position ends at offset + the bytes
+   * sent (when any were), as in asyncio.
+   * @throws SendfileNotAvailableError with `fallback: false` where sendfile(2)
+   *   cannot be used (not a regular file, a build without it); TypeError /
+   *   RangeError for bad arguments (before anything is read or sent); the
+   *   socket's errno Error (EPIPE, ECONNRESET, ...); CancelledError.
+   */
+  sockSendfile(sock: Socket, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number> {
+    return sockSendfile(this, sock, file, offset, count, options);
   }
 
   /**
@@ -161,6 +178,22 @@ export abstract class NetworkEventLoop extends BaseSelectorEventLoop {
    */
   startTls(transport: Transport, protocol: BaseProtocol, sslContext: SSLContext, options?: StartTlsOptions): Co<Transport> {
     return startTls(this, transport, protocol, sslContext, options);
+  }
+
+  /**
+   * Send `count` bytes of a file (null: to its end) from `offset` over a
+   * transport; the bytes sent. A plain socket transport pauses reading,
+   * flushes its buffer and lets sendfile(2) write its socket (write()
+   * throws meanwhile); a TLS or pipe transport, or a file sendfile(2) cannot
+   * send, gets the file read and written in chunks with its flow control
+   * (unless `fallback: false`). `file` is an fd or a FileHandle; its
+   * position ends at offset + the bytes sent (when any were), as in asyncio.
+   * @throws RuntimeError for a closing transport or one that cannot send
+   *   files (a datagram transport); SendfileNotAvailableError with `fallback: false`;
+   *   TypeError / RangeError for bad arguments; the connection's errno Error; CancelledError.
+   */
+  sendfile(transport: WriteTransport, file: SendfileFile, offset?: number, count?: number | null, options?: SendfileOptions): Co<number> {
+    return sendfile(this, transport, file, offset, count, options);
   }
 
   /**

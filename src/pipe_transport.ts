@@ -321,6 +321,16 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
     for (const data of list) this.write(data);
   }
 
+  /** @internal loop.sendfile reads the file and writes it here (sendfile(2) writes only to sockets). */
+  get _sendfileCompatible(): 'fallback' {
+    return 'fallback';
+  }
+
+  /** @internal */
+  _isProtocolPaused(): boolean {
+    return this.wb.isProtocolPaused();
+  }
+
   private startWriting(): void {
     if (this.writing) return;
     this.writing = true;

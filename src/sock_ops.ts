@@ -32,11 +32,11 @@ function setReady(fut: Future<void>): void {
 }
 
 /**
- * A Future that completes once sock is ready for `direction` (its reader or
- * writer is removed then), or fails with EBADF if sock is closed first.
- * Cancelling it removes the reader or writer.
+ * @internal A Future that completes once sock is ready for `direction` (its
+ * reader or writer is removed then), or fails with EBADF if sock is closed
+ * first. Cancelling it removes the reader or writer. (sendfile.ts waits with it too.)
  */
-function waitReady(loop: AbstractEventLoop, sock: Socket, direction: 'read' | 'write', syscall: string): Future<void> {
+export function waitReady(loop: AbstractEventLoop, sock: Socket, direction: 'read' | 'write', syscall: string): Future<void> {
   const fut = loop.createFuture<void>();
   const fd = sock.fileno();
   const read = direction === 'read';

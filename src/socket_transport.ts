@@ -14,6 +14,7 @@
 //   the buffer goes out with one vectored send when the fd becomes writable.
 
 import { RuntimeError } from './errors.js';
+import type { Future } from './futures.js';
 import { native, WOULD_BLOCK } from './native.js';
 import { isBufferedProtocol } from './protocols.js';
 import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
@@ -171,13 +172,14 @@ export class SocketTransport implements Transport {
   write(data: Uint8Array | string): void {
     const bytes = toBytes(data);
     if (this.eofWritten) throw new RuntimeError('Cannot call write() after writeEof()');
+    let wb = this.wb;
+    if (wb !== null && wb.emptyWaiter !== null) throw new RuntimeError('unable to write; sendfile is in progress');
     if (bytes.length === 0) return;
     if (this.connLost !== 0) {
       if (this.connLost++ === CONNLOST_WRITE_WARNING) console.warn('coio: socket.send() raised exception.');
       return;
     }
     let sent = 0;
-    let wb = this.wb;
     if (wb === null || wb.size === 0) {
       try {
         sent = native.send(this.fd, bytes, 0, bytes.length);
@@ -226,6 +228,7 @@ export class SocketTransport implements Transport {
     wb.maybeResume(this, this.protocol, this.loop);
     if (wb.size > 0) return;
     this.stopWriting();
+    if (wb.emptyWaiter !== null && !wb.emptyWaiter.done()) wb.emptyWaiter.setResult(undefined);
     if (this.closing) {
       this.connLost = 1;
       this.loop.callSoon(SocketTransport.connectionLostCb, this, null);
@@ -265,6 +268,46 @@ export class SocketTransport implements Transport {
     (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
   }
 
+  // ---- loop.sendfile (sendfile.ts: NativeSendfileTransport) ---------------
+
+  /** @internal sendfile(2) can write to this transport's socket. */
+  get _sendfileCompatible(): 'native' {
+    return 'native';
+  }
+
+  /** @internal */
+  _isProtocolPaused(): boolean {
+    return this.wb !== null && this.wb.isProtocolPaused();
+  }
+
+  /** @internal */
+  _sendfileSocket(): Socket {
+    return this.sock;
+  }
+
+  /**
+   * @internal A Future done once the write buffer is empty (failed if the
+   * connection is lost first); write() refuses until _resetEmptyWaiter().
+   */
+  _makeEmptyWaiter(): Future<void> {
+    const wb = (this.wb ??= new WriteBuffer());
+    if (wb.emptyWaiter !== null) throw new RuntimeError('Empty waiter is already set');
+    const waiter = (wb.emptyWaiter = this.loop.createFuture<void>());
+    if (wb.size === 0) waiter.setResult(undefined);
+    return waiter;
+  }
+
+  /** @internal */
+  _resetEmptyWaiter(): void {
+    if (this.wb !== null) this.wb.emptyWaiter = null;
+  }
+
+  /** Fail a pending empty waiter: the buffer will never drain. */
+  private failEmptyWaiter(exc: Error | null): void {
+    const waiter = this.wb?.emptyWaiter;
+    if (waiter != null && !waiter.done()) waiter.setException(exc ?? native.errorFromErrno(native.errno.EPIPE!, 'send'));
+  }
+
   // ---- closing -------------------------------------------------------
 
   isClosing(): boolean {
@@ -296,6 +339,7 @@ export class SocketTransport implements Transport {
 
   private forceClose(exc: Error | null): void {
     if (this.connLost !== 0) return;
+    this.failEmptyWaiter(exc);
     this.wb?.clear();
     this.stopWriting();
     if (!this.closing) {
@@ -307,6 +351,7 @@ export class SocketTransport implements Transport {
   }
 
   private callConnectionLost(exc: Error | null): void {
+    this.failEmptyWaiter(exc);
     try {
       if (this.protocolConnected) this.protocol.connectionLost?.(exc);
     } finally {

@@ -644,6 +644,11 @@ export class SSLProtocol implements Protocol {
     this.controlAppWriting();
   }
 
+  /** @internal Whether the app protocol was told pauseWriting() and not yet resumeWriting(). */
+  _isAppWritingPaused(): boolean {
+    return this.appWritingPaused;
+  }
+
   /** @internal Bytes the app wrote that are not yet on the wire. */
   _writeBufferSize(): number {
     const conn = this.sslObj?._conn;
@@ -895,6 +900,16 @@ export class SSLProtocolTransport implements Transport {
 
   getWriteBufferSize(): number {
     return this.ssl._writeBufferSize();
+  }
+
+  /** @internal loop.sendfile reads the file and writes it here (sendfile(2) cannot encrypt). */
+  get _sendfileCompatible(): 'fallback' {
+    return 'fallback';
+  }
+
+  /** @internal */
+  _isProtocolPaused(): boolean {
+    return this.ssl._isAppWritingPaused();
   }
 
   getWriteBufferLimits(): [number, number] {

@@ -9,6 +9,7 @@
 
 import type { BaseProtocol } from './protocols.js';
 import type { AbstractEventLoop } from './events.js';
+import type { Future } from './futures.js';
 import { isReadBufferView } from './transport_helpers.js';
 
 /** The default high-water mark (asyncio's 64 KiB); the low one is a quarter of it. */
@@ -41,6 +42,12 @@ export class WriteBuffer {
   high = DEFAULT_HIGH_WATER;
   low = DEFAULT_HIGH_WATER / 4;
   private protocolPaused = false;
+  /**
+   * Set while loop.sendfile writes to the transport's socket itself
+   * (sendfile.ts): done once the buffer is empty; the transport's write()
+   * refuses until it is reset.
+   */
+  emptyWaiter: Future<void> | null = null;
 
   /**
    * Keep bytes from `from` on until they are sent. The rule, as asyncio's
@@ -60,6 +67,11 @@ export class WriteBuffer {
     const tail = from === 0 ? bytes : bytes.subarray(from);
     this.chunks.push(n <= COPY_LIMIT || isReadBufferView(bytes) ? Buffer.from(tail) : tail);
     this.size += n;
+  }
+
+  /** Whether protocol.pauseWriting() was called and resumeWriting() not yet. */
+  isProtocolPaused(): boolean {
+    return this.protocolPaused;
   }
 
   /** Drop n sent bytes from the front. */
