@@ -442,6 +442,19 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
   }
 
+  /**
+   * @internal loop.sendfile reads the file and writes it here (sendfile.ts):
+   * a sendfile(2) of the readiness kind would race the send in flight.
+   */
+  get _sendfileCompatible(): 'fallback' {
+    return 'fallback';
+  }
+
+  /** @internal */
+  _isProtocolPaused(): boolean {
+    return this.wb !== null && this.wb.isProtocolPaused();
+  }
+
   // ---- closing -------------------------------------------------------
 
   isClosing(): boolean {

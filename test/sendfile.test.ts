@@ -8,13 +8,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CancelledError,
   Event,
   RuntimeError,
   SendfileNotAvailableError,
   createTask,
+  newEventLoop,
   openConnection,
   openUnixConnection,
   sleep,
@@ -24,7 +25,9 @@ import {
 import type { AbstractEventLoop, DatagramProtocol, EventLoop, InetAddress, Server, StreamReader, StreamWriter, Transport } from '../src/index.js';
 import { native, WOULD_BLOCK } from '../src/native.js';
 import { AF_INET, AF_INET6, AF_UNIX, SHUT_WR, SOCK_DGRAM, Socket } from '../src/socket.js';
-import { backends, loopbackHosts, osBackend, runGuarded, tempDir, useLoop } from './helpers.js';
+import { backends, hasUring, loopbackHosts, osBackend, runGuarded, settle, tempDir, useLoop } from './helpers.js';
+import { expectLoopLeftNothing } from './core_helpers.js';
+import { trackLoop } from './leaks.js';
 import type { Co } from './helpers.js';
 import { clientContext, serverContext } from './tls_helpers.js';
 
@@ -851,5 +854,58 @@ describe.each(backends)('%s backend', (backend) => {
     );
     closeSync(fd);
     expect(native.countOpenFds()).toBe(before);
+  });
+});
+
+describe.runIf(hasUring)('loop.sendfile on the io_uring loop with proactor transports', () => {
+  let loop: EventLoop;
+  beforeEach(() => {
+    loop = trackLoop(newEventLoop({ selector: 'io_uring', transports: 'proactor' }));
+  });
+  afterEach(() => {
+    try {
+      if (!loop.isClosed()) {
+        loop.runUntilComplete(settle());
+        expectLoopLeftNothing(loop);
+      }
+    } finally {
+      if (!loop.isClosed()) loop.close();
+    }
+  });
+
+  it.each(loopbackHosts)('takes the fallback over %s: the exact bytes, the count, the position', (host) => {
+    const fd = openSync(dataPath, 'r');
+    try {
+      const [sent, got] = runGuarded(
+        loop,
+        (function* (): Co<[number, Buffer]> {
+          let sent = -1;
+          const handler = function* (_reader: StreamReader, writer: StreamWriter): Co<void> {
+            writer.write('<');
+            sent = yield* loop.sendfile(writer.transport as Transport, fd, 3, SIZE - 10);
+            writer.write('>');
+            writer.close();
+          };
+          const [server, r, w] = yield* serverAndClient(host, handler);
+          try {
+            const parts: Buffer[] = [];
+            for (;;) {
+              const chunk = yield* r.read(1 << 20);
+              if (chunk.length === 0) break;
+              parts.push(chunk);
+            }
+            return [sent, Buffer.concat(parts)];
+          } finally {
+            yield* closeAll(server, w);
+          }
+        })(),
+        60,
+      );
+      expect(sent).toBe(SIZE - 10);
+      expect(sha(got)).toBe(sha(Buffer.concat([Buffer.from('<'), DATA.subarray(3, SIZE - 7), Buffer.from('>')])));
+      expect(position(fd)).toBe(SIZE - 7);
+    } finally {
+      closeSync(fd);
+    }
   });
 });
