@@ -108,6 +108,8 @@ export { KeyboardInterrupt } from './sigint.js';
 export { signalNumber, signalName } from './signals.js';
 export type { Signal } from './signals.js';
 export { BrokenThreadPool, ThreadPoolExecutor, Inbox, LoopSender, toThread, workerFunction } from './threads.js';
+export { ConcurrentFuture, RemoteLoop, runCoroutineThreadsafe, wrapFuture } from './threadsafe.js';
+export type { LoopRefData, ThreadsafeFunction } from './threadsafe.js';
 export type { ThreadPoolExecutorOptions, ThreadFunction, WorkerFunction, InboxSenderData } from './threads.js';
 export { ReadPipeTransport, WritePipeTransport } from './pipe_transport.js';
 export { Process, SubprocessTransport, createSubprocessExec, createSubprocessShell, PIPE, STDOUT, DEVNULL } from './subprocess.js';

@@ -239,7 +239,8 @@ export class BrokenThreadPool extends RuntimeError {
   }
 }
 
-interface SerializedError {
+/** @internal An Error as it crosses threads (name, message, stack, plain properties). */
+export interface SerializedError {
   name: string;
   message: string;
   stack?: string;
@@ -255,6 +256,11 @@ const STANDARD_ERRORS: Record<string, new (message: string) => Error> = {
   EvalError,
   URIError,
 };
+
+/** @internal Rebuild an Error that crossed threads (also threadsafe.ts). */
+export function _rebuildError(e: SerializedError): Error {
+  return rebuildError(e);
+}
 
 function rebuildError(e: SerializedError): Error {
   const Ctor = Object.prototype.hasOwnProperty.call(STANDARD_ERRORS, e.name) ? STANDARD_ERRORS[e.name]! : Error;

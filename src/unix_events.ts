@@ -22,6 +22,8 @@ import type { SubprocessOptions } from './events.js';
 import type { SubprocessProtocol } from './protocols.js';
 import { closeThreadBridge, existingThreadBridge } from './thread_bridge.js';
 import { Inbox, runInExecutor, ThreadPoolExecutor } from './threads.js';
+import { _closeThreadsafeRefs, _threadsafeRef } from './threadsafe.js';
+import type { LoopRefData } from './threadsafe.js';
 import type { ThreadFunction } from './threads.js';
 import type { Coroutine, Co } from './coroutines.js';
 
@@ -76,6 +78,19 @@ export class UnixEventLoop extends NetworkEventLoop {
   createInbox<T = unknown>(onMessage: (message: T) => void): Inbox<T> {
     this._checkClosed();
     return new Inbox<T>(this, onMessage);
+  }
+
+  /**
+   * A reference to this loop for one other thread, to run coroutines here
+   * with runCoroutineThreadsafe (see threadsafe.ts): transfer `port` with
+   * it (`transferList: [ref.port]`), and wrap it there in a RemoteLoop.
+   * While the reference is open the loop waits for its requests (it does not
+   * report "would wait forever"); RemoteLoop.close() or closing the loop ends it.
+   * @throws RuntimeError if the loop is closed.
+   */
+  threadsafeRef(): LoopRefData {
+    this._checkClosed();
+    return _threadsafeRef(this);
   }
 
   /**
@@ -184,6 +199,7 @@ export class UnixEventLoop extends NetworkEventLoop {
     this._defaultExecutor = null;
     this._executorShutdownCalled = true;
     if (executor !== null) void executor.shutdown();
+    _closeThreadsafeRefs(this);
     super.close();
     closeThreadBridge(this);
   }
