@@ -6,6 +6,8 @@
 //                                                  "listening on http://HOST:PORT"
 //   node examples/http_server.mjs demo             serve on a free port, make a few requests with a coio
 //                                                  streams client, print them, exit
+//   node examples/http_server.mjs [port] [host] --files DIR
+//                                                  also serve the files of DIR: GET /file/NAME
 //   node examples/http_server.mjs [port] [host] --tls [--cert CERT.pem --key KEY.pem]
 //                                                  HTTPS: "listening on https://HOST:PORT". Without
 //                                                  --cert/--key it makes a throwaway self-signed
@@ -16,6 +18,10 @@
 //   curl http://127.0.0.1:8080/                    Hello, World!
 //   curl -d 'some body' http://127.0.0.1:8080/echo the body back
 //   curl http://127.0.0.1:8080/bytes/1000          1000 bytes
+//   curl http://127.0.0.1:8080/file/NAME           DIR/NAME (with --files DIR), by loop.sendfile:
+//                                                  sendfile(2) over plain TCP, the file read and
+//                                                  written through TLS; /file/NAME?copy reads it
+//                                                  into Buffers and writes them (the comparison)
 //   wrk -t1 -c10 -d3s http://127.0.0.1:8080/
 //
 // HTTP: keep-alive (the HTTP/1.1 default; `Connection: close` honoured;
@@ -37,15 +43,21 @@
 // (runGuest), so the handlers are Node's own process.once() listeners
 // (untilSignal in _common.mjs). A second Ctrl-C ends a hung shutdown.
 //
+// Files: a response may carry `file: { fd, size }` instead of a body (see
+// fileHandler): the head is written, then loop.sendfile sends the file (in
+// pieces of FILE_PIECE bytes, so the idle check sees progress), or, for
+// `?copy`, the protocol reads it into Buffers and writes them as the write
+// buffer drains; requests pipelined behind it wait until it is sent.
+//
 // Reuse: `new HttpProtocol(handler)` serves any handler(req) -> response
-// ({ status, body, contentType?, headers? }); examples/reuseport_workers.mjs
+// ({ status, body | file, contentType?, headers? }); examples/reuseport_workers.mjs
 // imports it. A constant response (Object.freeze'd, with a string body)
 // is serialized once a second and its bytes reused, as HELLO's are.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, runGuest } from 'coio';
 import { untilSignal } from './_common.mjs';
 import { RequestParser } from './http_parser.mjs';
@@ -73,6 +85,10 @@ const MAX_BYTES = 64 * 1024 * 1024;
 const SHUTDOWN_TIMEOUT = 5;
 /** Seconds of silence (nothing received, nothing sent) after which a connection is closed. */
 export const IDLE_TIMEOUT = 30;
+/** A file goes out in loop.sendfile calls of at most this many bytes: each one counts as progress for the idle check. */
+const FILE_PIECE = 4 * 1024 * 1024;
+/** ?copy reads the file in chunks of this size. */
+const COPY_CHUNK = 256 * 1024;
 
 // The Date header, formatted once per second.
 let dateSecond = -1;
@@ -113,6 +129,33 @@ export function defaultHandler(req) {
   return { status: 404, body: 'Not Found\n' };
 }
 
+/**
+ * A handler serving the files of `dir` at GET /file/NAME (NAME: letters,
+ * digits, '.', '_', '-'; no path), the rest by `next`. The response carries
+ * the open file (`file: { fd, size }`): the protocol sends it and closes it.
+ * `/file/NAME?copy` asks for the read-and-write path instead of sendfile.
+ */
+export function fileHandler(dir, next = defaultHandler) {
+  return (req) => {
+    if (!req.path.startsWith('/file/')) return next(req);
+    if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed('GET, HEAD');
+    const name = req.path.slice(6);
+    if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) return { status: 404, body: 'Not Found\n' };
+    let fd;
+    try {
+      fd = openSync(join(dir, name), 'r');
+    } catch {
+      return { status: 404, body: 'Not Found\n' };
+    }
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      closeSync(fd);
+      return { status: 404, body: 'Not Found\n' };
+    }
+    return { status: 200, file: { fd, size: st.size }, copy: req.target.endsWith('?copy'), contentType: 'application/octet-stream' };
+  };
+}
+
 function notAllowed(allow) {
   return { status: 405, body: 'Method Not Allowed\n', headers: { Allow: allow } };
 }
@@ -143,12 +186,12 @@ const rendered = new WeakMap();
 
 function render(res, keepAlive, isHead) {
   const status = res.status;
-  const body = typeof res.body === 'string' ? Buffer.from(res.body) : (res.body ?? Buffer.alloc(0));
+  const body = res.file !== undefined ? EMPTY : typeof res.body === 'string' ? Buffer.from(res.body) : (res.body ?? Buffer.alloc(0));
   let head =
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n` +
     `Date: ${httpDate()}\r\n` +
     `Content-Type: ${res.contentType ?? 'text/plain; charset=utf-8'}\r\n` +
-    `Content-Length: ${body.length}\r\n`;
+    `Content-Length: ${res.file !== undefined ? res.file.size : body.length}\r\n`;
   if (res.headers !== undefined) for (const [k, v] of Object.entries(res.headers)) head += `${k}: ${v}\r\n`;
   head += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
   if (isHead || body.length === 0) return Buffer.from(head, 'latin1');
@@ -180,6 +223,7 @@ export class HttpProtocol {
     this.idleTimer = null;
     this.active = false; // something arrived since the last idle check
     this.lastBuffered = 0; // the write buffer's size at the last idle check
+    this.file = null; // the file being sent: { fd, size, pos, keepAlive, copy }
   }
 
   connectionMade(transport) {
@@ -207,7 +251,7 @@ export class HttpProtocol {
     const parser = this.parser;
     let out = [];
     let size = 0;
-    for (let input = data; !this.writingPaused; input = EMPTY) {
+    for (let input = data; !this.writingPaused && this.file === null; input = EMPTY) {
       const [req] = parser.feed(input, 1);
       if (req === undefined) break;
       let res;
@@ -218,7 +262,21 @@ export class HttpProtocol {
         res = { status: 500, body: 'Internal Server Error\n' };
         req.keepAlive = false;
       }
-      const bytes = serialize(res, req.keepAlive, req.method === 'HEAD');
+      const isHead = req.method === 'HEAD';
+      const bytes = serialize(res, req.keepAlive, isHead);
+      if (res.file !== undefined) {
+        if (isHead) {
+          closeSync(res.file.fd);
+        } else {
+          // The head goes out with what came before it, then the file.
+          out.push(bytes);
+          this.flush(out, size + bytes.length);
+          out = [];
+          size = 0;
+          this.sendFile(res.file, res.copy === true, req.keepAlive);
+          break;
+        }
+      }
       if (Array.isArray(bytes)) {
         out.push(...bytes);
         size += bytes[0].length + bytes[1].length;
@@ -236,6 +294,7 @@ export class HttpProtocol {
         size = 0;
       }
     }
+    if (this.file !== null) return; // fileSent() goes on from here
     if (!this.done && !this.writingPaused && parser.error !== null) {
       const { status, message } = parser.error;
       const bytes = serialize({ status, body: `${status} ${STATUS_TEXT[status] ?? 'Error'}: ${message}\n` }, false, false);
@@ -259,6 +318,56 @@ export class HttpProtocol {
     }
   }
 
+  /** Send an open file after its head: by loop.sendfile, or (copy) read and written as the write buffer drains. */
+  sendFile(file, copy, keepAlive) {
+    this.file = { ...file, pos: 0, keepAlive, copy };
+    // Requests behind this one stay in the kernel until the file is out.
+    this.transport.pauseReading();
+    if (copy) this.pumpFile();
+    else getRunningLoop().createTask(sendFileTask(this, this.file));
+  }
+
+  /** ?copy: read and write chunks until the transport pauses writing; resumeWriting goes on. */
+  pumpFile() {
+    const f = this.file;
+    let buf = null;
+    while (!this.writingPaused && f.pos < f.size && this.transport !== null) {
+      buf ??= Buffer.allocUnsafe(COPY_CHUNK);
+      const n = readSync(f.fd, buf, 0, Math.min(COPY_CHUNK, f.size - f.pos), f.pos);
+      if (n === 0) return this.fileFailed(); // the file shrank: the response cannot be completed
+      this.transport.write(n === buf.length ? buf : buf.subarray(0, n));
+      // A write the kernel did not take whole is kept by reference: the next chunk needs a new buffer.
+      if (this.transport.getWriteBufferSize() !== 0) buf = null;
+      f.pos += n;
+      this.active = true;
+    }
+    if (f.pos >= f.size) this.fileSent();
+  }
+
+  /** The file is out: close it, then answer the requests pipelined behind it. */
+  fileSent() {
+    const f = this.file;
+    this.file = null;
+    closeSync(f.fd);
+    if (this.transport === null) return;
+    if (!f.keepAlive) {
+      this.done = true;
+      this.transport.close();
+    } else if (!this.writingPaused) {
+      this.answer(EMPTY);
+      if (!this.writingPaused && !this.done && !this.transport.isClosing()) this.transport.resumeReading();
+    }
+  }
+
+  /** The file could not be sent whole: the response is cut, so the connection must end. */
+  fileFailed() {
+    const f = this.file;
+    this.file = null;
+    closeSync(f.fd);
+    this.done = true;
+    this.transport?.abort();
+  }
+
   eofReceived() {
     // The client closed its side: finish what we owe, then close (returning
     // nothing closes the transport once its buffer is flushed).
@@ -274,6 +383,10 @@ export class HttpProtocol {
 
   resumeWriting() {
     this.writingPaused = false;
+    if (this.file !== null) {
+      if (this.file.copy) this.pumpFile();
+      if (this.file !== null) return; // still sending: the requests behind it wait
+    }
     if (!this.done) this.answer(EMPTY); // the requests the parser kept
     if (!this.writingPaused && this.transport !== null && !this.transport.isClosing()) this.transport.resumeReading();
   }
@@ -282,7 +395,36 @@ export class HttpProtocol {
     this.transport = null;
     this.idleTimer?.cancel();
     this.idleTimer = null;
+    // A file being copied is closed here; sendFileTask closes its own when its sendfile fails.
+    if (this.file !== null && this.file.copy) {
+      closeSync(this.file.fd);
+      this.file = null;
+    }
   }
+}
+
+/**
+ * Send p's file with loop.sendfile, in pieces (each counts as activity for
+ * the idle check), then go on with the connection.
+ */
+function* sendFileTask(p, f) {
+  const loop = getRunningLoop();
+  try {
+    while (f.pos < f.size) {
+      const n = yield* loop.sendfile(p.transport, f.fd, f.pos, Math.min(FILE_PIECE, f.size - f.pos));
+      if (n === 0) break; // the file shrank
+      f.pos += n;
+      p.active = true;
+    }
+  } catch {
+    // The client went away (or the transport was closed under us): the connection is over.
+  }
+  if (p.transport === null || p.file !== f) {
+    closeSync(f.fd);
+    return;
+  }
+  if (f.pos < f.size) p.fileFailed();
+  else p.fileSent();
 }
 
 /**
@@ -296,6 +438,7 @@ function idleCheck(p) {
   const t = p.transport;
   p.idleTimer = null;
   if (t === null) return;
+  if (p.file !== null && !p.active) return void t.abort(); // a file that stopped moving: the client does not read
   const buffered = t.getWriteBufferSize();
   if (p.active || (buffered > 0 && buffered !== p.lastBuffered)) {
     p.active = false;
@@ -312,7 +455,8 @@ function idleCheck(p) {
  * Listen on host:port with `handler` (HTTPS when given an `ssl` SSLContext);
  * returns the Server. idleTimeout: see HttpProtocol.
  */
-export function* startHttpServer(host, port, { handler = defaultHandler, reusePort = false, backlog = 1024, ssl, idleTimeout = IDLE_TIMEOUT } = {}) {
+export function* startHttpServer(host, port, { handler, files, reusePort = false, backlog = 1024, ssl, idleTimeout = IDLE_TIMEOUT } = {}) {
+  handler ??= files === undefined ? defaultHandler : fileHandler(files);
   const options = ssl === undefined ? { reusePort, backlog } : { reusePort, backlog, ssl };
   return yield* getRunningLoop().createServer(() => new HttpProtocol(handler, { idleTimeout }), host, port, options);
 }
@@ -338,7 +482,8 @@ function* readResponse(reader) {
 }
 
 function* demo() {
-  const server = yield* startHttpServer('127.0.0.1', 0);
+  // The files route serves this directory: the examples themselves.
+  const server = yield* startHttpServer('127.0.0.1', 0, { files: dirname(fileURLToPath(import.meta.url)) });
   const { port } = server.sockets[0].getsockname();
   console.log(`listening on http://127.0.0.1:${port}`);
   const [reader, writer] = yield* openConnection('127.0.0.1', port);
@@ -353,6 +498,11 @@ function* demo() {
   console.log('> 3 pipelined requests in one write');
   writer.write(`GET /bytes/5 HTTP/1.1\r\n${host}\r\nPOST /echo HTTP/1.1\r\n${host}Content-Length: 11\r\n\r\nhello, echoGET /bytes/100 HTTP/1.1\r\n${host}\r\n`);
   for (let i = 0; i < 3; i++) console.log('<', show(yield* readResponse(reader)));
+  console.log('> a file by loop.sendfile, then the same file read and written (?copy), pipelined');
+  writer.write(`GET /file/http_parser.mjs HTTP/1.1\r\n${host}\r\nGET /file/http_parser.mjs?copy HTTP/1.1\r\n${host}\r\n`);
+  const [a, b] = [yield* readResponse(reader), yield* readResponse(reader)];
+  console.log('<', show(a));
+  console.log('<', show(b), a[2] === b[2] ? '(the same bytes)' : '(DIFFERENT bytes)');
   console.log('> a malformed request');
   writer.write('GET /\r\n\r\n');
   console.log('<', show(yield* readResponse(reader)));
@@ -364,8 +514,8 @@ function* demo() {
   console.log('demo done');
 }
 
-function* serve(port, host, ssl) {
-  const server = yield* startHttpServer(host, port, { ssl });
+function* serve(port, host, ssl, files) {
+  const server = yield* startHttpServer(host, port, { ssl, files });
   const { port: actual } = server.sockets[0].getsockname();
   console.log(`listening on ${ssl ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${actual}`);
   const sig = yield* untilSignal(); // the server accepts connections meanwhile
@@ -399,13 +549,13 @@ function throwawayCert() {
 }
 
 if (isMain()) {
-  const usage = 'usage: node examples/http_server.mjs [port [host] [--tls [--cert CERT.pem --key KEY.pem]] | demo]';
+  const usage = 'usage: node examples/http_server.mjs [port [host] [--files DIR] [--tls [--cert CERT.pem --key KEY.pem]] | demo]';
   const positional = [];
   const flags = {};
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--tls') flags.tls = true;
-    else if ((argv[i] === '--cert' || argv[i] === '--key') && i + 1 < argv.length) flags[argv[i].slice(2)] = argv[++i];
+    else if ((argv[i] === '--cert' || argv[i] === '--key' || argv[i] === '--files') && i + 1 < argv.length) flags[argv[i].slice(2)] = argv[++i];
     else positional.push(argv[i]);
   }
   const [arg, hostArg] = positional;
@@ -417,7 +567,7 @@ if (isMain()) {
       ssl = new SSLContext(PROTOCOL_TLS_SERVER);
       ssl.loadCertChain(cert, key);
     }
-    await runGuest(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1', ssl));
+    await runGuest(serve(Number(arg ?? 8080), hostArg ?? '127.0.0.1', ssl, flags.files));
   } else {
     console.error(usage);
     process.exit(2);

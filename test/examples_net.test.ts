@@ -432,14 +432,75 @@ async function terminateWithin(p: Proc, ms: number): Promise<number | null> {
   }
 }
 
+describe('http_server.mjs --files DIR', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'coio-examples-files-'));
+  const big = randomBytes(5 * 1024 * 1024 + 3);
+  writeFileSync(join(dir, 'big.bin'), big);
+  writeFileSync(join(dir, 'empty.txt'), '');
+  let server: Proc;
+  let port: number;
+  beforeAll(async () => {
+    [server, port] = await startServer([example('http_server.mjs'), '0', '127.0.0.1', '--files', dir], /listening on http:\/\/127\.0\.0\.1:(\d+)/);
+    return async () => {
+      await stop(server);
+      rmSync(dir, { recursive: true, force: true });
+    };
+  });
+
+  it('GET /file/NAME (loop.sendfile) and /file/NAME?copy give the file, on one keep-alive connection; HEAD, empty files, 404s', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const sockets = new Set<net.Socket>();
+      for (const path of ['/file/big.bin', '/file/big.bin?copy', '/file/big.bin']) {
+        const r = await request(port, { path, agent });
+        expect(r.status).toBe(200);
+        expect(r.headers['content-length']).toBe(String(big.length));
+        expect(r.body.equals(big)).toBe(true);
+        sockets.add(r.socket);
+      }
+      // Requests after a file on the same connection are answered (reading resumed).
+      const hello = await request(port, { path: '/', agent });
+      expect(hello.body.toString()).toBe('Hello, World!\n');
+      sockets.add(hello.socket);
+      expect(sockets.size).toBe(1);
+      const head = await request(port, { path: '/file/big.bin', method: 'HEAD', agent });
+      expect(head.headers['content-length']).toBe(String(big.length));
+      expect(head.body.length).toBe(0);
+      const empty = await request(port, { path: '/file/empty.txt', agent });
+      expect([empty.status, empty.body.length]).toEqual([200, 0]);
+      for (const path of ['/file/nope', '/file/..%2Fetc%2Fpasswd', '/file/.hidden', '/file/']) {
+        expect((await request(port, { path, agent })).status).toBe(404);
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('pipelined: a file between two requests comes out in order, then the connection closes when asked', async () => {
+    const c = new RawClient(port);
+    try {
+      c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /file/big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /file/big.bin?copy HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await until(() => c.ended, 'the server to close after the last response');
+      const rs = parseResponses(c.data);
+      expect(rs).toHaveLength(3);
+      expect(rs[0]!.body.toString()).toBe('Hello, World!\n');
+      expect(rs[1]!.body.equals(big)).toBe(true);
+      expect(rs[2]!.body.equals(big)).toBe(true);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('http_server.mjs', () => {
   it('demo: keep-alive, pipelined requests and a 400, then exits 0', async () => {
     const { code, out, err } = await runExample([example('http_server.mjs'), 'demo']);
     expect(err).toBe('');
     expect(code).toBe(0);
     expect(out).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/);
-    expect(out.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(5);
+    expect(out.match(/HTTP\/1\.1 200 OK/g)).toHaveLength(7);
     expect(out).toContain('"hello, echo"');
+    expect(out).toContain('(the same bytes)');
     expect(out).toContain('HTTP/1.1 400 Bad Request');
     expect(out).toMatch(/demo done\n$/);
   });
