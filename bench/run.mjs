@@ -16,12 +16,18 @@
 //            echo each.
 //   http     "Hello, World!" over HTTP/1.1 keep-alive, driven by wrk:
 //            examples/http_server.mjs, Node's http, Bun.serve, Deno.serve.
+//   sendfile examples/http_server.mjs serving a 1 MiB and a 16 MiB file to
+//            wrk: GET /file/NAME (loop.sendfile, sendfile(2)) against
+//            /file/NAME?copy (read into Buffers, written through the
+//            transport), interleaved in one run: requests/s, MiB/s and the
+//            server's CPU per request, with the load average beside them.
 // Bun and Deno (echo and HTTP peers) take part when `npm run bench:peers`
 // has installed them into bench/build/peers/.
 // Output: markdown on stdout (progress on stderr), JSON and SVG charts in
 // bench/results/.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +36,7 @@ import {
   spawnTracked, stopChild, lineReader, collect, sleep, clockTicks, rssBytes, fdCount, waitFds, hasProc,
   machineBusyCores, processCpuSeconds,
 } from './lib/proc.mjs';
-import { deriveRun, summarizeRuns } from './lib/stats.mjs';
+import { deriveRun, summarize, summarizeRuns } from './lib/stats.mjs';
 import { addRatios, addTlsRatios, addHttpRatios, renderMarkdown, renderCharts, sizeLabel } from './lib/report.mjs';
 import { findPeers, PEERS_HINT } from './lib/peers.mjs';
 
@@ -286,7 +292,7 @@ const HELP = `usage: node bench/run.mjs [options]     (npm run bench -- [options
                             quick: 0.3 s / 1 s / 1; full: 1 s / 5 s / 3)
   --servers a,b,...         only these servers (names, or prefixes ending in *: coio-*)
   --skip a,b,...            leave these out
-  --sections main,scaling,memory,tls,http   which sections to run (default: all)
+  --sections main,scaling,memory,tls,http,sendfile   which sections to run (default: all)
   --sizes 1k,10k,100k       message sizes of the main section
   --tls-sizes 1k,100k       message sizes of the tls section
   --connections N           connections of the main section (default 10)
@@ -333,7 +339,7 @@ function parseOptions(argv) {
     render: values.render,
     servers: list(values.servers),
     skip: list(values.skip) ?? [],
-    sections: list(values.sections) ?? ['main', 'scaling', 'memory', 'tls', 'http'],
+    sections: list(values.sections) ?? ['main', 'scaling', 'memory', 'tls', 'http', 'sendfile'],
     sizes: (list(values.sizes) ?? ['1k', '10k', '100k']).map(size),
     tlsSizes: (list(values['tls-sizes']) ?? ['1k', '100k']).map(size),
     connections: num(values.connections, 10),
@@ -932,10 +938,10 @@ function wrkMicros(v, unit) {
   return Number(v) * ({ us: 1, ms: 1e3, s: 1e6, m: 6e7 }[unit] ?? NaN);
 }
 
-/** A warm-up wrk run, then the measured one: a run record with the fields of deriveRun. */
-async function runWrk(server, ctx, opts) {
+/** A warm-up wrk run, then the measured one (GET `path`): a run record with the fields of deriveRun. */
+async function runWrk(server, ctx, opts, path = '/') {
   if (!alive(server)) throw new Error(`server exited (code ${server.child.exitCode}): ${server.stderr.text.trim().slice(-300)}`);
-  const url = `http://127.0.0.1:${server.port}/`;
+  const url = `http://127.0.0.1:${server.port}${path}`;
   // wrk takes whole seconds.
   const wrk = (d, latency) => {
     d = Math.max(1, Math.round(d));
@@ -994,6 +1000,70 @@ async function runWrk(server, ctx, opts) {
     firstError: errors ? (errLine ?? `${non2xx} non-2xx responses`) : null,
     wrkOutput: text,
   };
+}
+
+/** The files of the sendfile section: name -> size. */
+const SENDFILE_FILES = [['1m.bin', 1024 * 1024], ['16m.bin', 16 * 1024 * 1024]];
+/** wrk connections in the sendfile section: enough to keep the server busy, few enough that 16 MiB responses finish inside a run. */
+const SENDFILE_CONNS = 4;
+
+/**
+ * The sendfile section: examples/http_server.mjs (bench/servers/coio_http.mjs
+ * with COIO_HTTP_FILES) serving each file to wrk, by loop.sendfile and by
+ * ?copy (read into Buffers, written through the transport), every
+ * combination once per repeat, interleaved, so both paths see the same
+ * machine. Throughput is req/s x the file's size; server CPU as in the http
+ * section (utime+stime around the wrk run). The load average is recorded
+ * before and after each run.
+ */
+async function sectionSendfile(ctx, opts, res) {
+  if (!ctx.wrk) return void skipLine(res, 'sendfile section', 'no wrk (apt-get install wrk)');
+  const base = REGISTRY.find((e) => e.name === 'coio-http');
+  const reason = base.check(ctx);
+  if (reason) return void skipLine(res, 'sendfile section', reason);
+  const dir = mkdtempSync(join(os.tmpdir(), 'coio-bench-files-'));
+  const runs = [];
+  let server = null;
+  try {
+    for (const [name, size] of SENDFILE_FILES) writeFileSync(join(dir, name), randomBytes(size));
+    server = await startServer({ ...base, env: { COIO_HTTP_FILES: dir } }, null, ctx);
+    const total = opts.repeats * SENDFILE_FILES.length * 2;
+    let i = 0;
+    for (let rep = 0; rep < opts.repeats; rep++) {
+      for (const [name, size] of SENDFILE_FILES) {
+        for (const mode of ['sendfile', 'copy']) {
+          i++;
+          const load = os.loadavg()[0];
+          const r = await runWrk(server, ctx, { ...opts, connections: SENDFILE_CONNS }, `/file/${name}${mode === 'copy' ? '?copy' : ''}`);
+          const run = {
+            file: name, size, mode, rep, rps: r.rps, mibps: (r.rps * size) / 1048576, serverCpuUsPerReq: r.serverCpuUsPerReq,
+            serverCpuMsPerGiB: r.serverCpuS != null ? (r.serverCpuS * 1000) / ((r.requests * size) / 2 ** 30) : null,
+            serverUtil: r.serverUtil, clientUtil: r.clientUtil, p50: r.p50, p99: r.p99, errors: r.errors, loadBefore: load, loadAfter: os.loadavg()[0],
+          };
+          runs.push(run);
+          log(`[sendfile ${i}/${total}] ${name} ${mode.padEnd(8)}  ${Math.round(run.rps)} req/s  ${Math.round(run.mibps)} MiB/s  server ${run.serverCpuUsPerReq?.toFixed(0)} µs/req  load ${load.toFixed(2)}`);
+        }
+      }
+    }
+  } finally {
+    if (server) await stopServer(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const summary = [];
+  for (const [name, size] of SENDFILE_FILES) {
+    for (const mode of ['sendfile', 'copy']) {
+      const rs = runs.filter((r) => r.file === name && r.mode === mode);
+      if (!rs.length) continue;
+      const field = (f) => summarize(rs.map((r) => r[f]));
+      summary.push({
+        file: name, size, mode, rps: field('rps'), mibps: field('mibps'), serverCpuUsPerReq: field('serverCpuUsPerReq'),
+        serverCpuMsPerGiB: field('serverCpuMsPerGiB'), serverUtil: field('serverUtil'), clientUtil: field('clientUtil'),
+        p50: field('p50'), p99: field('p99'), errors: rs.reduce((a, r) => a + r.errors, 0),
+        load: summarize(rs.flatMap((r) => [r.loadBefore, r.loadAfter])),
+      });
+    }
+  }
+  res.sendfile = { connections: SENDFILE_CONNS, repeats: opts.repeats, warmup: opts.warmup, duration: opts.duration, runs, summary };
 }
 
 function machineTicks() {
@@ -1115,6 +1185,7 @@ async function main() {
   await timed('memory', () => sectionMemory(runnable, ctx, opts, res));
   await timed('tls', () => sectionTls(runnable.filter((e) => e.tls), ctx, opts, res));
   await timed('http', () => sectionHttp(runnable.filter((e) => e.http), ctx, opts, res));
+  await timed('sendfile', () => sectionSendfile(ctx, opts, res));
 
   res.machine.loadavgAfter = os.loadavg();
   if (ctx.quietWaitedS > 1 || ctx.busyStarts) {

@@ -123,6 +123,42 @@ function httpMarkdown(h) {
   return out;
 }
 
+function sendfileMarkdown(s) {
+  const out = [
+    `## Serving a file: loop.sendfile against read-and-write, wrk -t1 -c${s.connections}, keep-alive`,
+    '',
+    `examples/http_server.mjs --files: GET /file/NAME (loop.sendfile: sendfile(2), the kernel moves the pages) against ` +
+      `/file/NAME?copy (the file read into Buffers and written through the transport), interleaved, median of ${s.repeats} run(s) of ` +
+      `${s.duration} s. "server CPU" is its utime+stime around the wrk run; "x copy" divides by the ?copy row of the same file ` +
+      `(throughput: higher is better; CPU: lower). "load" is the 1-minute load average around the runs.`,
+    '',
+  ];
+  const copyOf = (r) => s.summary.find((c) => c.file === r.file && c.mode === 'copy');
+  out.push(
+    table(
+      ['file', 'path', 'req/s', 'MiB/s', '±', 'x copy', 'server CPU µs/req', 'server CPU ms/GiB', 'x copy', 'server CPU', 'client CPU', 'p99 µs', 'load', 'errors'],
+      s.summary.map((r) => [
+        sizeLabel(r.size),
+        r.mode === 'copy' ? 'read + write (?copy)' : 'loop.sendfile',
+        int(r.rps.median),
+        int(r.mibps.median),
+        spread(r.mibps),
+        r.mode === 'copy' ? '–' : x(ratio(r.mibps.median, copyOf(r)?.mibps.median)),
+        us(r.serverCpuUsPerReq.median),
+        us(r.serverCpuMsPerGiB.median),
+        r.mode === 'copy' ? '–' : x(ratio(r.serverCpuMsPerGiB.median, copyOf(r)?.serverCpuMsPerGiB.median)),
+        pct(r.serverUtil.median),
+        pct(r.clientUtil.median),
+        us(r.p99.median),
+        r.load.min == null ? '–' : `${r.load.min.toFixed(2)}–${r.load.max.toFixed(2)}`,
+        String(r.errors),
+      ]),
+    ),
+    '',
+  );
+  return out;
+}
+
 export const NODE_TLS = 'node-tls';
 export const FLOOR_TLS = 'c-epoll-tls';
 
@@ -365,6 +401,7 @@ export function renderMarkdown(res) {
   }
   if (res.tls?.summary?.length || res.tls?.handshake?.length) out.push(...tlsMarkdown(res.tls));
   if (res.http?.summary?.length) out.push(...httpMarkdown(res.http));
+  if (res.sendfile?.summary?.length) out.push(...sendfileMarkdown(res.sendfile));
   for (const w of res.warnings ?? []) out.push(`- warning: ${w}`);
   const parts = Object.entries(res.sectionS ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`);
   out.push(`Total time ${Math.round(res.totalS)} s${parts.length ? ` (${parts.join(', ')})` : ''}.`);
