@@ -262,9 +262,14 @@ export const REGISTRY = [
   coioServer('coio-streams-into', 'coio_streams.mjs', ['--into'], { label: 'coio streams (readInto)' }),
   coioServer('coio-sock', 'coio_sock.mjs', [], { label: 'coio sock* coroutines' }),
   // The same servers on the io_uring backend (skipped where no ring can be made).
-  coioServer('coio-protocol-uring', 'coio_protocol.mjs', ['--backend', 'io_uring'], { label: 'coio protocol (borrowed view), io_uring', memory: true }),
-  coioServer('coio-buffered-uring', 'coio_protocol.mjs', ['--buffered', '--backend', 'io_uring'], { label: 'coio BufferedProtocol, io_uring' }),
-  coioServer('coio-streams-uring', 'coio_streams.mjs', ['--backend', 'io_uring'], { label: 'coio streams, io_uring' }),
+  // -uring: readiness transports woken by poll requests in the ring;
+  // -proactor: the proactor transports (recv / send / accept as completions).
+  coioServer('coio-protocol-uring', 'coio_protocol.mjs', ['--backend', 'io_uring', '--readiness'], { label: 'coio protocol (borrowed view), io_uring readiness', memory: true }),
+  coioServer('coio-buffered-uring', 'coio_protocol.mjs', ['--buffered', '--backend', 'io_uring', '--readiness'], { label: 'coio BufferedProtocol, io_uring readiness' }),
+  coioServer('coio-streams-uring', 'coio_streams.mjs', ['--backend', 'io_uring', '--readiness'], { label: 'coio streams, io_uring readiness' }),
+  coioServer('coio-protocol-proactor', 'coio_protocol.mjs', ['--backend', 'io_uring', '--proactor'], { label: 'coio protocol (borrowed view), io_uring proactor', memory: true }),
+  coioServer('coio-buffered-proactor', 'coio_protocol.mjs', ['--buffered', '--backend', 'io_uring', '--proactor'], { label: 'coio BufferedProtocol, io_uring proactor' }),
+  coioServer('coio-streams-proactor', 'coio_streams.mjs', ['--backend', 'io_uring', '--proactor'], { label: 'coio streams, io_uring proactor' }),
   coioServer('coio-sock-uring', 'coio_sock.mjs', ['--backend', 'io_uring'], { label: 'coio sock* coroutines, io_uring' }),
   coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.

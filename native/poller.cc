@@ -235,7 +235,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
 
   Napi::Value Flush(const Napi::CallbackInfo& info) {
     EnsureOpen(info.Env(), "flush");
-    int err = backend_->Flush();
+    bool settle = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+    int err = backend_->Flush(settle);
     if (err != 0) ThrowErrno(info.Env(), err, backend_->WaitSyscall());
     return info.Env().Undefined();
   }

@@ -87,8 +87,12 @@ class PollerBackend {
 
   // Hands queued registration changes to the kernel now instead of at the
   // next Wait (io_uring queues them), for a caller about to wait elsewhere
-  // on Fileno(): guest mode, before libuv blocks. Returns 0 or an errno.
-  virtual int Flush() { return 0; }
+  // on Fileno(): guest mode, before libuv blocks. With settle, also lets
+  // the kernel finish what the submissions set off at once (io_uring: the
+  // deferred work of a cancellation, which drops the cancelled operation's
+  // reference to its file), leaving the completions for the next Wait.
+  // Returns 0 or an errno.
+  virtual int Flush(bool settle) { return 0; }
 
   // Completion operations (io_uring): queue one (no syscall; the next Wait
   // submits it). Returns 0 or an errno (ENOTSUP: this backend has none).

@@ -210,10 +210,13 @@ class UringBackend final : public PollerBackend {
 
   // Guest mode, after a step's callbacks: arm what they registered, so the
   // eventfd libuv watches is signalled when it becomes ready.
-  int Flush() override {
+  // With settle (a proactor socket about to be closed): also run the
+  // deferred work its cancellations set off, so the kernel lets go of the
+  // file now; their completions wait in the queue for the next Wait.
+  int Flush(bool settle) override {
     int err = ArmPending();
-    if (err == 0 && ring_.Pending() > 0) {
-      int r = ring_.Enter(false, 0);
+    if (err == 0 && (ring_.Pending() > 0 || settle)) {
+      int r = ring_.Enter(settle, 0);
       if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) err = -r;
     }
     return err;

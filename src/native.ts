@@ -68,8 +68,11 @@ export interface NativePoller {
    * Hand registration changes queued since the last wait to the kernel now
    * (io_uring queues them until its next wait; the others apply them at
    * once): for a caller about to wait on fileno() elsewhere (guest mode).
+   * With settle (io_uring), also let the kernel finish at once what they set
+   * off (a cancelled operation lets go of its file); their completions
+   * come with the next wait().
    */
-  flush(): void;
+  flush(settle?: boolean): void;
   /**
    * Completion operations (io_uring; made with a completions array):
    * queue op (OP_RECV into / OP_SEND from buf[offset, offset+length),

@@ -510,7 +510,8 @@ export class ProactorSocketTransport implements Transport, OpTarget {
       this.loop._detachTransport(this.fd, this);
       // Operations still in flight (a cancelled recv, a send of abort())
       // hold the socket in the kernel until they complete at the next
-      // poll step; the fd number is free now.
+      // poll step; the fd number is free once the queue is submitted.
+      this.loop._flushOps();
       this.sock.close();
       this.recvBuf = this.spareBuf = this.lentBuf = this.view = null;
       this.owner?.detach(this);

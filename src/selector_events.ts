@@ -40,7 +40,7 @@ export interface SelectorLoopOptions {
    * operations, proactor_transport.ts) or 'readiness' (the selector
    * transports, woken by poll requests in the ring). Ignored on the other
    * backends (always readiness). Default: the environment variable
-   * COIO_TRANSPORTS ('proactor' or 'readiness'), else 'readiness'.
+   * COIO_TRANSPORTS ('proactor' or 'readiness'), else 'proactor'.
    */
   transports?: 'proactor' | 'readiness';
 }
@@ -57,8 +57,8 @@ export interface OpTarget {
 
 function transportsOption(value: unknown): boolean {
   const v = value ?? process.env.COIO_TRANSPORTS;
-  if (v === undefined || v === '' || v === 'readiness') return false;
-  if (v === 'proactor') return true;
+  if (v === undefined || v === '' || v === 'proactor') return true;
+  if (v === 'readiness') return false;
   throw new RangeError(`transports must be 'proactor' or 'readiness', got ${String(v)}`);
 }
 
@@ -119,6 +119,24 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
     this._opKinds[token] = kind;
     this._opsInFlight++;
     return token;
+  }
+
+  /**
+   * @internal Before closing an fd that has operations in flight: hand the
+   * queue to the kernel now (one io_uring_enter), so that each operation
+   * takes its reference to the file while the fd still names it (closed
+   * first, the number could name another file by the next poll step, and a
+   * queued recv or accept would act on that one), and let the
+   * cancellations finish, so that the socket is really closed when close()
+   * returns (a listener that lingered would take connections and reset them).
+   */
+  _flushOps(): void {
+    if (this._opsInFlight === 0 || this.isClosed()) return;
+    try {
+      this._selector._flush(true);
+    } catch {
+      // A ring that refuses even this has failed the loop: its next wait says so.
+    }
   }
 
   /** @internal Ask the kernel to cancel the operation named token: it completes with -ECANCELED (or its result, if it finished first). */

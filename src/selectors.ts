@@ -262,9 +262,9 @@ export abstract class BaseSelector {
    * @internal Hand queued registration changes to the kernel now (io_uring
    * queues them until the next wait), before waiting on fileno() elsewhere.
    */
-  _flush(): void {
+  _flush(settle = false): void {
     this.checkOpen();
-    this.poller.flush();
+    this.poller.flush(settle);
   }
 
   /** The poller's own fd (epoll, kqueue), an eventfd the ring signals when it has work (io_uring), or -1 (poll, select). */

@@ -7,7 +7,9 @@ import type { Future } from './futures.js';
 import type { AbstractEventLoop, AbstractServer, Handle } from './events.js';
 import type { SockAddress } from './native.js';
 import type { BaseProtocol } from './protocols.js';
-import type { Socket } from './socket.js';
+import { Socket } from './socket.js';
+import { native, OP_ACCEPT, OP_MORE } from './native.js';
+import type { OpTarget } from './selector_events.js';
 import { newSocketTransport } from './proactor_transport.js';
 import type { TransportOwner } from './socket_transport.js';
 import type { Coroutine, Co } from './coroutines.js';
@@ -57,6 +59,8 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
   private closedWaiters: Array<Future<void>> = [];
   private serveForeverFut: Future<void> | null = null;
   private readonly retryHandles = new Map<number, Handle>();
+  /** The multishot accepts of a proactor loop, by listening socket. */
+  private readonly acceptOps = new Map<Socket, AcceptOp>();
 
   /** @internal Made by loop.createServer and the stream servers. */
   constructor(
@@ -96,7 +100,54 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
     if (this.sockets_ === null) throw new RuntimeError(`Server ${String(this)} is closed`);
     if (this.serving) return;
     this.serving = true;
-    for (const sock of this.sockets_) this.loop.addReader(sock.fileno(), this.acceptReady, sock);
+    for (const sock of this.sockets_) this.listen(sock);
+  }
+
+  /** Accept on sock: a multishot accept in the ring on a proactor loop, else readiness (addReader). */
+  private listen(sock: Socket): void {
+    if ((this.loop as { _proactor?: boolean })._proactor === true) {
+      let op = this.acceptOps.get(sock);
+      if (op === undefined) this.acceptOps.set(sock, (op = new AcceptOp(this, sock)));
+      op.submit();
+    } else {
+      this.loop.addReader(sock.fileno(), this.acceptReady, sock);
+    }
+  }
+
+  private unlisten(sock: Socket): void {
+    const op = this.acceptOps.get(sock);
+    if (op !== undefined) op.cancel();
+    else this.loop.removeReader(sock.fileno());
+  }
+
+  /**
+   * @internal AcceptOp: a connection the ring accepted on listener (a new
+   * fd), or an accept error (a negative errno). False when accepting waits
+   * (an error's retry delay, or the server stopped).
+   */
+  _accepted(listener: Socket, result: number): boolean {
+    if (result >= 0) {
+      if (!this.serving || this.sockets_ === null) {
+        native.close(result); // accepted while the cancel of a closed server was on its way
+        return false;
+      }
+      this.acceptConnection(new Socket(listener.family, listener.type, result));
+      return true;
+    }
+    const err = native.errorFromErrno(-result, 'accept');
+    const code = err.code ?? '';
+    if (ACCEPT_SKIP_ERRORS.has(code)) return this.serving;
+    // Out of fds (or another failure of the listening socket): say so, and
+    // accept again after a delay, as the readiness path does.
+    this.loop.callExceptionHandler({ message: ACCEPT_RESOURCE_ERRORS.has(code) ? 'socket.accept() out of system resource' : 'Error on accept', exception: err, socket: listener });
+    this.retryHandles.set(
+      listener.fileno(),
+      this.loop.callLater(ACCEPT_RETRY_DELAY, () => {
+        this.retryHandles.delete(listener.fileno());
+        if (this.serving && !listener.closed) this.acceptOps.get(listener)?.submit();
+      }),
+    );
+    return false;
   }
 
   /**
@@ -134,8 +185,9 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
     if (sockets === null) return;
     this.sockets_ = null;
     for (const sock of sockets) {
-      if (this.serving) this.loop.removeReader(sock.fileno());
+      if (this.serving) this.unlisten(sock);
       this.retryHandles.get(sock.fileno())?.cancel();
+      if (this.acceptOps.size > 0) (this.loop as unknown as { _flushOps(): void })._flushOps();
       sock.close();
     }
     this.retryHandles.clear();
@@ -268,3 +320,56 @@ export class Server<A extends SockAddress = SockAddress> implements AbstractServ
     return `<Server sockets=${this.sockets.map((s) => s.fileno()).join(',')}>`;
   }
 }
+
+/**
+ * A multishot accept in the ring (proactor loops): one submission, then a
+ * completion per accepted connection (its fd) until the kernel ends it (an
+ * error, or a completion without OP_MORE), when it is submitted again. The
+ * connections are made into transports from a callback of the ready queue,
+ * not from the poll step.
+ */
+class AcceptOp implements OpTarget {
+  private token = -1;
+  private ended = false;
+
+  constructor(
+    private readonly server: Server<SockAddress>,
+    private readonly listener: Socket,
+  ) {}
+
+  private static readonly acceptedCb = (op: AcceptOp, result: number): void => op.accepted(result);
+
+  submit(): void {
+    if (this.token !== -1) return;
+    this.ended = false;
+    const loop = this.server.getLoop() as unknown as { _submitOp(op: number, fd: number, buf: null, off: number, len: number, target: OpTarget, kind: number): number };
+    this.token = loop._submitOp(OP_ACCEPT, this.listener.fileno(), null, 0, 0, this, 0);
+  }
+
+  cancel(): void {
+    this.ended = true;
+    if (this.token !== -1) (this.server.getLoop() as unknown as { _cancelOp(token: number): void })._cancelOp(this.token);
+  }
+
+  _opDone(_kind: number, result: number, flags: number): void {
+    const more = (flags & OP_MORE) !== 0;
+    if (!more) this.token = -1;
+    // After cancel(): the cancellation, or the error of an accept that
+    // found its listener closed; a connection accepted meanwhile is closed.
+    if (this.ended) {
+      if (result >= 0) native.close(result);
+      return;
+    }
+    if (result === -ECANCELED) return;
+    this.server.getLoop().callSoon(AcceptOp.acceptedCb, this, result);
+  }
+
+  private accepted(result: number): void {
+    const again = this.server._accepted(this.listener, result);
+    // The multishot ended (an error, or the kernel's choice): again, unless
+    // closed or waiting out an error's delay (the server resubmits then).
+    if (again && this.token === -1 && !this.ended && this.server.isServing()) this.submit();
+  }
+}
+
+const ECANCELED = native.errno.ECANCELED ?? 125;

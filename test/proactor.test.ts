@@ -377,6 +377,32 @@ describe.runIf(hasUring)('proactor transports on io_uring', () => {
     loop.runUntilComplete(main());
   });
 
+  it('a server accepts with one multishot accept: 30 clients at once, each served; close() cancels it and refuses the next', () => {
+    function* main(): Co<void> {
+      const server = yield* loop.createServer(() => new BorrowEcho(), '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      expect((server as unknown as { acceptOps: Map<unknown, unknown> }).acceptOps.size).toBe(1);
+      expect(opsInFlight(loop)).toBe(1);
+      const clients: Array<[Transport, Collector]> = [];
+      for (let i = 0; i < 30; i++) clients.push(yield* loop.createConnection(() => new Collector(), '127.0.0.1', port));
+      clients.forEach(([t], i) => t.write(`client ${i}`));
+      yield* until(() => clients.every(([, c], i) => c.bytes().toString() === `client ${i}`));
+      server.close();
+      yield* sleep(0.01);
+      let refused: unknown = null;
+      try {
+        const [t] = yield* loop.createConnection(() => new Collector(), '127.0.0.1', port);
+        t.close();
+      } catch (err) {
+        refused = err;
+      }
+      expect((refused as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+      for (const [t] of clients) t.close();
+      yield* server.waitClosed();
+    }
+    loop.runUntilComplete(main());
+  });
+
   it('closing the loop with transports open releases every operation in flight', () => {
     const other = newEventLoop({ selector: 'io_uring', transports: 'proactor' });
     function* main(): Co<Transport[]> {

@@ -22,7 +22,9 @@ export function setup() {
   if (args.backend && !coio.availableBackends().includes(args.backend)) {
     skip(`the ${args.backend} backend is unavailable here${args.backend === 'io_uring' ? `: ${coio.uringStatus().reason}` : ''}`);
   }
-  const loopOptions = args.backend ? { selector: args.backend } : {};
+  // --proactor / --readiness: which socket transports an io_uring loop makes.
+  const transports = args.flags.has('proactor') ? 'proactor' : args.flags.has('readiness') ? 'readiness' : undefined;
+  const loopOptions = { ...(args.backend ? { selector: args.backend } : {}), ...(transports ? { transports } : {}) };
   const guest = args.flags.has('guest');
   const loop = guest ? null : coio.newEventLoop(loopOptions);
   const listenOptions = { backlog: 4096 };
