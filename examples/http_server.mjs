@@ -58,7 +58,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readSync, realpathSync, rm
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, runGuest } from 'coio';
+import { CancelledError, PROTOCOL_TLS_SERVER, SSLContext, getRunningLoop, openConnection, runGuest } from 'coio';
 import { untilSignal } from './_common.mjs';
 import { RequestParser } from './http_parser.mjs';
 
@@ -416,7 +416,13 @@ function* sendFileTask(p, f) {
       f.pos += n;
       p.active = true;
     }
-  } catch {
+  } catch (err) {
+    if (err instanceof CancelledError) {
+      // The loop is ending: the file is ours to close, the cancellation goes on.
+      if (p.file === f) p.file = null;
+      closeSync(f.fd);
+      throw err;
+    }
     // The client went away (or the transport was closed under us): the connection is over.
   }
   if (p.transport === null || p.file !== f) {

@@ -743,6 +743,33 @@ describe.skipIf(!hasTool('openssl'))('TLS examples (skipped without the openssl 
     return () => certs.cleanup();
   });
 
+  describe.skipIf(!hasTool('curl'))('http_server.mjs --tls --files DIR', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coio-examples-tls-files-'));
+    const big = randomBytes(3 * 1024 * 1024 + 1);
+    writeFileSync(join(dir, 'big.bin'), big);
+    let server: Proc;
+    let port: number;
+    beforeAll(async () => {
+      [server, port] = await startServer(
+        [example('http_server.mjs'), '0', '127.0.0.1', '--files', dir, '--tls', '--cert', certs.cert, '--key', certs.key],
+        /listening on https:\/\/127\.0\.0\.1:(\d+)/,
+      );
+      return async () => {
+        await stop(server);
+        rmSync(dir, { recursive: true, force: true });
+      };
+    });
+
+    it('GET /file/NAME over TLS (loop.sendfile reads and writes through the TLS transport): the exact bytes', () => {
+      for (const path of ['/file/big.bin', '/file/big.bin?copy']) {
+        const r = spawnSync('curl', ['-sS', '--max-time', '10', '--cacert', certs.ca, `https://127.0.0.1:${port}${path}`], { timeout: 20_000, maxBuffer: 16 * 1024 * 1024 });
+        expect(r.stderr.toString()).toBe('');
+        expect(r.status).toBe(0);
+        expect(r.stdout.equals(big)).toBe(true);
+      }
+    });
+  });
+
   describe('http_server.mjs --tls --cert --key', () => {
     let server: Proc;
     let port: number;
