@@ -24,7 +24,7 @@
 
 import type { FileHandle } from 'node:fs/promises';
 import { RuntimeError } from './errors.js';
-import { _enter, _leave, contextState } from './contextvars.js';
+import { _EMPTY_VARS, _enter, _leave, contextState } from './contextvars.js';
 import type { Context } from './contextvars.js';
 import type { Coroutine, Co } from './coroutines.js';
 import type { MicrotaskHost } from './microtasks.js';
@@ -578,17 +578,26 @@ export class Handle implements Runnable {
   /** @internal */ readonly _loop: LoopCore;
   /** @internal Where it was scheduled, kept in debug mode for the exception handler. */
   _sourceTraceback: string | undefined = undefined;
-  /** @internal The Context given (callSoon's { context }), or null: a copy of _vars (contextvars.ts). */
-  _context: Context | null;
-  /** @internal The values of the Context current when it was scheduled. */
-  readonly _vars: Context['_vars'];
+  /**
+   * @internal The Context given (callSoon's { context }), or null: a copy of
+   * _vars (contextvars.ts). Own property only once a ContextVar exists;
+   * before that the prototype's null stands in.
+   */
+  declare _context: Context | null;
+  /** @internal The values of the Context current when it was scheduled (the prototype's empty map before any ContextVar exists). */
+  declare readonly _vars: Context['_vars'];
 
   constructor(callback: Callback, args: readonly unknown[], loop: LoopCore, context: Context | null = null) {
     this._callback = callback;
     this._args = args.length === 0 ? NO_ARGS : args;
     this._loop = loop;
-    this._context = context;
-    this._vars = contextState.current._vars;
+    // Until a ContextVar exists no Context can be observed (every map is
+    // empty, and _run does not switch): a Handle then carries no context
+    // fields at all, so callSoon costs what it did before contextvars.
+    if (contextState.on) {
+      this._context = context;
+      this._vars = contextState.current._vars;
+    }
     if (loop._debug) this._sourceTraceback = new Error('scheduled here').stack;
   }
 
@@ -657,6 +666,10 @@ export class Handle implements Runnable {
     return `<${this.constructor.name} ${this._cancelled ? 'cancelled' : this._describe()}>`;
   }
 }
+
+// The stand-ins for a Handle made before any ContextVar existed (see its constructor).
+Object.defineProperty(Handle.prototype, '_context', { value: null, writable: true, configurable: true });
+Object.defineProperty(Handle.prototype, '_vars', { value: _EMPTY_VARS, writable: true, configurable: true });
 
 /** A callback scheduled at a loop time (callLater / callAt). */
 export class TimerHandle extends Handle {
