@@ -90,6 +90,7 @@ export class ProactorSocketTransport implements Transport, OpTarget {
   private lentBuf: Buffer | null = null;
   /** The last borrowed view handed out (reused when the next read has the same length and buffer). */
   private view: Buffer | null = null;
+  private otherView: Buffer | null = null;
   /** Token of the recv in flight, or -1. */
   private recvToken = -1;
   /** A recv completed and its result waits for the read callback (or for resumeReading: parked). */
@@ -100,6 +101,8 @@ export class ProactorSocketTransport implements Transport, OpTarget {
   private wb: WriteBuffer | null = null;
   private sendToken = -1;
   private sendResult = 0;
+  /** Bytes of the send in flight. */
+  private sendLen = 0;
   private shutdownToken = -1;
   private shutdownResult = 0;
 
@@ -157,6 +160,15 @@ export class ProactorSocketTransport implements Transport, OpTarget {
       if (this.reading) this.loop._ready.push(this.readHandle);
       else if (result === -ECANCELED) this.recvDone = false; // paused: resumeReading submits anew
     } else if (kind === K_SEND) {
+      const wb = this.wb;
+      // The usual case, settled here: everything sent, nothing to tell the
+      // protocol, nothing to do next (no Handle run, no loop turn spent).
+      if (result === this.sendLen && wb !== null && wb.size === result && this.connLost === 0 && !this.closing && !this.eofWritten && !wb.paused) {
+        wb.consume(result);
+        this.releaseLent();
+        this.sendToken = -1;
+        return;
+      }
       // Still busy until writeDone has consumed what was sent: a write()
       // before that must queue, not send the same bytes again.
       this.sendToken = SEND_DONE;
@@ -206,7 +218,14 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     } else {
       let data: Buffer;
       if (this.borrow) {
-        const view = this.view;
+        // The last view of each of the two receive buffers, reused when the
+        // length repeats (a Buffer subarray is a subclass construction).
+        let view = this.view;
+        if (view === null || view.buffer !== buf.buffer) {
+          const other = this.otherView;
+          this.otherView = view;
+          view = this.view = other;
+        }
         data = view !== null && view.length === n && view.buffer === buf.buffer ? view : (this.view = buf.subarray(0, n));
       } else {
         data = Buffer.allocUnsafe(n);
@@ -361,8 +380,9 @@ export class ProactorSocketTransport implements Transport, OpTarget {
       }
     }
     const first = chunks[0]!;
+    this.sendLen = first.length - wb.offset;
     try {
-      this.sendToken = this.loop._submitOp(OP_SEND, this.fd, first, wb.offset, first.length - wb.offset, this, K_SEND);
+      this.sendToken = this.loop._submitOp(OP_SEND, this.fd, first, wb.offset, this.sendLen, this, K_SEND);
     } catch (err) {
       wb.clear();
       this.fatalError(err, 'Fatal write error on socket transport');
@@ -513,7 +533,7 @@ export class ProactorSocketTransport implements Transport, OpTarget {
       // poll step; the fd number is free once the queue is submitted.
       this.loop._flushOps();
       this.sock.close();
-      this.recvBuf = this.spareBuf = this.lentBuf = this.view = null;
+      this.recvBuf = this.spareBuf = this.lentBuf = this.view = this.otherView = null;
       this.owner?.detach(this);
     }
   }

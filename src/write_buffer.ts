@@ -42,6 +42,11 @@ export class WriteBuffer {
   high = DEFAULT_HIGH_WATER;
   low = DEFAULT_HIGH_WATER / 4;
   private protocolPaused = false;
+
+  /** True between pauseWriting() and resumeWriting(). */
+  get paused(): boolean {
+    return this.protocolPaused;
+  }
   /**
    * Set while loop.sendfile writes to the transport's socket itself
    * (sendfile.ts): done once the buffer is empty; the transport's write()
