@@ -40,10 +40,20 @@ const { lookup, lookupService } = require('node:dns');
 // prebuild or COIO_ADDON_PATH), so this thread loads the same one.
 const native = (() => { const m = { exports: {} }; process.dlopen(m, workerData.addon); return m.exports; })();
 const ports = new Map();
+// The wake fds of the lookups in flight: each is a dup the loop's thread made
+// for this lookup alone, and this thread closes it once the loop is woken.
+const wakeFds = new Set();
 parentPort.on('message', (msg) => {
   if (msg.kind === 'port') return void ports.set(msg.rid, msg.port);
   if (msg.kind === 'close') { ports.get(msg.rid)?.close(); return void ports.delete(msg.rid); }
+  if (msg.kind === 'exit') {
+    // Between two callbacks, so no wake fd is half used: close the ones of
+    // lookups nobody waits for any more (their loop closed), then end.
+    for (const fd of wakeFds) native.close(fd);
+    process.exit(0);
+  }
   const { rid, id, wakeFd } = msg;
+  wakeFds.add(wakeFd);
   const answer = (err, result) => {
     const reply = err
       ? { id, error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, hostname: err.hostname } }
@@ -52,7 +62,7 @@ parentPort.on('message', (msg) => {
     // false: the loop closed its waker and reads no more replies. Any other
     // failure would leave the loop asleep beside its answer: it is thrown
     // (the thread dies, and its 'error' fails every pending lookup).
-    try { native.wakeWrite(wakeFd); } finally { native.close(wakeFd); }
+    try { native.wakeWrite(wakeFd); } finally { wakeFds.delete(wakeFd); native.close(wakeFd); }
   };
   if (msg.kind === 'service') lookupService(msg.host, msg.port, (err, hostname, service) => answer(err, { hostname, service }));
   else lookup(msg.host, { all: true, family: msg.family, hints: msg.hints }, (err, addresses) => answer(err, { addresses }));
@@ -97,10 +107,21 @@ const ending = new Set<Promise<unknown>>();
 
 function releaseWorker(): void {
   if (--workerUsers > 0 || worker === undefined) return;
-  // terminate() only asks: the thread, and its own libuv loop's fds
-  // (an epoll fd, an eventfd, a pipe pair), go some time later.
-  const done = worker.terminate().finally(() => ending.delete(done));
+  // Asked to exit, not terminate()d: termination can stop the thread
+  // between its wakeWrite and its close of that lookup's wake fd (the loop
+  // may already have its answer and released the thread), leaking the fd.
+  // The 'exit' message is handled between two callbacks instead. Either
+  // way the thread, and its own libuv loop's fds (an epoll fd, an eventfd,
+  // a pipe pair), go some time later: `ending` tracks that.
+  const w = worker;
+  const done = new Promise<void>((resolve) => {
+    w.once('exit', () => resolve());
+  }).finally(() => ending.delete(done));
   ending.add(done);
+  // Referenced until it has ended (a few ms), so that awaiting `ending`
+  // keeps Node alive for the 'exit' event.
+  w.ref();
+  w.postMessage({ kind: 'exit' });
   worker = undefined;
 }
 
