@@ -16,7 +16,7 @@ const PROTOCOL_CYCLE = '^src/(protocols|transports)[.]ts$';
 // Everything the loop core is built from or is (no I/O beyond _poll).
 const CORE = '^src/(errors|contextvars|arg_checks|deque|heap|coroutines|never_awaited|events|futures|tasks|async_tasks|base_events|microtasks|timer_heap|unretrieved|combinators|timeouts|taskgroups|locks|queues|loop_bound|debug|stacks)[.]ts$';
 // Networking implementations: transports, servers, streams, sock* operations, the resolver.
-const NETWORKING = '^src/(socket_transport|transport_helpers|sslproto|datagram_transport|pipe_transport|write_buffer|connections|server|streams|stream_errors|chunk_queue|sock_ops|sendfile|resolver|network_events|selector_events|unix_events|threadsafe|subprocess|child_watcher|base_subprocess|spawn|signals|sigint|threads|thread_bridge|loop)[.]ts$';
+const NETWORKING = '^src/(socket_transport|stream_transport|proactor_transport|transport_helpers|sslproto|datagram_transport|pipe_transport|write_buffer|connections|server|streams|stream_errors|chunk_queue|sock_ops|sendfile|resolver|network_events|selector_events|unix_events|threadsafe|subprocess|child_watcher|base_subprocess|spawn|signals|sigint|threads|thread_bridge|loop)[.]ts$';
 // What the loop's contract (events.ts) names: interfaces, sockets, selectors and SSLContext.
 const NETWORKING_TYPES = '^src/(transports|protocols|socket|selectors|ssl)[.]ts$';
 

@@ -38,17 +38,17 @@
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
 import { native, OP_RECV, OP_SEND, OP_SHUTDOWN } from './native.js';
-import { isBufferedProtocol } from './protocols.js';
-import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
+import type { BaseProtocol, Protocol } from './protocols.js';
 import type { BaseSelectorEventLoop, OpTarget } from './selector_events.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import { SocketTransport } from './socket_transport.js';
-import type { TransportOwner } from './socket_transport.js';
-import type { ExtraInfo, Transport } from './transports.js';
+import { StreamSocketTransport } from './stream_transport.js';
+import type { ConnectionWaiter, TransportOwner } from './stream_transport.js';
+import type { Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, addressOrUndefined, isConnectionLost, isReadBufferView, toBytes } from './transport_helpers.js';
-import { COPY_LIMIT, DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
+import { CONNLOST_WRITE_WARNING, isReadBufferView, toBytes } from './transport_helpers.js';
+import { COPY_LIMIT, WriteBuffer } from './write_buffer.js';
 
 /**
  * The transport's receive buffer. Smaller than the selector transport's
@@ -70,19 +70,7 @@ const SEND_DONE = -2;
 const ECANCELED = native.errno.ECANCELED ?? 125;
 const ENOTCONN = native.errno.ENOTCONN ?? 107;
 
-export class ProactorSocketTransport implements Transport, OpTarget {
-  private readonly fd: number;
-  private protocol: BaseProtocol;
-  private buffered: BufferedProtocol | null = null;
-  private borrow = false;
-  private closing = false;
-  /** Non-zero once connectionLost is scheduled; counts writes after that. */
-  private connLost = 0;
-  private reading = true;
-  private eofWritten = false;
-  private protocolConnected = false;
-  private readonly extra: Partial<ExtraInfo>;
-
+export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorEventLoop> implements OpTarget {
   /** The buffer of the transport's recvs; a second one while the first is lent to a send. */
   private recvBuf: Buffer | null = null;
   private spareBuf: Buffer | null = null;
@@ -97,8 +85,7 @@ export class ProactorSocketTransport implements Transport, OpTarget {
   private recvDone = false;
   private recvResult = 0;
 
-  /** Every byte written and not yet acknowledged by a send completion; made on the first write. */
-  private wb: WriteBuffer | null = null;
+  // this.wb (the base's) holds every byte written and not yet acknowledged by a send completion.
   private sendToken = -1;
   private sendResult = 0;
   /** Bytes of the send in flight. */
@@ -110,17 +97,8 @@ export class ProactorSocketTransport implements Transport, OpTarget {
   private readonly writeHandle: Handle;
   private readonly shutdownHandle: Handle;
 
-  constructor(
-    private readonly loop: BaseSelectorEventLoop,
-    private readonly sock: Socket,
-    protocol: BaseProtocol,
-    private readonly waiter: { setResult(v: null): void; setException(e: unknown): void; cancelled(): boolean } | null = null,
-    private readonly owner: TransportOwner | null = null,
-  ) {
-    this.fd = sock.fileno();
-    this.protocol = protocol;
-    this.setProtocol(protocol);
-    this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: addressOrUndefined(() => sock.getpeername()) };
+  constructor(loop: BaseSelectorEventLoop, sock: Socket, protocol: BaseProtocol, waiter: ConnectionWaiter | null = null, owner: TransportOwner | null = null) {
+    super(loop, sock, protocol, waiter, owner);
     // Made once, pushed on the ready queue by each completion: the
     // callbacks run in the Context current now, as an addReader callback would.
     this.readHandle = new Handle(ProactorSocketTransport.readCb, [this], loop);
@@ -284,25 +262,6 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     }
   }
 
-  private readEof(): void {
-    let keepOpen: boolean | void = false;
-    try {
-      keepOpen = (this.protocol as Protocol).eofReceived?.();
-    } catch (err) {
-      return this.fatalError(err, 'Fatal error: protocol.eofReceived() call failed.');
-    }
-    if (keepOpen === true) {
-      // Half-closed: nothing more to read, but the protocol may still write.
-      this.pauseReading();
-    } else {
-      this.close();
-    }
-  }
-
-  isReading(): boolean {
-    return this.reading && !this.closing;
-  }
-
   pauseReading(): void {
     if (this.closing || !this.reading) return;
     this.reading = false;
@@ -354,10 +313,6 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     wb.size += n;
     if (this.sendToken === -1) this.submitSend(wb);
     wb.maybePause(this, this.protocol, this.loop);
-  }
-
-  writelines(list: Iterable<Uint8Array | string>): void {
-    for (const data of list) this.write(data);
   }
 
   private submitSend(wb: WriteBuffer): void {
@@ -423,13 +378,7 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     if (lent !== this.recvBuf) this.spareBuf = lent;
   }
 
-  writeEof(): void {
-    if (this.closing || this.eofWritten) return;
-    this.eofWritten = true;
-    if (this.getWriteBufferSize() === 0) this.shutdownWrite();
-  }
-
-  private shutdownWrite(): void {
+  protected shutdownWrite(): void {
     if (this.shutdownToken !== -1) return;
     try {
       this.shutdownToken = this.loop._submitOp(OP_SHUTDOWN, this.fd, null, 0, 0, this, K_SHUTDOWN, SHUT_WR);
@@ -446,22 +395,6 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     }
   }
 
-  canWriteEof(): boolean {
-    return true;
-  }
-
-  getWriteBufferSize(): number {
-    return this.wb === null ? 0 : this.wb.size;
-  }
-
-  getWriteBufferLimits(): [number, number] {
-    return this.wb === null ? [DEFAULT_HIGH_WATER / 4, DEFAULT_HIGH_WATER] : [this.wb.low, this.wb.high];
-  }
-
-  setWriteBufferLimits(high?: number, low?: number): void {
-    (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
-  }
-
   /**
    * @internal loop.sendfile reads the file and writes it here (sendfile.ts):
    * a sendfile(2) of the readiness kind would race the send in flight.
@@ -470,16 +403,7 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     return 'fallback';
   }
 
-  /** @internal */
-  _isProtocolPaused(): boolean {
-    return this.wb !== null && this.wb.isProtocolPaused();
-  }
-
   // ---- closing -------------------------------------------------------
-
-  isClosing(): boolean {
-    return this.closing;
-  }
 
   close(): void {
     if (this.closing) return;
@@ -491,26 +415,13 @@ export class ProactorSocketTransport implements Transport, OpTarget {
     }
   }
 
-  abort(): void {
-    this.forceClose(null);
-  }
-
   /** No more reads: cancel the recv in flight (it holds the socket open in the kernel) and drop parked data. */
   private stopReading(): void {
     this.recvDone = false;
     if (this.recvToken !== -1) this.loop._cancelOp(this.recvToken);
   }
 
-  private fatalError(err: unknown, message: string): void {
-    // The connection going away is the peer's (or the network's) doing, not
-    // a bug: connectionLost says it, no report (transport_helpers.ts has the list).
-    if (!isConnectionLost(err)) {
-      this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
-    }
-    this.forceClose(err instanceof Error ? err : new Error(String(err)));
-  }
-
-  private forceClose(exc: Error | null): void {
+  protected forceClose(exc: Error | null): void {
     if (this.connLost !== 0) return;
     this.wb?.clear();
     if (this.sendToken >= 0) this.loop._cancelOp(this.sendToken);
@@ -536,28 +447,6 @@ export class ProactorSocketTransport implements Transport, OpTarget {
       this.recvBuf = this.spareBuf = this.lentBuf = this.view = this.otherView = null;
       this.owner?.detach(this);
     }
-  }
-
-  // ---- introspection -------------------------------------------------
-
-  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
-    const value = this.extra[name] as ExtraInfo[K] | undefined;
-    return value === undefined ? fallback : value;
-  }
-
-  setProtocol(protocol: BaseProtocol): void {
-    this.protocol = protocol;
-    this.buffered = isBufferedProtocol(protocol) ? protocol : null;
-    this.borrow = (protocol as Protocol).borrowsData === true;
-  }
-
-  getProtocol(): BaseProtocol {
-    return this.protocol;
-  }
-
-  toString(): string {
-    const state = this.sock.closed ? 'closed' : this.closing ? 'closing' : 'open';
-    return `<ProactorSocketTransport fd=${this.fd} ${state} write buffer=${this.getWriteBufferSize()}>`;
   }
 }
 

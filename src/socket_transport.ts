@@ -16,49 +16,23 @@
 import { RuntimeError } from './errors.js';
 import type { Future } from './futures.js';
 import { native, WOULD_BLOCK } from './native.js';
-import { isBufferedProtocol } from './protocols.js';
 import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
-import type { ExtraInfo, Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, addressOrUndefined, borrowedView, readBuffer, toBytes, isConnectionLost } from './transport_helpers.js';
-import { DEFAULT_HIGH_WATER, WriteBuffer } from './write_buffer.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, borrowedView, readBuffer, toBytes } from './transport_helpers.js';
+import { WriteBuffer } from './write_buffer.js';
 
-/** Something that tracks the transports it made (a Server), so close can wait for them. */
-export interface TransportOwner {
-  attach(transport: Transport): void;
-  detach(transport: Transport): void;
-}
+import { StreamSocketTransport } from './stream_transport.js';
+import type { ConnectionWaiter, TransportOwner } from './stream_transport.js';
 
-export class SocketTransport implements Transport {
-  private readonly fd: number;
-  private protocol: BaseProtocol;
-  private buffered: BufferedProtocol | null = null;
-  private borrow = false;
-  private closing = false;
-  /** Non-zero once connectionLost is scheduled; counts writes after that. */
-  private connLost = 0;
-  private reading = true;
-  private eofWritten = false;
-  private protocolConnected = false;
-  /** What the kernel has not taken yet, and the flow control over it: made when first needed. */
-  private wb: WriteBuffer | null = null;
+export type { TransportOwner } from './stream_transport.js';
+
+export class SocketTransport extends StreamSocketTransport {
   private writing = false;
-  private readonly extra: Partial<ExtraInfo>;
 
-  constructor(
-    private readonly loop: AbstractEventLoop,
-    private readonly sock: Socket,
-    protocol: BaseProtocol,
-    /** Resolved (with null) once connectionMade has run; rejected if it threw. */
-    private readonly waiter: { setResult(v: null): void; setException(e: unknown): void; cancelled(): boolean } | null = null,
-    private readonly owner: TransportOwner | null = null,
-  ) {
-    this.fd = sock.fileno();
-    this.protocol = protocol;
-    this.setProtocol(protocol);
-    this.extra = { socket: sock, sockname: addressOrUndefined(() => sock.getsockname()), peername: addressOrUndefined(() => sock.getpeername()) };
+  constructor(loop: AbstractEventLoop, sock: Socket, protocol: BaseProtocol, waiter: ConnectionWaiter | null = null, owner: TransportOwner | null = null) {
+    super(loop, sock, protocol, waiter, owner);
     owner?.attach(this);
     loop.callSoon(SocketTransport.startCb, this);
     loop._attachTransport(sock, this);
@@ -136,25 +110,6 @@ export class SocketTransport implements Transport {
     }
   }
 
-  private readEof(): void {
-    let keepOpen: boolean | void = false;
-    try {
-      keepOpen = (this.protocol as Protocol).eofReceived?.();
-    } catch (err) {
-      return this.fatalError(err, 'Fatal error: protocol.eofReceived() call failed.');
-    }
-    if (keepOpen === true) {
-      // Half-closed: nothing more to read, but the protocol may still write.
-      this.pauseReading();
-    } else {
-      this.close();
-    }
-  }
-
-  isReading(): boolean {
-    return this.reading && !this.closing;
-  }
-
   pauseReading(): void {
     if (this.closing || !this.reading) return;
     this.reading = false;
@@ -195,10 +150,6 @@ export class SocketTransport implements Transport {
     wb.maybePause(this, this.protocol, this.loop);
   }
 
-  writelines(list: Iterable<Uint8Array | string>): void {
-    for (const data of list) this.write(data);
-  }
-
   private startWriting(): void {
     if (this.writing) return;
     this.writing = true;
@@ -237,13 +188,7 @@ export class SocketTransport implements Transport {
     }
   };
 
-  writeEof(): void {
-    if (this.closing || this.eofWritten) return;
-    this.eofWritten = true;
-    if (this.getWriteBufferSize() === 0) this.shutdownWrite();
-  }
-
-  private shutdownWrite(): void {
+  protected shutdownWrite(): void {
     try {
       this.sock.shutdown(SHUT_WR);
     } catch (err) {
@@ -252,32 +197,11 @@ export class SocketTransport implements Transport {
     }
   }
 
-  canWriteEof(): boolean {
-    return true;
-  }
-
-  getWriteBufferSize(): number {
-    return this.wb === null ? 0 : this.wb.size;
-  }
-
-  getWriteBufferLimits(): [number, number] {
-    return this.wb === null ? [DEFAULT_HIGH_WATER / 4, DEFAULT_HIGH_WATER] : [this.wb.low, this.wb.high];
-  }
-
-  setWriteBufferLimits(high?: number, low?: number): void {
-    (this.wb ??= new WriteBuffer()).setLimits(high, low, this, this.protocol, this.loop);
-  }
-
   // ---- loop.sendfile (sendfile.ts: NativeSendfileTransport) ---------------
 
   /** @internal sendfile(2) can write to this transport's socket. */
   get _sendfileCompatible(): 'native' {
     return 'native';
-  }
-
-  /** @internal */
-  _isProtocolPaused(): boolean {
-    return this.wb !== null && this.wb.isProtocolPaused();
   }
 
   /** @internal */
@@ -310,10 +234,6 @@ export class SocketTransport implements Transport {
 
   // ---- closing -------------------------------------------------------
 
-  isClosing(): boolean {
-    return this.closing;
-  }
-
   close(): void {
     if (this.closing) return;
     this.closing = true;
@@ -324,20 +244,7 @@ export class SocketTransport implements Transport {
     }
   }
 
-  abort(): void {
-    this.forceClose(null);
-  }
-
-  private fatalError(err: unknown, message: string): void {
-    // The connection going away is the peer's (or the network's) doing, not
-    // a bug: connectionLost says it, no report (transport_helpers.ts has the list).
-    if (!isConnectionLost(err)) {
-      this.loop.callExceptionHandler({ message, exception: err, transport: this, protocol: this.protocol });
-    }
-    this.forceClose(err instanceof Error ? err : new Error(String(err)));
-  }
-
-  private forceClose(exc: Error | null): void {
+  protected forceClose(exc: Error | null): void {
     if (this.connLost !== 0) return;
     this.failEmptyWaiter(exc);
     this.wb?.clear();
@@ -359,27 +266,5 @@ export class SocketTransport implements Transport {
       this.sock.close();
       this.owner?.detach(this);
     }
-  }
-
-  // ---- introspection -------------------------------------------------
-
-  getExtraInfo<K extends keyof ExtraInfo>(name: K, fallback?: ExtraInfo[K]): ExtraInfo[K] | undefined {
-    const value = this.extra[name] as ExtraInfo[K] | undefined;
-    return value === undefined ? fallback : value;
-  }
-
-  setProtocol(protocol: BaseProtocol): void {
-    this.protocol = protocol;
-    this.buffered = isBufferedProtocol(protocol) ? protocol : null;
-    this.borrow = (protocol as Protocol).borrowsData === true;
-  }
-
-  getProtocol(): BaseProtocol {
-    return this.protocol;
-  }
-
-  toString(): string {
-    const state = this.sock.closed ? 'closed' : this.closing ? 'closing' : 'open';
-    return `<SocketTransport fd=${this.fd} ${state} write buffer=${this.getWriteBufferSize()}>`;
   }
 }
