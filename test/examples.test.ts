@@ -1,4 +1,4 @@
-// The teaching programs of ../shared/EXAMPLES.md, in coio, with times scaled
+// The teaching programs (examples/*.mjs, listed in the README), in coio, with times scaled
 // down (0.1 s for 1 s) and asserted as ratios with slack.
 import { afterEach, describe, expect, test } from 'vitest';
 import { gather } from '../src/combinators.js';

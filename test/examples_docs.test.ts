@@ -1,4 +1,4 @@
-// The teaching examples (examples/*.mjs from ../shared/EXAMPLES.md), each run
+// The teaching examples (examples/*.mjs, listed in the README), each run
 // as a child process the way a reader runs it, with its sleeps scaled down
 // (--scale), and its output checked: the order of lines, counts, and
 // elapsed times as ratios with slack, never as tight absolute times.

@@ -1,4 +1,4 @@
-// EXAMPLES.md program 5, producer / consumer over a Queue, with the sleeps
+// The producer / consumer teaching program (examples/producer_consumer.mjs) over a Queue, with the sleeps
 // scaled down to 1-10 ms: P producers each put a random number of random hex
 // items (stamped with the time they were put), sleeping at random between
 // puts; C consumers loop forever: random sleep, get, note the wait, taskDone.
@@ -93,7 +93,7 @@ function check(report: Report, ncon: number): void {
   expect(report.loop.isClosed()).toBe(true);
 }
 
-describe('producer / consumer (EXAMPLES.md program 5)', () => {
+describe('producer / consumer (examples/producer_consumer.mjs)', () => {
   it.each([
     [10, 15, 1],
     [3, 1, 2],
