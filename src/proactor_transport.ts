@@ -115,17 +115,8 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   private static readonly shutdownCb = (t: ProactorSocketTransport): void => t.shutdownDone();
   private static readonly connectionLostCb = (t: ProactorSocketTransport, exc: Error | null): void => t.callConnectionLost(exc);
 
-  private start(): void {
-    try {
-      this.protocol.connectionMade?.(this);
-    } catch (err) {
-      this.waiter?.setException(err);
-      this.fatalError(err, 'Exception in connectionMade');
-      return;
-    }
-    this.protocolConnected = true;
-    if (!this.closing && this.reading) this.submitRecv();
-    if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
+  protected startReading(): void {
+    this.submitRecv();
   }
 
   /** @internal A completion of one of this transport's operations (called by the loop's poll step). */

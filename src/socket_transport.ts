@@ -44,17 +44,8 @@ export class SocketTransport extends StreamSocketTransport {
   private static readonly startCb = (t: SocketTransport): void => t.start();
   private static readonly connectionLostCb = (t: SocketTransport, exc: Error | null): void => t.callConnectionLost(exc);
 
-  private start(): void {
-    try {
-      this.protocol.connectionMade?.(this);
-    } catch (err) {
-      this.waiter?.setException(err);
-      this.fatalError(err, 'Exception in connectionMade');
-      return;
-    }
-    this.protocolConnected = true;
-    if (!this.closing && this.reading) this.loop._addReader(this.fd, this.readReady);
-    if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
+  protected startReading(): void {
+    this.loop._addReader(this.fd, this.readReady);
   }
 
   // ---- reading -------------------------------------------------------

@@ -71,6 +71,23 @@ export abstract class StreamSocketTransport<L extends AbstractEventLoop = Abstra
   /** shutdown(SHUT_WR), the write buffer being empty. */
   protected abstract shutdownWrite(): void;
 
+  /** Start reading: connectionMade has run and reading is not paused. */
+  protected abstract startReading(): void;
+
+  /** The transport's first callback: connectionMade, then reading, then the waiter. */
+  protected start(): void {
+    try {
+      this.protocol.connectionMade?.(this);
+    } catch (err) {
+      this.waiter?.setException(err);
+      this.fatalError(err, 'Exception in connectionMade');
+      return;
+    }
+    this.protocolConnected = true;
+    if (!this.closing && this.reading) this.startReading();
+    if (this.waiter !== null && !this.waiter.cancelled()) this.waiter.setResult(null);
+  }
+
   /** The peer sent its end of file: the protocol keeps the write side open (eofReceived() true) or the transport closes. */
   protected readEof(): void {
     let keepOpen: boolean | void = false;
