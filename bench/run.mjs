@@ -71,7 +71,14 @@ const COIO_DIST = join(ROOT, 'dist', 'esm', 'index.js');
 // ===========================================================================
 
 const SELECT_FD_SETSIZE = 1024;
-const COIO_BACKENDS = [{ name: 'epoll' }, { name: 'io_uring' }, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
+// A backend of the scaling section: name (--backend NAME), id (the line's
+// name, --scaling-backends; default: name), args (more server arguments).
+// io_uring twice: with the readiness transports (polls in the ring, then
+// recv / send syscalls) and with the proactor ones (recv / send in the ring).
+const URING_READINESS = { name: 'io_uring', id: 'io_uring-readiness', label: 'io_uring readiness', args: ['--readiness'] };
+const URING_PROACTOR = { name: 'io_uring', id: 'io_uring-proactor', label: 'io_uring proactor', args: ['--proactor'] };
+const COIO_BACKENDS = [{ name: 'epoll' }, URING_READINESS, URING_PROACTOR, { name: 'poll' }, { name: 'select', fdLimit: SELECT_FD_SETSIZE }];
+const backendId = (backend) => backend.id ?? backend.name;
 
 // TLS servers (section "tls") take the harness's certificate: --cert F --key F.
 const tlsArgs = (ctx) => ['--cert', ctx.tls.cert, '--key', ctx.tls.key];
@@ -109,7 +116,7 @@ function coioServer(name, file, extraArgs, o) {
     group: 'coio',
     level: o.level,
     argv: (ctx, backend) => [
-      process.execPath, path, ...extraArgs, ...(tls ? tlsArgs(ctx) : []), ...(backend ? ['--backend', backend.name] : []),
+      process.execPath, path, ...extraArgs, ...(tls ? tlsArgs(ctx) : []), ...(backend ? ['--backend', backend.name, ...(backend.args ?? [])] : []),
     ],
     check: (ctx) =>
       !existsSync(path) ? `bench/servers/${file} not written yet`
@@ -164,6 +171,7 @@ export const REGISTRY = [
     argv: () => [join(BUILD, 'c_uring')],
     check: () => null,
     main: true,
+    scaling: [null],
   },
   {
     // c_uring without SINGLE_ISSUER | DEFER_TASKRUN: what those flags are worth.
@@ -255,7 +263,9 @@ export const REGISTRY = [
   }),
   coioServer('coio-protocol-copy', 'coio_protocol.mjs', ['--copy'], { label: 'coio protocol (copied data)' }),
   coioServer('coio-buffered', 'coio_protocol.mjs', ['--buffered'], { label: 'coio BufferedProtocol' }),
-  coioServer('coio-streams', 'coio_streams.mjs', [], { label: 'coio streams', memory: true }),
+  coioServer('coio-streams', 'coio_streams.mjs', [], {
+    label: 'coio streams', scalingLabel: 'coio streams', scaling: [{ name: 'epoll' }, URING_PROACTOR], memory: true,
+  }),
   // Guest mode (runGuest: coio's loop inside Node's): what the Node-friendly mode costs.
   coioServer('coio-protocol-guest', 'coio_protocol.mjs', ['--guest'], { label: 'coio protocol, guest mode' }),
   coioServer('coio-streams-guest', 'coio_streams.mjs', ['--guest'], { label: 'coio streams, guest mode' }),
@@ -304,6 +314,8 @@ const HELP = `usage: node bench/run.mjs [options]     (npm run bench -- [options
   --repeats N  --warmup S  --duration S       override the preset (main section)
   --scaling-conns 10,100,1000,10000  --active N (default 10)
   --scaling-repeats N  --scaling-duration S
+  --scaling-backends epoll,io_uring-readiness,io_uring-proactor,poll,select
+                            only these coio backends in the scaling section (default: all)
   --memory-conns N          idle connections of the memory section (default 10000)
   --python PATH             interpreter for the asyncio/uvloop servers
   --unix                    Unix sockets instead of TCP on 127.0.0.1
@@ -325,7 +337,7 @@ function parseOptions(argv) {
       sizes: { type: 'string' }, 'tls-sizes': { type: 'string' }, connections: { type: 'string' },
       repeats: { type: 'string' }, warmup: { type: 'string' }, duration: { type: 'string' },
       'scaling-conns': { type: 'string' }, active: { type: 'string' },
-      'scaling-repeats': { type: 'string' }, 'scaling-duration': { type: 'string' },
+      'scaling-repeats': { type: 'string' }, 'scaling-duration': { type: 'string' }, 'scaling-backends': { type: 'string' },
       'memory-conns': { type: 'string' }, python: { type: 'string' },
       unix: { type: 'boolean' }, 'no-pin': { type: 'boolean' }, out: { type: 'string' },
       'no-write': { type: 'boolean' }, list: { type: 'boolean' }, render: { type: 'string' },
@@ -356,6 +368,7 @@ function parseOptions(argv) {
     scalingRepeats: num(values['scaling-repeats'], p.scalingRepeats),
     scalingWarmup: p.scalingWarmup,
     scalingDuration: num(values['scaling-duration'], p.scalingDuration),
+    scalingBackends: list(values['scaling-backends']),
     memoryConns: num(values['memory-conns'], 10000),
     python: values.python,
     unix: !!values.unix,
@@ -536,8 +549,8 @@ async function startServer(entry, backend, ctx) {
     unixPath: ctx.unix ? addr[1] : null,
     baselineFds: fdCount(pid),
   };
-  server.line = backend ? `${entry.name}/${backend.name}` : entry.name;
-  server.label = backend ? `${entry.scalingLabel ?? entry.label} (${backend.name})` : entry.label;
+  server.line = backend ? `${entry.name}/${backendId(backend)}` : entry.name;
+  server.label = backend ? `${entry.scalingLabel ?? entry.label} (${backend.label ?? backend.name})` : entry.label;
   return server;
 }
 
@@ -735,8 +748,12 @@ function progress(r) {
 
 const stripClient = ({ client, ...rest }) => ({ ...rest, clientRaw: client });
 
+/** The backends entry is measured on in the scaling section ([null]: its only loop), after --scaling-backends. */
+const scalingBackendsOf = (entry, opts) =>
+  (entry.scaling ?? []).filter((b) => b === null || !opts.scalingBackends || opts.scalingBackends.includes(backendId(b)));
+
 async function sectionScaling(entries, ctx, opts, res) {
-  const lines = entries.flatMap((entry) => (entry.scaling ?? []).map((backend) => ({ entry, backend })));
+  const lines = entries.flatMap((entry) => scalingBackendsOf(entry, opts).map((backend) => ({ entry, backend })));
   const started = [];
   const runs = [];
   try {
@@ -744,7 +761,7 @@ async function sectionScaling(entries, ctx, opts, res) {
       try {
         started.push(await startServer(entry, backend, ctx));
       } catch (e) {
-        skipLine(res, `${entry.name}${backend ? `/${backend.name}` : ''}`, e.message);
+        skipLine(res, `${entry.name}${backend ? `/${backendId(backend)}` : ''}`, e.message);
       }
     }
     // Connection counts per line; a backend with an fd limit (select) is capped below it.
@@ -775,7 +792,7 @@ async function sectionScaling(entries, ctx, opts, res) {
               warmup: opts.scalingWarmup, duration: opts.scalingDuration,
             });
             const run = {
-              server: server.entry.name, backend: server.backend?.name ?? null, line: server.line,
+              server: server.entry.name, backend: server.backend ? backendId(server.backend) : null, line: server.line,
               label: server.label, group: server.entry.group, conns: n, nominal, rep, ...deriveRun(client, ctx.clkTck), client,
             };
             runs.push(run);
@@ -1171,7 +1188,7 @@ async function main() {
   if (!ctx.pin) log('bench: not pinning (fewer than 2 cores, no taskset, or --no-pin): server and client share CPUs');
   const nMain = opts.sections.includes('main') ? runnable.filter((e) => e.main).length * opts.sizes.length * opts.repeats : 0;
   const nScale = opts.sections.includes('scaling')
-    ? runnable.reduce((a, e) => a + (e.scaling?.length ?? 0), 0) * opts.scalingConns.length * opts.scalingRepeats : 0;
+    ? runnable.reduce((a, e) => a + scalingBackendsOf(e, opts).length, 0) * opts.scalingConns.length * opts.scalingRepeats : 0;
   const nTls = opts.sections.includes('tls')
     ? runnable.reduce((a, e) => a + (e.tls ? opts.tlsSizes.length + (e.handshake ? 1 : 0) : 0), 0) * opts.repeats : 0;
   const nHttp = opts.sections.includes('http') && ctx.wrk ? runnable.filter((e) => e.http).length * opts.repeats : 0;
