@@ -77,10 +77,12 @@ export interface NativePoller {
    * Completion operations (io_uring; made with a completions array):
    * queue op (OP_RECV into / OP_SEND from buf[offset, offset+length),
    * OP_ACCEPT multishot, OP_CLOSE, OP_SHUTDOWN with arg = how) on fd, named
-   * by token (0 .. 2^31-1, unique among those in flight: EEXIST). No
+   * by token (0 .. 2^20-1, unique among those in flight: EEXIST). No
    * syscall: the next wait() submits it. buf (null for the others) stays
    * referenced by the poller until the operation's last completion, a
-   * cancelled one's included; wait() writes completions into the array.
+   * cancelled one's included (or, for a poller made with a keep array, the
+   * caller holds keep[token] = buf until then); wait() writes completions
+   * into the array.
    * Other backends: ENOTSUP.
    */
   submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg?: number): void;
@@ -101,8 +103,11 @@ export interface NativePollerConstructor {
    * `events` is the shared result array: pairs (fd, bits); its length must be even and >= 2.
    * `completions` (io_uring's completion operations): [count, (token, result, flags) * k],
    * written by each wait(); flags has OP_MORE while more completions of the operation follow.
+   * `keep` (with completions): the caller keeps each operation's buffer at keep[token] from
+   * before submit() until the operation's last completion, and the poller makes no reference
+   * per operation (the array itself is held until close() has cancelled and reaped them all).
    */
-  new (backend: BackendName, events: Int32Array, completions?: Int32Array): NativePoller;
+  new (backend: BackendName, events: Int32Array, completions?: Int32Array, keep?: Array<Uint8Array | null>): NativePoller;
 }
 
 /** Completion operations of Poller.submit (io_uring). */

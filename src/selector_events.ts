@@ -280,6 +280,7 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
   private _dispatchCompletions(comp: Int32Array): void {
     const k = comp[0]!;
     const targets = this._opTargets;
+    const sel = this._selector;
     for (let i = 0; i < k; i++) {
       const token = comp[1 + 3 * i]!;
       const result = comp[2 + 3 * i]!;
@@ -288,6 +289,7 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
       if (target == null) continue;
       const kind = this._opKinds[token]!;
       if ((flags & OP_MORE) === 0) {
+        sel._opFinished(token);
         targets[token] = null;
         this._freeTokens.push(token);
         this._opsInFlight--;

@@ -99,10 +99,18 @@ export abstract class BaseSelector {
    * wait(); the proactor layer (selector_events.ts) reads it.
    */
   readonly _completions: Int32Array | null;
+  /**
+   * The buffers of the completion operations in flight, by token: held here
+   * (the poller's keep array) from submit until the operation's last
+   * completion, which _opFinished clears. Cheaper than a native reference
+   * per operation, and as safe: the poller holds this array until it has
+   * cancelled and reaped every operation.
+   */
+  private readonly opBufs: Array<Uint8Array | null> = [];
 
   protected constructor(backend: BackendName, completions = false) {
     this._completions = completions ? new Int32Array(1 + 3 * MAX_COMPLETIONS) : null;
-    this.poller = this._completions === null ? new native.Poller(backend, this.ready) : new native.Poller(backend, this.ready, this._completions);
+    this.poller = this._completions === null ? new native.Poller(backend, this.ready) : new native.Poller(backend, this.ready, this._completions, this.opBufs);
   }
 
   /**
@@ -111,7 +119,23 @@ export abstract class BaseSelector {
    */
   _submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg: number): void {
     this.checkOpen();
-    this.poller.submit(op, fd, buf, offset, length, token, arg);
+    const bufs = this.opBufs;
+    if (buf !== null) {
+      // Dense: tokens are small, reused integers.
+      while (bufs.length < token) bufs.push(null);
+      bufs[token] = buf;
+    }
+    try {
+      this.poller.submit(op, fd, buf, offset, length, token, arg);
+    } catch (err) {
+      if (buf !== null) bufs[token] = null;
+      throw err;
+    }
+  }
+
+  /** @internal The operation named token had its last completion: its buffer may go. */
+  _opFinished(token: number): void {
+    this.opBufs[token] = null;
   }
 
   /** @internal Cancel the completion operation in flight named token (false if none). */

@@ -9,6 +9,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canLimitFds } from './emfile.js';
@@ -43,6 +45,13 @@ const E = native.errno;
 let fdsAtStart = -1;
 const openFds = new Set<number>();
 const openPollers: NativePoller[] = [];
+
+/** global.gc, exposed at run time when node was not started with --expose-gc. */
+function exposeGc(): () => void {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
 
 function track<T extends number | number[]>(fds: T): T {
   for (const fd of Array.isArray(fds) ? fds : [fds]) openFds.add(fd);
@@ -579,6 +588,47 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     const epoll = new native.Poller(osBackend === 'epoll' ? 'epoll' : 'poll', new Int32Array(2), new Int32Array(4));
     openPollers.push(epoll);
     expectErrno(() => epoll.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1), 'ENOTSUP');
+  });
+
+  it('a keep array: the caller holds the buffers, and the poller holds the array until its operations are reaped', async () => {
+    expect(() => new native.Poller('io_uring', new Int32Array(2), new Int32Array(4), {} as never)).toThrow(/keep must be an Array/);
+    expect(() => new native.Poller('io_uring', new Int32Array(2), undefined, [])).toThrow(/keep must be an Array, given with a completions array/);
+    const gc = exposeGc();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const comp = new Int32Array(1 + 3 * 8);
+    // Nothing but the poller refers to the keep array (and through it to the
+    // buffer) once this function returns: the kernel holds a recv into it.
+    let bufRef: WeakRef<Buffer> | null = null;
+    const p = ((): NativePoller => {
+      const keep: Array<Uint8Array | null> = [];
+      const q = new native.Poller('io_uring', new Int32Array(8), comp, keep);
+      const into = Buffer.alloc(64 * 1024);
+      bufRef = new WeakRef(into);
+      keep[3] = into;
+      q.submit(OP_RECV, a, into, 0, into.length, 3);
+      q.wait(0);
+      return q;
+    })();
+    openPollers.push(p);
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(bufRef!.deref() !== undefined).toBe(true); // still alive: the recv in flight may write into it
+    expect(native.send(b, text('ring'), 0, 4)).toBe(4);
+    const done = completions(p, comp, 1);
+    expect(done.get(3)).toEqual([4]);
+    expect(bufRef!.deref()!.subarray(0, 4).toString()).toBe('ring');
+    expect(p.opsInFlight).toBe(0);
+    // Closed, the poller lets go of the array.
+    p.close();
+    // (No deref() in this loop: a WeakRef's target stays alive to the end of
+    // the job that read it.)
+    for (let i = 0; i < 10; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(bufRef!.deref() === undefined).toBe(true);
   });
 
   it('cancel with a send in flight: no byte is sent twice or lost', () => {
