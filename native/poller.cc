@@ -90,6 +90,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Flush>("flush"),
                            InstanceMethod<&Poller::Submit>("submit"),
                            InstanceMethod<&Poller::CancelOp>("cancelOp"),
+                           InstanceMethod<&Poller::SetBufRing>("setBufRing"),
                            InstanceAccessor<&Poller::GetOpsInFlight>("opsInFlight"),
                            InstanceMethod<&Poller::Close>("close"),
                            InstanceMethod<&Poller::Fileno>("fileno"),
@@ -268,7 +269,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
   // operation in flight (EEXIST).
   Napi::Value Submit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int op = static_cast<int>(ArgInteger(info, 0, "Poller.submit", "op", kOpRecv, kOpShutdown));
+    int op = static_cast<int>(ArgInteger(info, 0, "Poller.submit", "op", kOpRecv, kOpRecvMulti));
+    if (op == kOpCancel) throw Napi::RangeError::New(env, "Poller.submit: op 6 is internal (use cancelOp)");
     int fd = ArgFd(info, 1, "Poller.submit");
     bool has_buf = op == kOpRecv || op == kOpSend;
     Bytes range{nullptr, 0};
@@ -276,7 +278,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
       range = ArgByteRange(info, 2, "Poller.submit");
       if (range.length > UINT32_MAX) throw Napi::RangeError::New(env, "Poller.submit: length must be below 4 GiB");
     } else if (!info[2].IsNull() && !info[2].IsUndefined()) {
-      throw Napi::TypeError::New(env, "Poller.submit: buf must be null for accept, close and shutdown");
+      throw Napi::TypeError::New(env, "Poller.submit: buf must be null for accept, close, shutdown and multishot recv");
     }
     uint32_t token = static_cast<uint32_t>(ArgInteger(info, 5, "Poller.submit", "token", 0, kMaxToken));
     int arg = info.Length() > 6 && !info[6].IsUndefined()
@@ -321,6 +323,47 @@ class Poller : public Napi::ObjectWrap<Poller> {
     return Napi::Boolean::New(env, true);
   }
 
+  // setBufRing(pool, count, size, recycle): the provided buffers of
+  // OP_RECV_MULTI, buffer i being pool[i * size, (i + 1) * size). recycle
+  // (an Int32Array of at least count + 1) is how JS gives buffers back with
+  // no call per buffer: it writes their ids at [1..n] and n at [0]; the
+  // next wait hands them to the kernel. Both arrays are referenced here
+  // until close() has cancelled and reaped every operation (the kernel may
+  // write into any buffer of the pool until then).
+  Napi::Value SetBufRing(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint32_t count = static_cast<uint32_t>(ArgInteger(info, 1, "Poller.setBufRing", "count", 1, 32768));
+    uint32_t size = static_cast<uint32_t>(ArgInteger(info, 2, "Poller.setBufRing", "size", 1, INT32_MAX));
+    if ((count & (count - 1)) != 0) throw Napi::RangeError::New(env, "Poller.setBufRing: count must be a power of two");
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    size_t pool_length = 0;
+    void* pool_data = nullptr;
+    if (napi_get_typedarray_info(env, info[0], &type, &pool_length, &pool_data, nullptr, nullptr) != napi_ok ||
+        type != napi_uint8_array) {
+      throw Napi::TypeError::New(env, "Poller.setBufRing: pool must be a Uint8Array");
+    }
+    if (pool_length / size < count) {
+      throw Napi::RangeError::New(env, "Poller.setBufRing: pool must hold count * size bytes");
+    }
+    if (napi_get_typedarray_info(env, info[3], &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        type != napi_int32_array || length < static_cast<size_t>(count) + 1) {
+      throw Napi::TypeError::New(env, "Poller.setBufRing: recycle must be an Int32Array of at least count + 1");
+    }
+    EnsureOpen(env, "setBufRing");
+    if (comp_ == nullptr) {
+      throw Napi::Error::New(env, "Poller.setBufRing: this poller was made without a completions array");
+    }
+    int32_t* recycle = static_cast<int32_t*>(data);
+    recycle[0] = 0;
+    int err = backend_->SetBufRing(static_cast<uint8_t*>(pool_data), count, size, recycle);
+    if (err != 0) ThrowErrno(env, err, "io_uring_register");
+    pool_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    recycle_ref_ = Napi::Persistent(info[3].As<Napi::Object>());
+    return env.Undefined();
+  }
+
   Napi::Value GetOpsInFlight(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(ops_count_));
   }
@@ -357,6 +400,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
     backend_.reset();
     ReleaseOps();
     keep_ref_.Reset();
+    // Only now may the pool go: no operation is left to write into it.
+    pool_ref_.Reset();
+    recycle_ref_.Reset();
     comp_ref_.Reset();
     comp_ = nullptr;
     std::vector<uint8_t>().swap(registry_);
@@ -458,6 +504,10 @@ class Poller : public Napi::ObjectWrap<Poller> {
   std::unique_ptr<PollerBackend> backend_;  // null once closed
   Napi::ObjectReference events_ref_;
   Napi::ObjectReference comp_ref_;
+  // The provided buffers' pool and recycle array (setBufRing): held until
+  // close, past the last operation that may write into the pool.
+  Napi::ObjectReference pool_ref_;
+  Napi::ObjectReference recycle_ref_;
   int32_t* comp_ = nullptr;
   size_t comp_length_ = 0;
   // Completion operations by token: null when none is in flight, else the

@@ -50,8 +50,15 @@ enum OpCode : int {
   kOpClose = 4,     // close(fd)
   kOpShutdown = 5,  // shutdown(fd, arg)
   kOpCancel = 6,    // cancel the operation whose token is arg (it completes with -ECANCELED)
+  // multishot recv(fd) into buffers the kernel picks from the provided-buffer
+  // ring (SetBufRing): a completion per read, each naming its buffer, until
+  // EOF, an error, a cancel or -ENOBUFS (no buffer left) ends it.
+  kOpRecvMulti = 7,
 };
 constexpr int kOpMore = 1;  // completion flag: more completions of this operation follow
+// Completion flag: the bytes are in a provided buffer, whose id is in the
+// flags' upper 16 bits (flags >>> 16); give it back with the recycle array.
+constexpr int kOpBuffer = 2;
 
 struct OpRequest {
   int op;
@@ -102,6 +109,13 @@ class PollerBackend {
   virtual void SetCompletions(int32_t* comp, int max_triples) {}
   // Operations submitted and not yet completed.
   virtual int OpsInFlight() const { return 0; }
+  // Provided buffers (io_uring): registers count buffers (a power of two,
+  // at most 32768) of size bytes at base, all given to the kernel for
+  // kOpRecvMulti. recycle[0] counts the buffer ids written after it, which
+  // each Wait (and Flush) gives back to the kernel before submitting, then
+  // zeroes. base and recycle must stay valid until Close has returned.
+  // Returns 0 or an errno (ENOTSUP: this backend has none; EEXIST: done).
+  virtual int SetBufRing(uint8_t* base, unsigned count, unsigned size, int32_t* recycle) { return ENOTSUP; }
 
   // Releases the kernel object. Called at most once. A backend with
   // operations in flight cancels them and waits for their completions

@@ -98,6 +98,8 @@ constexpr unsigned kSqEntries = 256;
 // polls again. A smaller batch only costs one more io_uring_enter.
 constexpr unsigned kTaskRunBatch = 16;
 constexpr unsigned kCqEntries = 4096;
+// The buffer group of the provided-buffer ring (one per ring).
+constexpr uint16_t kBufGroup = 0;
 
 class UringBackend final : public PollerBackend {
  public:
@@ -166,6 +168,16 @@ class UringBackend final : public PollerBackend {
         sqe->addr = reinterpret_cast<uint64_t>(req.data);
         sqe->len = req.length;
         break;
+      case kOpRecvMulti:
+        if (!bufs_.active()) {
+          ring_.Unget();
+          return ENOBUFS;
+        }
+        sqe->opcode = IORING_OP_RECV;
+        sqe->ioprio = IORING_RECV_MULTISHOT;
+        sqe->flags = IOSQE_BUFFER_SELECT;
+        sqe->buf_group = kBufGroup;
+        break;
       case kOpSend:
         sqe->opcode = IORING_OP_SEND;
         sqe->addr = reinterpret_cast<uint64_t>(req.data);
@@ -208,12 +220,20 @@ class UringBackend final : public PollerBackend {
 
   int OpsInFlight() const override { return ops_in_flight_; }
 
+  int SetBufRing(uint8_t* base, unsigned count, unsigned size, int32_t* recycle) override {
+    if (bufs_.active()) return EEXIST;
+    int err = bufs_.Setup(ring_, kBufGroup, base, count, size);
+    if (err == 0) recycle_ = recycle;
+    return err;
+  }
+
   // Guest mode, after a step's callbacks: arm what they registered, so the
   // eventfd libuv watches is signalled when it becomes ready.
   // With settle (a proactor socket about to be closed): also run the
   // deferred work its cancellations set off, so the kernel lets go of the
   // file now; their completions wait in the queue for the next Wait.
   int Flush(bool settle) override {
+    ReturnBuffers();
     int err = ArmPending();
     if (err == 0 && (ring_.Pending() > 0 || settle)) {
       int r = ring_.Enter(settle, 0);
@@ -247,7 +267,11 @@ class UringBackend final : public PollerBackend {
         ring_.Advance(ready);
       }
     }
-    return ring_.Close();
+    int err = ring_.Close();
+    // The ring is gone, and with it the kernel's use of the buffer ring.
+    bufs_.Release(-1);
+    recycle_ = nullptr;
+    return err;
   }
 
   // Not the ring's fd: an eventfd the ring signals (see Ring::EventFd),
@@ -260,7 +284,21 @@ class UringBackend final : public PollerBackend {
   const char* WaitSyscall() const override { return "io_uring_enter"; }
 
  private:
+  // The buffer ids the caller wrote into the recycle array since the last
+  // call, back to the kernel's ring: one store publishes them all.
+  void ReturnBuffers() {
+    if (recycle_ == nullptr) return;
+    int n = recycle_[0];
+    if (n <= 0) return;
+    unsigned max = bufs_.entries();
+    if (static_cast<unsigned>(n) > max) n = static_cast<int>(max);
+    for (int i = 1; i <= n; ++i) bufs_.Add(static_cast<unsigned>(recycle_[i]));
+    bufs_.Publish();
+    recycle_[0] = 0;
+  }
+
   int WaitQuiet(int64_t timeout_ns, int32_t* out, int max_pairs) {
+    ReturnBuffers();
     int err = ArmPending();
     if (err != 0) return -err;
     if (comp_ != nullptr) comp_[0] = 0;
@@ -376,7 +414,11 @@ class UringBackend final : public PollerBackend {
         comp_[1 + 3 * k] = static_cast<int32_t>(static_cast<uint32_t>(ud));
         comp_[2 + 3 * k] = cqe->res;
         bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
-        comp_[3 + 3 * k] = more ? kOpMore : 0;
+        int32_t flags = more ? kOpMore : 0;
+        // The buffer a recv picked: its id in the upper 16 bits (below
+        // 32768, so the flags stay positive).
+        if (cqe->flags & IORING_CQE_F_BUFFER) flags |= kOpBuffer | static_cast<int32_t>(cqe->flags & 0xffff0000u);
+        comp_[3 + 3 * k] = flags;
         comp_[0] = k + 1;
         if (!more) --ops_in_flight_;
         continue;
@@ -422,6 +464,8 @@ class UringBackend final : public PollerBackend {
   }
 
   Ring ring_;
+  BufRing bufs_;                 // the provided buffers of kOpRecvMulti, once set up
+  int32_t* recycle_ = nullptr;   // [count, bid * count]: buffers to give back
   int32_t* comp_ = nullptr;
   int max_triples_ = 0;
   int ops_in_flight_ = 0;

@@ -5,6 +5,7 @@
 #include <linux/io_uring.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -285,6 +286,122 @@ const io_uring_cqe* Ring::Peek(unsigned i) const { return &cqes_[(*cq_head_ + i)
 
 void Ring::Advance(unsigned n) { StoreRelease(cq_head_, *cq_head_ + n); }
 
+int Ring::Register(unsigned opcode, void* arg, unsigned nr) {
+  return syscall(__NR_io_uring_register, fd_, opcode, arg, nr) == 0 ? 0 : errno;
+}
+
+int BufRing::Setup(Ring& ring, uint16_t bgid, uint8_t* base, unsigned entries, unsigned size) {
+  if (mem_ != nullptr) return EEXIST;
+  if (entries == 0 || entries > 32768 || (entries & (entries - 1)) != 0 || size == 0) return EINVAL;
+  mem_len_ = entries * sizeof(UringBuf);
+  // Page-aligned, as the kernel requires of a ring it is given.
+  void* mem = mmap(nullptr, mem_len_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return errno;
+  UringBufReg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = entries;
+  reg.bgid = bgid;
+  int err = ring.Register(kRegisterPbufRing, &reg, 1);
+  if (err != 0) {
+    munmap(mem, mem_len_);
+    return err;
+  }
+  mem_ = mem;
+  base_ = base;
+  size_ = size;
+  mask_ = entries - 1;
+  bgid_ = bgid;
+  tail_ = 0;
+  for (unsigned i = 0; i < entries; ++i) Add(i);
+  Publish();
+  return 0;
+}
+
+void BufRing::Add(unsigned bid) {
+  if (bid > mask_) return;
+  // addr, len and bid only: the resv of entry 0 is the ring's tail.
+  UringBuf* b = &static_cast<UringBuf*>(mem_)[tail_ & mask_];
+  b->addr = reinterpret_cast<uint64_t>(base_ + static_cast<size_t>(bid) * size_);
+  b->len = size_;
+  b->bid = static_cast<uint16_t>(bid);
+  ++tail_;
+}
+
+void BufRing::Publish() {
+  uint16_t* tail = reinterpret_cast<uint16_t*>(static_cast<char*>(mem_) + 14);
+  __atomic_store_n(tail, tail_, __ATOMIC_RELEASE);
+}
+
+void BufRing::Release(int ring_fd) {
+  if (mem_ == nullptr) return;
+  if (ring_fd >= 0) {
+    UringBufReg reg{};
+    reg.bgid = bgid_;
+    syscall(__NR_io_uring_register, ring_fd, kUnregisterPbufRing, &reg, 1);
+  }
+  munmap(mem_, mem_len_);
+  mem_ = nullptr;
+}
+
+namespace {
+
+// Whether a multishot recv into a provided-buffer ring works here: one
+// byte through a socketpair must complete into a buffer of the ring
+// (IORING_CQE_F_BUFFER) with the recv still armed (IORING_CQE_F_MORE).
+// Before 5.19 the registration fails; before 6.0 the recv is refused
+// (EINVAL). The probe's buffers are static: nothing the kernel may still
+// write is ever freed.
+bool ProbeMultishotRecv(Ring& ring) {
+  static uint8_t memory[2 * 64];
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return false;
+  bool ok = false;
+  BufRing bufs;
+  if (bufs.Setup(ring, 0, memory, 2, 64) == 0 && write(sv[1], "x", 1) == 1) {
+    int err;
+    io_uring_sqe* sqe = ring.NextSqe(&err);
+    if (sqe != nullptr) {
+      sqe->opcode = IORING_OP_RECV;
+      sqe->fd = sv[0];
+      sqe->ioprio = IORING_RECV_MULTISHOT;
+      sqe->flags = IOSQE_BUFFER_SELECT;
+      sqe->buf_group = 0;
+      sqe->user_data = 1;
+      bool armed = false;
+      // Wait for the first completion, then cancel and wait for the last.
+      for (int tries = 0; tries < 20; ++tries) {
+        int r = ring.Enter(true, 50 * 1000000LL);
+        if (r < 0 && r != -ETIME && r != -EINTR) break;
+        unsigned ready = ring.Ready();
+        bool last = false;
+        for (unsigned i = 0; i < ready; ++i) {
+          const io_uring_cqe* cqe = ring.Peek(i);
+          if (cqe->user_data != 1) continue;
+          if (!armed && cqe->res == 1 && (cqe->flags & IORING_CQE_F_BUFFER) && (cqe->flags & IORING_CQE_F_MORE)) ok = true;
+          if (!(cqe->flags & IORING_CQE_F_MORE)) last = true;
+        }
+        ring.Advance(ready);
+        if (last) break;
+        if (!armed && ready > 0) {
+          armed = true;
+          io_uring_sqe* cancel = ring.NextSqe(&err);
+          if (cancel == nullptr) break;
+          cancel->opcode = IORING_OP_ASYNC_CANCEL;
+          cancel->fd = -1;
+          cancel->addr = 1;
+          cancel->user_data = 2;
+        }
+      }
+    }
+  }
+  bufs.Release(ring.fd());
+  close(sv[0]);
+  close(sv[1]);
+  return ok;
+}
+
+}  // namespace
+
 UringProbe ProbeUring(int simulate_errno) {
   UringProbe probe;
   int err = simulate_errno;
@@ -294,6 +411,7 @@ UringProbe ProbeUring(int simulate_errno) {
     if (err == 0) {
       probe.setup_flags = ring.setup_flags();
       probe.features = ring.features();
+      probe.multishot_recv = ProbeMultishotRecv(ring);
     }
   }
   probe.available = err == 0;
@@ -342,6 +460,7 @@ Napi::Value UringProbeJs(const Napi::CallbackInfo& info) {
   }
   result.Set("setupFlags", flags);
   result.Set("features", Napi::Number::New(env, probe.features));
+  result.Set("multishotRecv", Napi::Boolean::New(env, probe.multishot_recv));
   return result;
 }
 

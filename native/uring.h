@@ -20,6 +20,10 @@ struct UringProbe {
   int err = 0;               // the errno of the failure, 0 when available
   unsigned setup_flags = 0;  // IORING_SETUP_* the ring was made with
   unsigned features = 0;     // IORING_FEAT_* the kernel reported
+  // A provided-buffer ring (5.19) and multishot recv (6.0) work here: a
+  // trial recv on a socketpair completed into a buffer the kernel picked,
+  // with more to come.
+  bool multishot_recv = false;
   std::string reason;        // why it is unavailable ("" when available)
 };
 
@@ -46,6 +50,8 @@ class Ring {
   int Close();
 
   int fd() const { return fd_; }
+  // io_uring_register(opcode, arg, nr). Returns 0 or an errno.
+  int Register(unsigned opcode, void* arg, unsigned nr);
   unsigned setup_flags() const { return setup_flags_; }
   unsigned features() const { return features_; }
 
@@ -106,6 +112,43 @@ class Ring {
   unsigned* cq_tail_ = nullptr;
   io_uring_cqe* cqes_ = nullptr;
   unsigned cq_mask_ = 0;
+};
+
+// A provided-buffer ring (IORING_REGISTER_PBUF_RING, 5.19): the buffers a
+// recv with IOSQE_BUFFER_SELECT picks from when data comes, so that a recv
+// waiting on an idle socket holds no buffer. The ring of buffer entries
+// (entries x 16 bytes) is our own page-aligned memory; the buffers are the
+// caller's (base + bid * size), which must stay valid until the ring is
+// closed and every operation that may write into them has completed.
+class BufRing {
+ public:
+  BufRing() = default;
+  BufRing(const BufRing&) = delete;
+  BufRing& operator=(const BufRing&) = delete;
+  ~BufRing() { Release(-1); }
+
+  // Registers `entries` buffers (a power of two, at most 32768) of `size`
+  // bytes at base as ring's buffer group bgid, every one given to the
+  // kernel. Returns 0 or an errno (EINVAL before 5.19, EEXIST if done).
+  int Setup(Ring& ring, uint16_t bgid, uint8_t* base, unsigned entries, unsigned size);
+  // Gives buffer bid back to the kernel: queued; Publish makes the queued
+  // ones visible (one store). An id out of range is ignored.
+  void Add(unsigned bid);
+  void Publish();
+  // Unregisters it from the ring whose fd is ring_fd (-1: that ring is
+  // closed, which dropped it) and unmaps the entries.
+  void Release(int ring_fd);
+  bool active() const { return mem_ != nullptr; }
+  unsigned entries() const { return mask_ + 1; }
+
+ private:
+  void* mem_ = nullptr;
+  size_t mem_len_ = 0;
+  uint8_t* base_ = nullptr;
+  unsigned size_ = 0;
+  unsigned mask_ = 0;
+  uint16_t tail_ = 0;
+  uint16_t bgid_ = 0;
 };
 
 }  // namespace coio

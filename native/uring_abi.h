@@ -47,6 +47,15 @@
 #ifndef IOSQE_CQE_SKIP_SUCCESS
 #define IOSQE_CQE_SKIP_SUCCESS (1U << 6)
 #endif
+#ifndef IOSQE_BUFFER_SELECT
+#define IOSQE_BUFFER_SELECT (1U << 5)
+#endif
+#ifndef IORING_RECV_MULTISHOT
+#define IORING_RECV_MULTISHOT (1U << 1)
+#endif
+#ifndef IORING_CQE_F_BUFFER
+#define IORING_CQE_F_BUFFER (1U << 0)
+#endif
 
 namespace coio {
 
@@ -57,6 +66,31 @@ struct UringGeteventsArg {
   uint32_t sigmask_sz;
   uint32_t min_wait_usec;  // "pad" before Linux 6.12; 0 either way
   uint64_t ts;             // a struct __kernel_timespec*, or 0: no timeout
+};
+
+// Provided-buffer rings (5.19). The header has these as enumerators, which
+// #ifndef cannot test: our own constants, fixed by the kernel ABI.
+constexpr unsigned kRegisterPbufRing = 22;    // IORING_REGISTER_PBUF_RING
+constexpr unsigned kUnregisterPbufRing = 23;  // IORING_UNREGISTER_PBUF_RING
+constexpr unsigned kCqeBufferShift = 16;      // IORING_CQE_BUFFER_SHIFT: the buffer id in cqe->flags
+
+// struct io_uring_buf: one entry of a provided-buffer ring. The ring's tail
+// (a u16) overlays the resv field of entry 0, at byte offset 14.
+struct UringBuf {
+  uint64_t addr;
+  uint32_t len;
+  uint16_t bid;
+  uint16_t resv;
+};
+static_assert(sizeof(UringBuf) == 16, "struct io_uring_buf is 16 bytes");
+
+// struct io_uring_buf_reg: the argument of IORING_REGISTER_PBUF_RING.
+struct UringBufReg {
+  uint64_t ring_addr;
+  uint32_t ring_entries;
+  uint16_t bgid;
+  uint16_t flags;
+  uint64_t resv[3];
 };
 
 // struct __kernel_timespec: 64-bit seconds on every architecture.

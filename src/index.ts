@@ -66,7 +66,7 @@ export {
 export type { FileObj, SelectorKey } from './selectors.js';
 export { Socket, socketpair, SocketOption, AF_INET, AF_INET6, AF_UNIX, SOCK_STREAM, SOCK_DGRAM, SHUT_RD, SHUT_WR, SHUT_RDWR } from './socket.js';
 export type { AddressLike, SocketOptionName, InetAddress, SockAddress, UnixAddress } from './socket.js';
-export type { BackendName, UringProbe } from './native.js';
+export type { BackendName, RecvPath, UringProbe } from './native.js';
 
 // Networking: transports and protocols, servers, streams.
 export { NetworkEventLoop } from './network_events.js';

@@ -88,6 +88,18 @@ export interface NativePoller {
   submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg?: number): void;
   /** Cancel the operation in flight named token: it completes with -ECANCELED (or its own result, if it finished first). False if none is in flight. */
   cancelOp(token: number): boolean;
+  /**
+   * Provided buffers for OP_RECV_MULTI (io_uring): buffer i is
+   * pool[i * size, (i + 1) * size), count a power of two (at most 32768),
+   * all given to the kernel now. A completion with OP_BUFFER in its flags
+   * has its bytes at the start of buffer `flags >>> 16`, which stays the
+   * caller's until it writes the id into recycle (an Int32Array of at least
+   * count + 1: ids at [1..n], n at [0]); the next wait() gives those back to
+   * the kernel and sets recycle[0] to 0. pool and recycle stay referenced
+   * by the poller until close() has reaped every operation. Once per
+   * poller (EEXIST); EINVAL where the kernel has no provided-buffer rings.
+   */
+  setBufRing(pool: Uint8Array, count: number, size: number, recycle: Int32Array): void;
   /** How many completion operations are in flight (their buffers held). */
   readonly opsInFlight: number;
   /** Release the kernel object. Further calls throw an EBADF error. Idempotent. */
@@ -116,8 +128,12 @@ export const OP_SEND = 2;
 export const OP_ACCEPT = 3;
 export const OP_CLOSE = 4;
 export const OP_SHUTDOWN = 5;
-/** A completion's flag: more completions of the same operation follow (multishot accept). */
+/** Multishot recv into the provided buffers (setBufRing); buf is null. Ends with EOF (0), an error, -ECANCELED or -ENOBUFS (no buffer left). */
+export const OP_RECV_MULTI = 7;
+/** A completion's flag: more completions of the same operation follow (multishot accept and recv). */
 export const OP_MORE = 1;
+/** A completion's flag: its bytes are in provided buffer `flags >>> 16`. */
+export const OP_BUFFER = 2;
 
 /** Wakes a poller from another thread or from a signal handler. */
 export interface NativeWaker {
@@ -180,6 +196,9 @@ export interface NativeBuild {
   sendfile: boolean;
 }
 
+/** How the proactor transports receive (uringStatus().recv, the loop option `recv`). */
+export type RecvPath = 'multishot' | 'oneshot';
+
 /** What uringProbe() found: can this process make an io_uring, and if not, why. */
 export interface UringProbe {
   /** A ring could be set up here. */
@@ -192,6 +211,16 @@ export interface UringProbe {
   setupFlags: string[];
   /** The kernel's IORING_FEAT_* bits. */
   features: number;
+  /** Multishot recv into a provided-buffer ring works here (Linux 6.0): the proactor transports can receive that way. */
+  multishotRecv: boolean;
+  /**
+   * The receive path of the proactor transports of a loop made now without
+   * a `recv` option: 'multishot' (one multishot recv per connection into the
+   * loop's pool of buffers) where multishotRecv and the environment variable
+   * COIO_RECV is unset or 'multishot'; 'oneshot' (one recv at a time into the
+   * transport's own buffer) otherwise.
+   */
+  recv: RecvPath;
 }
 
 export interface NativeAddon {
@@ -205,7 +234,7 @@ export interface NativeAddon {
    * kernel.io_uring_disabled sysctl). `simulateErrno` pretends the setup
    * failed with that errno (to test the diagnostics).
    */
-  uringProbe(simulateErrno?: number): UringProbe;
+  uringProbe(simulateErrno?: number): Omit<UringProbe, 'recv'>;
   /** What this build compiled in. */
   build: NativeBuild;
   /**

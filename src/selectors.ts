@@ -11,7 +11,7 @@
 //   event loop's hot path, allocates nothing.
 
 import { native, POLL_ERROR, POLL_HUP, POLL_NVAL, POLL_READ, POLL_WRITE } from './native.js';
-import type { BackendName, NativePoller, UringProbe } from './native.js';
+import type { BackendName, NativePoller, RecvPath, UringProbe } from './native.js';
 
 /** Interest and readiness bit: the fd is readable (or at EOF, or in error). */
 export const EVENT_READ = 1;
@@ -136,6 +136,12 @@ export abstract class BaseSelector {
   /** @internal The operation named token had its last completion: its buffer may go. */
   _opFinished(token: number): void {
     this.opBufs[token] = null;
+  }
+
+  /** @internal Register the provided buffers of multishot recvs (see NativePoller.setBufRing). */
+  _setBufRing(pool: Uint8Array, count: number, size: number, recycle: Int32Array): void {
+    this.checkOpen();
+    this.poller.setBufRing(pool, count, size, recycle);
   }
 
   /** @internal Cancel the completion operation in flight named token (false if none). */
@@ -398,7 +404,7 @@ const SELECTOR_CLASSES: Record<BackendName, new () => BaseSelector> = {
 
 let available: BackendName[] | undefined;
 
-let uring: UringProbe | undefined;
+let uring: Omit<UringProbe, 'recv'> | undefined;
 
 /**
  * Whether io_uring is usable in this process, probed once: `available`, the
@@ -408,7 +414,21 @@ let uring: UringProbe | undefined;
  */
 export function uringStatus(): UringProbe {
   uring ??= native.uringProbe();
-  return { ...uring, setupFlags: uring.setupFlags.slice() };
+  return { ...uring, setupFlags: uring.setupFlags.slice(), recv: recvPath(undefined) };
+}
+
+/**
+ * @internal The receive path of a proactor loop: `wanted` (the loop option
+ * `recv`), else the environment variable COIO_RECV, else 'multishot';
+ * 'oneshot' where the kernel has no multishot recv.
+ * @throws RangeError for a value other than 'multishot' or 'oneshot'.
+ */
+export function recvPath(wanted: unknown): RecvPath {
+  const v = wanted ?? process.env.COIO_RECV;
+  if (v === 'oneshot') return 'oneshot';
+  if (v !== undefined && v !== '' && v !== 'multishot') throw new RangeError(`recv must be 'multishot' or 'oneshot', got ${String(v)}`);
+  uring ??= native.uringProbe();
+  return uring.multishotRecv ? 'multishot' : 'oneshot';
 }
 
 /**

@@ -27,8 +27,10 @@ import {
   WOULD_BLOCK,
   OP_ACCEPT,
   OP_CLOSE,
+  OP_BUFFER,
   OP_MORE,
   OP_RECV,
+  OP_RECV_MULTI,
   OP_SEND,
   type BackendName,
   type InetAddress,
@@ -745,6 +747,172 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     for (const fd of accepted) expect(fd).toBeGreaterThan(2);
     expect(p.cancelOp(2)).toBe(true);
     expect(completions(p, comp, 1).get(2)).toEqual([-E.ECANCELED!]);
+  });
+});
+
+// ---- io_uring: multishot recv into provided buffers -------------------------
+
+/** global.gc, exposed at run time when node was not started with --expose-gc. */
+const gc: (() => void) | null = ((): (() => void) | null => {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();
+
+describe.runIf(native.uringProbe().multishotRecv)('Poller(io_uring): multishot recv into provided buffers', () => {
+  const SIZE = 64;
+  function ring(count: number): { p: NativePoller; comp: Int32Array; pool: Buffer; recycle: Int32Array } {
+    const comp = new Int32Array(1 + 3 * 64);
+    const p = new native.Poller('io_uring', new Int32Array(128), comp);
+    openPollers.push(p);
+    const pool = Buffer.alloc(count * SIZE);
+    const recycle = new Int32Array(count + 1);
+    p.setBufRing(pool, count, SIZE, recycle);
+    return { p, comp, pool, recycle };
+  }
+
+  /** Waits for the next completions (at least one) of the operations; returns [token, result, flags] triples. */
+  function next(p: NativePoller, comp: Int32Array): Array<[number, number, number]> {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      if (Date.now() > deadline) throw new Error('no completion');
+      p.wait(100);
+      if (comp[0]! > 0) {
+        const out: Array<[number, number, number]> = [];
+        for (let i = 0; i < comp[0]!; i++) out.push([comp[1 + 3 * i]!, comp[2 + 3 * i]!, comp[3 + 3 * i]!]);
+        return out;
+      }
+    }
+  }
+
+  it('each read completes into a buffer the kernel picked, named in the flags; the recv stays armed; recycled buffers are used again', () => {
+    const { p, comp, pool, recycle } = ring(4);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 3);
+    const seen = new Set<number>();
+    for (let i = 0; i < 12; i++) {
+      const msg = text(`read ${i}`);
+      expect(native.send(b, msg, 0, msg.length)).toBe(msg.length);
+      const [[token, res, flags]] = next(p, comp) as [[number, number, number]];
+      expect(token).toBe(3);
+      expect(res).toBe(msg.length);
+      expect(flags & (OP_MORE | OP_BUFFER)).toBe(OP_MORE | OP_BUFFER);
+      const bid = flags >>> 16;
+      expect(bid).toBeLessThan(4);
+      expect(pool.subarray(bid * SIZE, bid * SIZE + res).toString()).toBe(`read ${i}`);
+      seen.add(bid);
+      // Given back with no call: the next wait hands it to the kernel.
+      recycle[1 + recycle[0]!] = bid;
+      recycle[0] = recycle[0]! + 1;
+    }
+    // 12 reads through 4 buffers: each was used again after it came back.
+    expect(seen.size).toBe(4);
+    expect(p.opsInFlight).toBe(1);
+    expect(p.cancelOp(3)).toBe(true);
+    expect(next(p, comp)).toEqual([[3, -E.ECANCELED!, 0]]);
+    expect(p.opsInFlight).toBe(0);
+  });
+
+  it('no buffer left: the recv ends with -ENOBUFS, the bytes stay in the socket; submitted again once buffers are back, it reads them', () => {
+    const { p, comp, pool, recycle } = ring(2);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 1);
+    const held: number[] = [];
+    for (const word of ['one', 'two']) {
+      native.send(b, text(word), 0, word.length);
+      const [[, res, flags]] = next(p, comp) as [[number, number, number]];
+      expect(res).toBe(word.length);
+      held.push(flags >>> 16);
+    }
+    native.send(b, text('three'), 0, 5);
+    // Both buffers are held: the multishot recv ends, no byte taken.
+    expect(next(p, comp)).toEqual([[1, -E.ENOBUFS!, 0]]);
+    expect(p.opsInFlight).toBe(0);
+    recycle[1] = held[0]!;
+    recycle[0] = 1;
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 2);
+    const [[token, res, flags]] = next(p, comp) as [[number, number, number]];
+    expect([token, res, flags & (OP_MORE | OP_BUFFER)]).toEqual([2, 5, OP_MORE | OP_BUFFER]);
+    expect(flags >>> 16).toBe(held[0]);
+    expect(recycle[0]).toBe(0);
+    expect(pool.subarray(held[0]! * SIZE, held[0]! * SIZE + 5).toString()).toBe('three');
+    p.cancelOp(2);
+    expect(next(p, comp)).toEqual([[2, -E.ECANCELED!, 0]]);
+  });
+
+  it('EOF ends the recv with 0; a submit before setBufRing, a bad pool, a second setBufRing are refused', () => {
+    const { p, comp } = ring(2);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 1);
+    native.shutdown(b, native.SHUT_WR);
+    expect(next(p, comp)).toEqual([[1, 0, 0]]);
+    expectErrno(() => p.setBufRing(Buffer.alloc(128), 2, 64, new Int32Array(3)), 'EEXIST');
+    expect(() => p.submit(OP_RECV_MULTI, a, Buffer.alloc(4), 0, 4, 2)).toThrow(TypeError);
+    expect(() => p.submit(6, a, null, 0, 0, 2)).toThrow(RangeError);
+
+    const comp2 = new Int32Array(4);
+    const q = new native.Poller('io_uring', new Int32Array(2), comp2);
+    openPollers.push(q);
+    expectErrno(() => q.submit(OP_RECV_MULTI, a, null, 0, 0, 1), 'ENOBUFS');
+    expect(q.opsInFlight).toBe(0);
+    expect(() => q.setBufRing(Buffer.alloc(3 * 64), 3, 64, new Int32Array(4))).toThrow(/power of two/);
+    expect(() => q.setBufRing(Buffer.alloc(64), 2, 64, new Int32Array(3))).toThrow(RangeError);
+    expect(() => q.setBufRing(Buffer.alloc(128), 2, 64, new Int32Array(2))).toThrow(TypeError);
+    expect(() => q.setBufRing(new Int32Array(32) as unknown as Uint8Array, 2, 64, new Int32Array(3))).toThrow(TypeError);
+    q.setBufRing(Buffer.alloc(128), 2, 64, new Int32Array(3));
+  });
+
+  it('close with multishot recvs in flight: cancelled and reaped before it returns; nothing reads the sockets after', () => {
+    const { p } = ring(4);
+    const pairs = [0, 1, 2].map(() => track(native.socketpair(AF_UNIX, SOCK_STREAM)));
+    pairs.forEach(([a], i) => p.submit(OP_RECV_MULTI, a!, null, 0, 0, i));
+    p.wait(0);
+    expect(p.opsInFlight).toBe(3);
+    p.close();
+    expect(p.opsInFlight).toBe(0);
+    for (const [a, b] of pairs) {
+      expect(native.send(b!, text('late'), 0, 4)).toBe(4);
+      expect(native.recv(a!, Buffer.alloc(8), 0, 8)).toBe(4);
+    }
+  });
+
+  it.runIf(gc !== null)('the pool is not collected while the ring may write into it, only after close()', async () => {
+    // The poller holds the one strong reference to the pool (and to the
+    // recycle array) until close() has reaped every operation: dropped by
+    // JS, the pool must survive collection while a recv is in flight.
+    const comp = new Int32Array(1 + 3 * 8);
+    const p = new native.Poller('io_uring', new Int32Array(8), comp);
+    openPollers.push(p);
+    let collected = 0;
+    const registry = new FinalizationRegistry(() => collected++);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    ((): void => {
+      const pool = new Uint8Array(4 * 1024 * 1024);
+      registry.register(pool.buffer, 'pool');
+      p.setBufRing(pool, 64, 64 * 1024, new Int32Array(65));
+    })();
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 1);
+    p.wait(0);
+    for (let i = 0; i < 5; i++) {
+      gc!();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(collected).toBe(0);
+    // The kernel writes into it still (under ASan a freed pool would show).
+    native.send(b, text('still here'), 0, 10);
+    const deadline = Date.now() + 5000;
+    while (comp[0] === 0 && Date.now() < deadline) p.wait(100);
+    expect([comp[1], comp[2], comp[3]! & OP_BUFFER]).toEqual([1, 10, OP_BUFFER]);
+    p.close();
+    for (let i = 0; i < 100 && collected === 0; i++) {
+      gc!();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(collected).toBe(1);
   });
 });
 

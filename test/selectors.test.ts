@@ -76,6 +76,23 @@ describe('io_uring probe and COIO_BACKEND', () => {
     }
   });
 
+  it('uringStatus().recv: the proactor transports\' receive path, multishot where the kernel has it unless COIO_RECV says oneshot', () => {
+    try {
+      const status = uringStatus();
+      expect(typeof status.multishotRecv).toBe('boolean');
+      expect(status.recv).toBe(status.multishotRecv ? 'multishot' : 'oneshot');
+      process.env.COIO_RECV = 'oneshot';
+      expect(uringStatus().recv).toBe('oneshot');
+      process.env.COIO_RECV = 'multishot';
+      expect(uringStatus().recv).toBe(status.multishotRecv ? 'multishot' : 'oneshot');
+      process.env.COIO_RECV = 'sometimes';
+      expect(() => uringStatus()).toThrow(/recv must be 'multishot' or 'oneshot', got sometimes/);
+      expect(native.uringProbe(native.errno.ENOSYS!).multishotRecv).toBe(false);
+    } finally {
+      delete process.env.COIO_RECV;
+    }
+  });
+
   it.runIf(osBackend === 'epoll')('names the cause of a refused ring: seccomp, the sysctl, an old kernel', () => {
     const E = native.errno;
     expect(native.uringProbe(E.ENOSYS!)).toMatchObject({ available: false, errno: E.ENOSYS, setupFlags: [] });
