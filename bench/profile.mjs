@@ -76,6 +76,9 @@ const HELP = `usage: node bench/profile.mjs [options]
   --freq HZ          perf record sampling frequency (default 4999)
   --out DIR          where the stacks and the JSON go (default bench/build/profile)
   --top N            also list the N hottest symbols per server (default 0)
+  --add NAME=FILE[,ARG...]   one more node server (repeatable), e.g. the same
+                     server file in a patched copy of the tree, for a before/after
+                     in one run: --add patched=/tmp/tree/bench/servers/coio_protocol.mjs,--backend,io_uring
 `;
 
 const TRACEPOINTS = [
@@ -96,16 +99,23 @@ function options() {
       servers: { type: 'string' }, size: { type: 'string' }, conns: { type: 'string' },
       duration: { type: 'string' }, repeats: { type: 'string' }, 'no-perf': { type: 'boolean' },
       'no-record': { type: 'boolean' }, freq: { type: 'string' }, out: { type: 'string' },
-      top: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      top: { type: 'string' }, help: { type: 'boolean', short: 'h' }, add: { type: 'string', multiple: true },
     },
   });
   if (values.help) {
     process.stdout.write(HELP);
     process.exit(0);
   }
+  const added = [];
+  for (const a of values.add ?? []) {
+    const m = /^([\w.-]+)=(.+)$/.exec(a);
+    if (!m) throw new Error(`--add NAME=FILE[,ARG...], got ${a}`);
+    SERVERS[m[1]] = ['node', ...m[2].split(',')];
+    added.push(m[1]);
+  }
   const size = values.size ?? '1k';
   const o = {
-    servers: (values.servers ?? 'coio-protocol,coio-protocol-proactor').split(',').map((s) => s.trim()).filter(Boolean),
+    servers: [...(values.servers ?? 'coio-protocol,coio-protocol-proactor').split(',').map((s) => s.trim()).filter(Boolean), ...added],
     size: Math.round(parseFloat(size) * (/k$/i.test(size) ? 1024 : 1)),
     conns: Number(values.conns ?? 10),
     duration: Number(values.duration ?? 3),

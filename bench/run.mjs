@@ -280,7 +280,9 @@ export const REGISTRY = [
   coioServer('coio-protocol-proactor', 'coio_protocol.mjs', ['--backend', 'io_uring', '--proactor'], { label: 'coio protocol (borrowed view), io_uring proactor', memory: true }),
   coioServer('coio-buffered-proactor', 'coio_protocol.mjs', ['--buffered', '--backend', 'io_uring', '--proactor'], { label: 'coio BufferedProtocol, io_uring proactor' }),
   coioServer('coio-streams-proactor', 'coio_streams.mjs', ['--backend', 'io_uring', '--proactor'], { label: 'coio streams, io_uring proactor' }),
-  coioServer('coio-sock-uring', 'coio_sock.mjs', ['--backend', 'io_uring'], { label: 'coio sock* coroutines, io_uring' }),
+  // sock* waits for readiness on every backend (a poll in the ring on io_uring,
+  // whichever transports the loop makes): there is no proactor variant of it.
+  coioServer('coio-sock-uring', 'coio_sock.mjs', ['--backend', 'io_uring'], { label: 'coio sock* coroutines, io_uring (readiness)' }),
   coioServer('coio-http', 'coio_http.mjs', [], { label: 'coio examples/http_server.mjs', main: false, http: true }),
   // TLS (section "tls"): the same servers given --cert/--key.
   coioServer('coio-tls-protocol', 'coio_protocol.mjs', [], {
