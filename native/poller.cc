@@ -2,7 +2,9 @@
 // backend shares: argument checks, the fd registry (EEXIST / ENOENT are
 // answered here, identically for all backends), the closed state, the
 // deadline with its EINTR retry, and the factory that picks by name.
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include <cerrno>
@@ -10,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -76,6 +79,9 @@ int64_t TimeoutMsToNs(double ms) {
 // Operation tokens are indexes into a table: at most this many ops in flight
 // (the loop reuses freed tokens, so it never comes near).
 constexpr int64_t kMaxToken = (1 << 20) - 1;
+// Chunks per vectored send: more wait for the next one (the kernel's own
+// limit, UIO_MAXIOV, is 1024).
+constexpr uint32_t kMaxIov = 64;
 constexpr uint8_t kRegistered = 0x80;
 
 class Poller : public Napi::ObjectWrap<Poller> {
@@ -89,6 +95,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
                            InstanceMethod<&Poller::Wait>("wait"),
                            InstanceMethod<&Poller::Flush>("flush"),
                            InstanceMethod<&Poller::Submit>("submit"),
+                           InstanceMethod<&Poller::SubmitSendv>("submitSendv"),
                            InstanceMethod<&Poller::CancelOp>("cancelOp"),
                            InstanceMethod<&Poller::SetBufRing>("setBufRing"),
                            InstanceAccessor<&Poller::GetOpsInFlight>("opsInFlight"),
@@ -288,18 +295,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (comp_ == nullptr) {
       throw Napi::Error::New(env, "Poller.submit: this poller was made without a completions array");
     }
-    if (token < ops_.size() && ops_[token] != nullptr) ThrowErrno(env, EEXIST, "io_uring_enter");
-    try {
-      if (token >= ops_.size()) ops_.resize(token + 1, nullptr);
-    } catch (const std::bad_alloc&) {
-      ThrowErrno(env, ENOMEM, "io_uring_enter");
-    }
-    napi_ref ref = OpInFlight();
-    if (has_buf && keep_ref_.IsEmpty() && napi_create_reference(env, info[2], 1, &ref) != napi_ok) {
-      throw Napi::Error::New(env, "Poller.submit: could not reference the buffer");
-    }
-    ops_[token] = ref;
-    ++ops_count_;
+    BeginOp(env, token, has_buf ? static_cast<napi_value>(info[2]) : nullptr);
     OpRequest req{op, fd, range.data, static_cast<uint32_t>(range.length), token, arg};
     int err = backend_->Submit(req);
     if (err != 0) {
@@ -307,6 +303,100 @@ class Poller : public Napi::ObjectWrap<Poller> {
       ThrowErrno(env, err, backend_->WaitSyscall());
     }
     return env.Undefined();
+  }
+
+  // submitSendv(fd, chunks, count, offset, token): one sendmsg of
+  // chunks[0 .. count) (Uint8Arrays, the first from offset), a vectored
+  // send: what several queued writes are sent by, without merging them into
+  // one buffer first. At most kMaxIov chunks. The chunks stay alive until
+  // the completion as for submit(): the poller references a copy of the
+  // list, or, made with a keep array, the caller holds keep[token] = a list
+  // it does not change meanwhile.
+  Napi::Value SubmitSendv(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const char* fn = "Poller.submitSendv";
+    int fd = ArgFd(info, 0, fn);
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "Poller.submitSendv: chunks must be an Array of Uint8Arrays");
+    Napi::Array chunks = info[1].As<Napi::Array>();
+    uint32_t count = static_cast<uint32_t>(ArgInteger(info, 2, fn, "count", 1, kMaxIov));
+    if (count > chunks.Length()) {
+      throw Napi::RangeError::New(env, "Poller.submitSendv: count is beyond the chunks' length");
+    }
+    int64_t offset = ArgInteger(info, 3, fn, "offset", 0, INT32_MAX);
+    uint32_t token = static_cast<uint32_t>(ArgInteger(info, 4, fn, "token", 0, kMaxToken));
+    EnsureOpen(env, "submitSendv");
+    if (comp_ == nullptr) {
+      throw Napi::Error::New(env, "Poller.submitSendv: this poller was made without a completions array");
+    }
+    MsgSlot* slot = MsgSlotOf(env, token);
+    for (uint32_t i = 0; i < count; ++i) {
+      napi_value chunk;
+      napi_typedarray_type type;
+      size_t length;
+      void* data;
+      if (napi_get_element(env, chunks, i, &chunk) != napi_ok ||
+          napi_get_typedarray_info(env, chunk, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+          type != napi_uint8_array) {
+        throw Napi::TypeError::New(env, "Poller.submitSendv: chunks must be an Array of Uint8Arrays");
+      }
+      size_t skip = i == 0 ? static_cast<size_t>(offset) : 0;
+      if (skip > length) throw Napi::RangeError::New(env, "Poller.submitSendv: offset is beyond the first chunk");
+      slot->iov[i].iov_base = static_cast<uint8_t*>(data) + skip;
+      slot->iov[i].iov_len = length - skip;
+    }
+    slot->hdr = msghdr{};
+    slot->hdr.msg_iov = slot->iov;
+    slot->hdr.msg_iovlen = count;
+    napi_value held = chunks;
+    if (keep_ref_.IsEmpty()) {
+      // The caller may change its list once we return: reference a copy.
+      Napi::Array copy = Napi::Array::New(env, count);
+      for (uint32_t i = 0; i < count; ++i) copy.Set(i, chunks.Get(i));
+      held = copy;
+    }
+    BeginOp(env, token, held);
+    OpRequest req{kOpSendmsg, fd, &slot->hdr, 0, token, 0};
+    int err = backend_->Submit(req);
+    if (err != 0) {
+      ReleaseOp(token);
+      ThrowErrno(env, err, backend_->WaitSyscall());
+    }
+    return env.Undefined();
+  }
+
+  // Marks token in flight, with a reference to held (its buffer or list)
+  // unless the caller keeps it (keep array) or there is none (null).
+  // EEXIST if token names an operation in flight.
+  void BeginOp(Napi::Env env, uint32_t token, napi_value held) {
+    if (token < ops_.size() && ops_[token] != nullptr) ThrowErrno(env, EEXIST, "io_uring_enter");
+    try {
+      if (token >= ops_.size()) ops_.resize(token + 1, nullptr);
+    } catch (const std::bad_alloc&) {
+      ThrowErrno(env, ENOMEM, "io_uring_enter");
+    }
+    napi_ref ref = OpInFlight();
+    if (held != nullptr && keep_ref_.IsEmpty() && napi_create_reference(env, held, 1, &ref) != napi_ok) {
+      throw Napi::Error::New(env, "Poller.submit: could not reference the buffer");
+    }
+    ops_[token] = ref;
+    ++ops_count_;
+  }
+
+  // The msghdr and iovecs of a vectored send named token: made on first use
+  // and kept for the token's later sends (tokens are reused).
+  struct MsgSlot {
+    msghdr hdr;
+    iovec iov[kMaxIov];
+  };
+  MsgSlot* MsgSlotOf(Napi::Env env, uint32_t token) {
+    if (token < ops_.size() && ops_[token] != nullptr) ThrowErrno(env, EEXIST, "io_uring_enter");
+    try {
+      if (token >= msgs_.size()) msgs_.resize(token + 1);
+      if (!msgs_[token]) msgs_[token].reset(new MsgSlot());
+    } catch (const std::bad_alloc&) {
+      ThrowErrno(env, ENOMEM, "io_uring_enter");
+    }
+    return msgs_[token].get();
   }
 
   // cancelOp(token): ask the kernel to cancel the operation in flight; it
@@ -515,6 +605,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
   // a buffer or whose buffer the keep array holds.
   std::vector<napi_ref> ops_;
   size_t ops_count_ = 0;
+  std::vector<std::unique_ptr<MsgSlot>> msgs_;  // by token, for submitSendv
   Napi::ObjectReference keep_ref_;
   static napi_ref OpInFlight() { return reinterpret_cast<napi_ref>(&kOpMarker); }
   static inline char kOpMarker = 0;

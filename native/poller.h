@@ -54,6 +54,7 @@ enum OpCode : int {
   // ring (SetBufRing): a completion per read, each naming its buffer, until
   // EOF, an error, a cancel or -ENOBUFS (no buffer left) ends it.
   kOpRecvMulti = 7,
+  kOpSendmsg = 8,   // sendmsg(fd, data: a msghdr the caller keeps until completion, MSG_NOSIGNAL)
 };
 constexpr int kOpMore = 1;  // completion flag: more completions of this operation follow
 // Completion flag: the bytes are in a provided buffer, whose id is in the

@@ -184,6 +184,14 @@ class UringBackend final : public PollerBackend {
         sqe->len = req.length;
         sqe->msg_flags = MSG_NOSIGNAL;
         break;
+      case kOpSendmsg:
+        // The kernel reads the msghdr and its iovecs when it prepares the
+        // operation; the poller keeps them until the completion anyway.
+        sqe->opcode = IORING_OP_SENDMSG;
+        sqe->addr = reinterpret_cast<uint64_t>(req.data);
+        sqe->len = 1;
+        sqe->msg_flags = MSG_NOSIGNAL;
+        break;
       case kOpAccept:
         sqe->opcode = IORING_OP_ACCEPT;
         sqe->ioprio = IORING_ACCEPT_MULTISHOT;

@@ -86,6 +86,14 @@ export interface NativePoller {
    * Other backends: ENOTSUP.
    */
   submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg?: number): void;
+  /**
+   * A vectored send (io_uring's sendmsg): chunks[0 .. count) in one
+   * operation, the first from offset; count at most SENDV_MAX. Named by
+   * token as submit() is; the chunks stay alive until its completion (the
+   * poller references a copy of the list, or the caller holds
+   * keep[token] = a list it leaves unchanged meanwhile).
+   */
+  submitSendv(fd: number, chunks: readonly Uint8Array[], count: number, offset: number, token: number): void;
   /** Cancel the operation in flight named token: it completes with -ECANCELED (or its own result, if it finished first). False if none is in flight. */
   cancelOp(token: number): boolean;
   /**
@@ -119,7 +127,7 @@ export interface NativePollerConstructor {
    * before submit() until the operation's last completion, and the poller makes no reference
    * per operation (the array itself is held until close() has cancelled and reaped them all).
    */
-  new (backend: BackendName, events: Int32Array, completions?: Int32Array, keep?: Array<Uint8Array | null>): NativePoller;
+  new (backend: BackendName, events: Int32Array, completions?: Int32Array, keep?: Array<Uint8Array | readonly Uint8Array[] | null>): NativePoller;
 }
 
 /** Completion operations of Poller.submit (io_uring). */
@@ -134,6 +142,8 @@ export const OP_RECV_MULTI = 7;
 export const OP_MORE = 1;
 /** A completion's flag: its bytes are in provided buffer `flags >>> 16`. */
 export const OP_BUFFER = 2;
+/** Chunks per vectored send (NativePoller.submitSendv). */
+export const SENDV_MAX = 64;
 
 /** Wakes a poller from another thread or from a signal handler. */
 export interface NativeWaker {

@@ -19,7 +19,8 @@
 // - pauseReading cancels the recv in flight; if it had completed already,
 //   its bytes are parked until resumeReading hands them over (no byte is
 //   lost: a cancelled recv either took nothing or completes with its data).
-// - Writing: one send in flight. write() queues the bytes (the WriteBuffer
+// - Writing: one send in flight (a vectored send when several large writes
+//   are queued: submitSend). write() queues the bytes (the WriteBuffer
 //   holds every byte not yet acknowledged, the in-flight ones first, so
 //   getWriteBufferSize() and the high / low water marks count them) and
 //   submits a send when none is in flight; the send's completion consumes
@@ -37,7 +38,7 @@
 
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
-import { native, OP_RECV, OP_SEND, OP_SHUTDOWN } from './native.js';
+import { native, OP_RECV, OP_SEND, OP_SHUTDOWN, SENDV_MAX } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
 import type { BaseSelectorEventLoop, OpTarget } from './selector_events.js';
 import { SHUT_WR } from './socket.js';
@@ -56,8 +57,12 @@ import { COPY_LIMIT, WriteBuffer } from './write_buffer.js';
  * recv is in flight, idle or not.
  */
 export const RECV_SIZE = 64 * 1024;
-/** Queued chunks are merged into one send up to this size (no vectored send operation yet). */
-const MERGE_LIMIT = 256 * 1024;
+/**
+ * Queued writes totalling at most this are merged into one buffer and sent
+ * with a plain send; more go as one vectored send (up to SENDV_MAX chunks)
+ * from the writers' own buffers.
+ */
+const MERGE_LIMIT = 16 * 1024;
 
 // The kinds of operation a transport submits (its _opDone argument).
 const K_RECV = 1;
@@ -308,27 +313,44 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
 
   private submitSend(wb: WriteBuffer): void {
     const chunks = wb.chunks;
-    if (chunks.length > 1 && chunks[0]!.length - wb.offset < MERGE_LIMIT) {
-      // Several small writes: one send of them all (up to MERGE_LIMIT).
+    const first = chunks[0]!;
+    const firstLen = first.length - wb.offset;
+    if (chunks.length > 1) {
+      // Several writes queued: small ones are merged into one buffer (a
+      // copy of a few KiB costs less than a vectored send's per-chunk
+      // work), anything larger goes as one vectored send, copying nothing.
       let count = 1;
-      let total = chunks[0]!.length - wb.offset;
-      while (count < chunks.length && total + chunks[count]!.length <= MERGE_LIMIT) total += chunks[count++]!.length;
+      let total = firstLen;
+      while (count < chunks.length && count < SENDV_MAX && total <= MERGE_LIMIT) total += chunks[count++]!.length;
       if (count > 1) {
-        const merged = Buffer.allocUnsafe(total);
-        let at = chunks[0]!.length - wb.offset;
-        merged.set(wb.offset === 0 ? chunks[0]! : chunks[0]!.subarray(wb.offset), 0);
-        for (let i = 1; i < count; i++) {
-          merged.set(chunks[i]!, at);
-          at += chunks[i]!.length;
+        if (total <= MERGE_LIMIT) {
+          const merged = Buffer.allocUnsafe(total);
+          let at = firstLen;
+          merged.set(wb.offset === 0 ? first : first.subarray(wb.offset), 0);
+          for (let i = 1; i < count; i++) {
+            merged.set(chunks[i]!, at);
+            at += chunks[i]!.length;
+          }
+          chunks.splice(0, count, merged);
+          wb.offset = 0;
+        } else {
+          while (count < chunks.length && count < SENDV_MAX) total += chunks[count++]!.length;
+          this.sendLen = total;
+          try {
+            // A list of its own: the write buffer's changes as sends complete.
+            this.sendToken = this.loop._submitSendv(this.fd, chunks.slice(0, count), count, wb.offset, this, K_SEND);
+          } catch (err) {
+            wb.clear();
+            this.fatalError(err, 'Fatal write error on socket transport');
+          }
+          return;
         }
-        chunks.splice(0, count, merged);
-        wb.offset = 0;
       }
     }
-    const first = chunks[0]!;
-    this.sendLen = first.length - wb.offset;
+    const head = chunks[0]!;
+    this.sendLen = head.length - wb.offset;
     try {
-      this.sendToken = this.loop._submitOp(OP_SEND, this.fd, first, wb.offset, this.sendLen, this, K_SEND);
+      this.sendToken = this.loop._submitOp(OP_SEND, this.fd, head, wb.offset, this.sendLen, this, K_SEND);
     } catch (err) {
       wb.clear();
       this.fatalError(err, 'Fatal write error on socket transport');

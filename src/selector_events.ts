@@ -107,14 +107,39 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
    * @throws as NativePoller.submit (a full ring: the errno of io_uring_enter).
    */
   _submitOp(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, target: OpTarget, kind: number, arg = 0): number {
-    const free = this._freeTokens;
-    const token = free.length > 0 ? free.pop()! : this._opTargets.length;
+    const token = this._takeToken();
     try {
       this._selector._submit(op, fd, buf, offset, length, token, arg);
     } catch (err) {
-      if (token < this._opTargets.length) free.push(token);
+      this._returnToken(token);
       throw err;
     }
+    return this._trackOp(token, target, kind);
+  }
+
+  /** @internal _submitOp for a vectored send (NativePoller.submitSendv): chunks is the operation's own list, left unchanged until its completion. */
+  _submitSendv(fd: number, chunks: readonly Uint8Array[], count: number, offset: number, target: OpTarget, kind: number): number {
+    const token = this._takeToken();
+    try {
+      this._selector._submitSendv(fd, chunks, count, offset, token);
+    } catch (err) {
+      this._returnToken(token);
+      throw err;
+    }
+    return this._trackOp(token, target, kind);
+  }
+
+  private _takeToken(): number {
+    const free = this._freeTokens;
+    return free.length > 0 ? free.pop()! : this._opTargets.length;
+  }
+
+  /** A token taken for a submission that failed: free again unless it was a new one (never stored). */
+  private _returnToken(token: number): void {
+    if (token < this._opTargets.length) this._freeTokens.push(token);
+  }
+
+  private _trackOp(token: number, target: OpTarget, kind: number): number {
     this._opTargets[token] = target;
     this._opKinds[token] = kind;
     this._opsInFlight++;

@@ -106,7 +106,7 @@ export abstract class BaseSelector {
    * per operation, and as safe: the poller holds this array until it has
    * cancelled and reaped every operation.
    */
-  private readonly opBufs: Array<Uint8Array | null> = [];
+  private readonly opBufs: Array<Uint8Array | readonly Uint8Array[] | null> = [];
 
   protected constructor(backend: BackendName, completions = false) {
     this._completions = completions ? new Int32Array(1 + 3 * MAX_COMPLETIONS) : null;
@@ -129,6 +129,24 @@ export abstract class BaseSelector {
       this.poller.submit(op, fd, buf, offset, length, token, arg);
     } catch (err) {
       if (buf !== null) bufs[token] = null;
+      throw err;
+    }
+  }
+
+  /**
+   * @internal Queue a vectored send of chunks[0 .. count) (the first from
+   * offset; see NativePoller.submitSendv). chunks must not change until the
+   * completion: pass a list of its own.
+   */
+  _submitSendv(fd: number, chunks: readonly Uint8Array[], count: number, offset: number, token: number): void {
+    this.checkOpen();
+    const bufs = this.opBufs;
+    while (bufs.length < token) bufs.push(null);
+    bufs[token] = chunks;
+    try {
+      this.poller.submitSendv(fd, chunks, count, offset, token);
+    } catch (err) {
+      bufs[token] = null;
       throw err;
     }
   }

@@ -633,6 +633,32 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     expect(bufRef!.deref() === undefined).toBe(true);
   });
 
+  it('submitSendv: one vectored send of several chunks, the first from an offset; bad arguments refused', () => {
+    const { p, comp } = ring();
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const chunks = [text('xxhello'), text(', '), text('world')];
+    p.submitSendv(a, chunks, 3, 2, 4);
+    // The poller holds its own copy of the list: the caller may change it.
+    chunks.length = 0;
+    expect(p.opsInFlight).toBe(1);
+    expect(completions(p, comp, 1).get(4)).toEqual([12]);
+    const got = Buffer.alloc(32);
+    expect(native.recv(b, got, 0, 32)).toBe(12);
+    expect(got.subarray(0, 12).toString()).toBe('hello, world');
+    const two = [text('ab'), text('cd')];
+    expect(() => p.submitSendv(a, 'ab' as never, 1, 0, 1)).toThrow(TypeError);
+    expect(() => p.submitSendv(a, [text('a'), 'b' as never], 2, 0, 1)).toThrow(/Array of Uint8Arrays/);
+    expect(() => p.submitSendv(a, two, 3, 0, 1)).toThrow(RangeError);
+    expect(() => p.submitSendv(a, two, 0, 0, 1)).toThrow(RangeError);
+    expect(() => p.submitSendv(a, two, 65, 0, 1)).toThrow(RangeError);
+    expect(() => p.submitSendv(a, two, 2, 3, 1)).toThrow(/offset is beyond the first chunk/);
+    expect(p.opsInFlight).toBe(0);
+    p.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 9);
+    expectErrno(() => p.submitSendv(a, two, 2, 0, 9), 'EEXIST');
+    expect(p.cancelOp(9)).toBe(true);
+    expect(completions(p, comp, 1).get(9)).toEqual([-E.ECANCELED!]);
+  });
+
   it('cancel with a send in flight: no byte is sent twice or lost', () => {
     const { p, comp } = ring();
     const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
