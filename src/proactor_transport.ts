@@ -9,16 +9,25 @@
 // poll step, the same io_uring_enter that submitted the transport's other
 // operations and waited. No recv / send syscall of ours, no readiness event.
 //
-// - Reading: one recv in flight, into a buffer the transport owns
-//   (RECV_SIZE bytes), or, for a BufferedProtocol, into the buffer its
-//   getBuffer() gave. The completion schedules the transport's read
-//   callback (a Handle made once, pushed on the ready queue: nothing is
-//   allocated per completion), which hands the bytes over (a borrowed view
-//   with borrowsData, a copy otherwise, bufferUpdated(n) for a
-//   BufferedProtocol) and then submits the next recv.
-// - pauseReading cancels the recv in flight; if it had completed already,
-//   its bytes are parked until resumeReading hands them over (no byte is
-//   lost: a cancelled recv either took nothing or completes with its data).
+// - Reading, the multishot path (where the kernel has it: Linux 6.0; the
+//   loop option `recv`, COIO_RECV): one multishot recv per connection into
+//   the loop's pool of buffers (recv_pool.ts), which the kernel picks from
+//   when data comes, so an idle connection holds no buffer and a reading one
+//   submits nothing per read. Each completion names its buffer; the read
+//   callback (a Handle made once, pushed on the ready queue) hands the bytes
+//   over (a borrowed view with borrowsData, a copy otherwise, getBuffer /
+//   bufferUpdated for a BufferedProtocol) and gives the buffer back to the
+//   pool at once, unless the view was written back (an echo): that buffer
+//   is lent to the send and goes back when the write buffer has drained.
+//   A recv that ends without EOF (the pool was empty: -ENOBUFS; cancelled)
+//   is armed again, once a buffer is back if the pool was empty.
+// - Reading, the one-shot path: one recv in flight, into a buffer the
+//   transport owns (RECV_SIZE bytes); its completion schedules the read
+//   callback, which hands the bytes over as above and submits the next recv.
+// - pauseReading cancels the recv in flight; what completed before the
+//   cancel took effect is parked, in order, until resumeReading hands it
+//   over (no byte is lost: a cancelled recv either took nothing or
+//   completes with its data).
 // - Writing: one send in flight (a vectored send when several large writes
 //   are queued: submitSend). write() queues the bytes (the WriteBuffer
 //   holds every byte not yet acknowledged, the in-flight ones first, so
@@ -29,17 +38,19 @@
 //   reuse a small buffer at once, as with the selector transport) and large
 //   ones are kept by reference (WriteBuffer's rule). A protocol with
 //   borrowsData that writes back the view it was given (an echo) is not
-//   copied: that receive buffer is lent to the send, and the next recv goes
-//   into a second one.
+//   copied: that receive buffer is lent to the send (one at a time), and the
+//   next recv goes into another one.
 // - writeEof: a shutdown(SHUT_WR) operation once everything is sent.
 // - close: the recv in flight is cancelled (the kernel holds the socket open
-//   while an operation on it is in flight), buffered data is sent, then
-//   connectionLost; abort cancels both and drops the data.
+//   while an operation on it is in flight) and parked buffers go back to the
+//   pool, buffered data is sent, then connectionLost; abort cancels both and
+//   drops the data.
 
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
-import { native, OP_RECV, OP_SEND, OP_SHUTDOWN, SENDV_MAX } from './native.js';
+import { native, OP_BUFFER, OP_MORE, OP_RECV, OP_RECV_MULTI, OP_SEND, OP_SHUTDOWN, SENDV_MAX } from './native.js';
 import type { BaseProtocol, Protocol } from './protocols.js';
+import type { PoolWaiter, RecvPool } from './recv_pool.js';
 import type { BaseSelectorEventLoop, OpTarget } from './selector_events.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
@@ -74,8 +85,25 @@ const SEND_DONE = -2;
 
 const ECANCELED = native.errno.ECANCELED ?? 125;
 const ENOTCONN = native.errno.ENOTCONN ?? 107;
+const ENOBUFS = native.errno.ENOBUFS ?? 105;
 
-export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorEventLoop> implements OpTarget {
+export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorEventLoop> implements OpTarget, PoolWaiter {
+  /** The loop's pool on the multishot path; null on the one-shot path. */
+  private readonly pool: RecvPool | null;
+  /**
+   * Multishot completions not yet handed over, in order: (result, flags)
+   * pairs. While reading is paused their bytes are copied out of the pool
+   * (flags without OP_BUFFER, the copy in parkedCopies), so that paused
+   * connections hold no pool buffer, however many there are.
+   */
+  private readonly parked: number[] = [];
+  private readonly parkedCopies: Buffer[] = [];
+  /** The read Handle is on the ready queue. */
+  private readQueued = false;
+  /** The pool buffer whose view dataReceived has now (writing it back lends it), or -1. */
+  private deliveringBid = -1;
+  /** The pool buffer lent to the send, or -1. */
+  private lentBid = -1;
   /** The buffer of the transport's recvs; a second one while the first is lent to a send. */
   private recvBuf: Buffer | null = null;
   private spareBuf: Buffer | null = null;
@@ -109,6 +137,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     this.readHandle = new Handle(ProactorSocketTransport.readCb, [this], loop);
     this.writeHandle = new Handle(ProactorSocketTransport.writeCb, [this], loop);
     this.shutdownHandle = new Handle(ProactorSocketTransport.shutdownCb, [this], loop);
+    this.pool = loop._recvPool();
     owner?.attach(this);
     loop.callSoon(ProactorSocketTransport.startCb, this);
     loop._attachTransport(sock, this);
@@ -121,12 +150,14 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   private static readonly connectionLostCb = (t: ProactorSocketTransport, exc: Error | null): void => t.callConnectionLost(exc);
 
   protected startReading(): void {
-    this.submitRecv();
+    if (this.pool !== null) this.armRecv();
+    else this.submitRecv();
   }
 
   /** @internal A completion of one of this transport's operations (called by the loop's poll step). */
-  _opDone(kind: number, result: number): void {
+  _opDone(kind: number, result: number, flags: number): void {
     if (kind === K_RECV) {
+      if (this.pool !== null) return this.recvMultiDone(result, flags);
       this.recvToken = -1;
       if (this.closing) return; // cancelled by close / abort, or data after close: dropped
       this.recvResult = result;
@@ -148,6 +179,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       this.sendToken = SEND_DONE;
       this.sendResult = result;
       if (this.connLost === 0) this.loop._ready.push(this.writeHandle);
+      else this.releaseLent(); // aborted: the send no longer reads the lent buffer
     } else {
       this.shutdownToken = -1;
       this.shutdownResult = result;
@@ -155,7 +187,122 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     }
   }
 
-  // ---- reading -------------------------------------------------------
+  // ---- reading: the multishot path ------------------------------------
+
+  /** Arms the multishot recv, unless one is in flight; waits for a buffer first if the pool is empty. */
+  private armRecv(): void {
+    if (this.recvToken !== -1 || this.closing || !this.reading) return;
+    const pool = this.pool!;
+    if (pool.exhausted()) return pool.starve(this);
+    try {
+      this.recvToken = this.loop._submitOp(OP_RECV_MULTI, this.fd, null, 0, 0, this, K_RECV);
+    } catch (err) {
+      this.fatalError(err, 'Fatal read error on socket transport');
+    }
+  }
+
+  /** @internal A buffer came back to the empty pool: arm the recv that ended for want of one. */
+  _poolReady(): void {
+    this.armRecv();
+  }
+
+  private recvMultiDone(result: number, flags: number): void {
+    const pool = this.pool!;
+    if ((flags & OP_MORE) === 0) this.recvToken = -1;
+    const bid = (flags & OP_BUFFER) !== 0 ? flags >>> 16 : -1;
+    if (bid !== -1) pool.take(bid);
+    if (this.closing) {
+      // Cancelled by close / abort, or data after close: dropped.
+      if (bid !== -1) pool.recycle(bid);
+      return;
+    }
+    // -ECANCELED (pauseReading) and -ENOBUFS (the pool was empty) end the
+    // recv with nothing read: the read callback arms it again if reading.
+    if (result === -ENOBUFS) pool.ended++;
+    else if (result !== -ECANCELED) {
+      this.parked.push(result, flags);
+      if (!this.reading) this.copyParked();
+    }
+    if (this.reading && !this.readQueued) {
+      this.readQueued = true;
+      this.loop._ready.push(this.readHandle);
+    }
+  }
+
+  /** Parked bytes still in pool buffers are copied out and the buffers given back (reading is paused). */
+  private copyParked(): void {
+    const pool = this.pool!;
+    const parked = this.parked;
+    const copies: Buffer[] = [];
+    let k = 0;
+    for (let i = 0; i < parked.length; i += 2) {
+      const n = parked[i]!;
+      const flags = parked[i + 1]!;
+      if ((flags & OP_BUFFER) !== 0) {
+        const bid = flags >>> 16;
+        copies.push(Buffer.from(pool.bytes(bid).subarray(0, n)));
+        pool.recycle(bid);
+        parked[i + 1] = flags & ~OP_BUFFER & 0xffff;
+      } else if (n > 0) {
+        copies.push(this.parkedCopies[k++]!);
+      }
+    }
+    this.parkedCopies.length = 0;
+    this.parkedCopies.push(...copies);
+  }
+
+  private readMultiDone(): void {
+    this.readQueued = false;
+    const parked = this.parked;
+    while (this.reading && !this.closing && parked.length > 0) {
+      const n = parked.shift()!;
+      const flags = parked.shift()!;
+      if (n === 0) return this.readEof();
+      if (n < 0) return this.fatalError(native.errorFromErrno(-n, 'recv'), 'Fatal read error on socket transport');
+      const ok = (flags & OP_BUFFER) !== 0 ? this.deliver(flags >>> 16, n) : this.deliver(-1, n, this.parkedCopies.shift());
+      if (!ok) return;
+      // The protocol paused reading: what is left waits, out of the pool.
+      if (!this.reading && parked.length > 0) this.copyParked();
+    }
+    this.armRecv();
+  }
+
+  /**
+   * The n bytes of pool buffer bid (or of a parked copy) to the protocol;
+   * the buffer goes back to the pool unless lent to a send. False after a
+   * fatal error.
+   */
+  private deliver(bid: number, n: number, copy?: Buffer): boolean {
+    const pool = this.pool!;
+    const bytes = copy ?? pool.bytes(bid);
+    let ok = true;
+    if (this.buffered !== null) {
+      ok = this.handOver(bytes, n);
+    } else {
+      let data: Buffer;
+      if (copy !== undefined) {
+        data = copy; // the transport's own copy: the protocol may keep it
+      } else if (this.borrow) {
+        data = pool.view(bid, n);
+        this.deliveringBid = bid;
+      } else {
+        data = Buffer.allocUnsafe(n);
+        bytes.copy(data, 0, 0, n);
+      }
+      try {
+        (this.protocol as Protocol).dataReceived(data);
+      } catch (err) {
+        ok = false;
+        this.deliveringBid = -1;
+        this.fatalError(err, 'Fatal error: protocol.dataReceived() call failed.');
+      }
+      this.deliveringBid = -1;
+    }
+    if (bid !== -1 && this.lentBid !== bid) pool.recycle(bid);
+    return ok;
+  }
+
+  // ---- reading: the one-shot path -------------------------------------
 
   private submitRecv(): void {
     if (this.recvToken !== -1 || this.recvDone || this.closing) return;
@@ -173,6 +320,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   }
 
   private readDone(): void {
+    if (this.pool !== null) return this.readMultiDone();
     if (!this.recvDone || !this.reading || this.closing) return;
     this.recvDone = false;
     const n = this.recvResult;
@@ -264,16 +412,29 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     // The recv in flight is cancelled, so that what the peer sends while we
     // are paused stays in the kernel (its receive window closes, and a
     // later abort() resets the connection over unread data, as with the
-    // selector transport). If it completed first, its bytes are parked
-    // until resumeReading; none is lost either way.
+    // selector transport). What completed first is parked until
+    // resumeReading; none is lost either way.
     if (this.recvToken !== -1) this.loop._cancelOp(this.recvToken);
+    if (this.pool !== null) {
+      this.pool.unstarve(this);
+      if (this.parked.length > 0) this.copyParked();
+    }
   }
 
   resumeReading(): void {
     if (this.closing || this.reading) return;
     this.reading = true;
     if (!this.protocolConnected) return;
-    if (this.recvDone) this.loop._ready.push(this.readHandle);
+    if (this.pool !== null) {
+      if (this.parked.length > 0) {
+        if (!this.readQueued) {
+          this.readQueued = true;
+          this.loop._ready.push(this.readHandle);
+        }
+      } else {
+        this.armRecv();
+      }
+    } else if (this.recvDone) this.loop._ready.push(this.readHandle);
     else this.submitRecv();
   }
 
@@ -290,8 +451,23 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     }
     const wb = (this.wb ??= new WriteBuffer());
     const recvBuf = this.recvBuf;
+    const pool = this.pool;
     let chunk: Uint8Array;
-    if (recvBuf !== null && bytes.buffer === recvBuf.buffer) {
+    if (pool !== null && bytes.buffer === pool.buffer) {
+      // A view of the pool: the buffer dataReceived has now, written back,
+      // is lent to the send (one at a time); any other (another
+      // connection's, a buffer since given back) is copied.
+      const bid = pool.bidOf(bytes);
+      // At most half the pool is lent at a time (sends wait on their peers;
+      // the other half keeps every connection receiving).
+      if (bid !== -1 && bid === this.deliveringBid && (this.lentBid === bid || (this.lentBid === -1 && pool.lent * 2 < pool.count))) {
+        if (this.lentBid === -1) pool.lent++;
+        this.lentBid = bid;
+        chunk = bytes;
+      } else {
+        chunk = Buffer.from(bytes);
+      }
+    } else if (recvBuf !== null && bytes.buffer === recvBuf.buffer) {
       // A view of the receive buffer (a borrowed view written back): lend
       // the buffer to the send unless one is lent already; copy otherwise.
       if (this.lentBuf === null) {
@@ -364,7 +540,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     this.sendToken = -1;
     if (n < 0) {
       wb.clear();
-      this.lentBuf = null;
+      this.releaseLent();
       return this.fatalError(native.errorFromErrno(-n, 'send'), 'Fatal write error on socket transport');
     }
     wb.consume(n);
@@ -383,8 +559,14 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     }
   }
 
-  /** The lent receive buffer is no longer read by a send: it becomes the spare. */
+  /** The lent receive buffer is no longer read by a send: it becomes the spare (back to the pool on the multishot path). */
   private releaseLent(): void {
+    if (this.lentBid !== -1) {
+      const pool = this.pool!;
+      pool.lent--;
+      pool.recycle(this.lentBid);
+      this.lentBid = -1;
+    }
     const lent = this.lentBuf;
     if (lent === null) return;
     this.lentBuf = null;
@@ -432,6 +614,16 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   private stopReading(): void {
     this.recvDone = false;
     if (this.recvToken !== -1) this.loop._cancelOp(this.recvToken);
+    const pool = this.pool;
+    if (pool !== null) {
+      pool.unstarve(this);
+      const parked = this.parked;
+      for (let i = 1; i < parked.length; i += 2) {
+        if ((parked[i]! & OP_BUFFER) !== 0) pool.recycle(parked[i]! >>> 16);
+      }
+      parked.length = 0;
+      this.parkedCopies.length = 0;
+    }
   }
 
   protected forceClose(exc: Error | null): void {
@@ -457,6 +649,9 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       // poll step; the fd number is free once the queue is submitted.
       this.loop._flushOps();
       this.sock.close();
+      // A buffer lent to a send goes back once no send can read it: now if
+      // none is in flight, else at the send's completion (_opDone).
+      if (this.sendToken === -1 || this.sendToken === SEND_DONE) this.releaseLent();
       this.recvBuf = this.spareBuf = this.lentBuf = this.view = this.otherView = null;
       this.owner?.detach(this);
     }

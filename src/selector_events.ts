@@ -12,10 +12,11 @@ import { BaseEventLoop } from './base_events.js';
 import { RuntimeError } from './errors.js';
 import { Handle, _getRunningLoop } from './events.js';
 import type { Callback } from './events.js';
-import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd } from './selectors.js';
+import { BaseSelector, EVENT_READ, EVENT_WRITE, createSelector, fileobjToFd, recvPath } from './selectors.js';
 import type { FileObj, SelectorKey } from './selectors.js';
 import { OP_MORE } from './native.js';
-import type { BackendName } from './native.js';
+import type { BackendName, RecvPath } from './native.js';
+import { RecvPool } from './recv_pool.js';
 import type { Socket } from './socket.js';
 import { _loopDebug } from './socket.js';
 import { tuneHeap } from './transport_helpers.js';
@@ -43,6 +44,15 @@ export interface SelectorLoopOptions {
    * COIO_TRANSPORTS ('proactor' or 'readiness'), else 'proactor'.
    */
   transports?: 'proactor' | 'readiness';
+  /**
+   * How the proactor transports receive: 'multishot' (one multishot recv per
+   * connection into buffers the kernel picks from the loop's pool when data
+   * comes, so an idle connection holds no buffer) or 'oneshot' (one recv at a
+   * time into the transport's own 64 KiB buffer). Default: the environment
+   * variable COIO_RECV, else 'multishot' where the kernel has it (Linux 6.0;
+   * uringStatus().multishotRecv), else 'oneshot'.
+   */
+  recv?: RecvPath;
 }
 
 /**
@@ -81,6 +91,9 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
     const proactor = transportsOption(options.transports);
     this._selector = sel instanceof BaseSelector ? sel : createSelector(sel);
     this._proactor = proactor && this._selector._completions !== null;
+    const recv = options.recv;
+    if (recv !== undefined && recv !== 'multishot' && recv !== 'oneshot') throw new RangeError(`recv must be 'multishot' or 'oneshot', got ${String(recv)}`);
+    this._recvMultishot = this._proactor && recvPath(recv) === 'multishot';
     // Before the program allocates its I/O buffers (a BufferedProtocol's, a
     // readInto's): one allocated while glibc's thresholds are still the
     // defaults is mmap()ed, and a recv of 100 KiB into it measured twice the
@@ -90,6 +103,25 @@ export abstract class BaseSelectorEventLoop extends BaseEventLoop {
 
   /** @internal True when socket transports and servers use completion operations (io_uring, transports: 'proactor'). */
   readonly _proactor: boolean;
+  /** @internal True when the proactor transports receive with multishot recvs into the loop's pool. */
+  _recvMultishot: boolean;
+  private _pool: RecvPool | null = null;
+
+  /**
+   * @internal The pool of the multishot recvs, made (and registered with
+   * the ring) by the first proactor transport that asks; null on the
+   * one-shot path. A ring that refuses it puts the loop on the one-shot path.
+   * count and size (tests: a small pool) apply to the first call only.
+   */
+  _recvPool(count?: number, size?: number): RecvPool | null {
+    if (this._pool !== null || !this._recvMultishot) return this._pool;
+    try {
+      this._pool = new RecvPool(this._selector, count, size);
+    } catch {
+      this._recvMultishot = false;
+    }
+    return this._pool;
+  }
 
   // The completion operations in flight, by token (a token is a slot of
   // these arrays, reused once its operation's last completion came): who to

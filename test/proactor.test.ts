@@ -4,8 +4,9 @@
 // by the ring until they complete, cancellation at pause and close).
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { newEventLoop, openConnection, sleep, startServer } from '../src/index.js';
-import type { BufferedProtocol, EventLoop, Protocol, StreamReader, StreamWriter, Transport } from '../src/index.js';
+import { newEventLoop, openConnection, sleep, startServer, uringStatus } from '../src/index.js';
+import type { BufferedProtocol, EventLoop, Protocol, RecvPath, StreamReader, StreamWriter, Transport } from '../src/index.js';
+import type { RecvPool } from '../src/recv_pool.js';
 import { ProactorSocketTransport, RECV_SIZE } from '../src/proactor_transport.js';
 import { SocketTransport } from '../src/socket_transport.js';
 import { hasUring, settle, streamEcho } from './helpers.js';
@@ -71,10 +72,13 @@ class BorrowEcho implements Protocol {
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 const opsInFlight = (loop: EventLoop): number => (loop as unknown as { _opsInFlight: number })._opsInFlight;
 
-describe.runIf(hasUring)('proactor transports on io_uring', () => {
+const recvPaths: RecvPath[] = hasUring && uringStatus().multishotRecv ? ['multishot', 'oneshot'] : ['oneshot'];
+const poolOf = (loop: EventLoop): RecvPool | null => (loop as unknown as { _pool: RecvPool | null })._pool;
+
+describe.runIf(hasUring).each(recvPaths)('proactor transports on io_uring (recv: %s)', (recv) => {
   let loop: EventLoop;
   beforeEach(() => {
-    loop = trackLoop(newEventLoop({ selector: 'io_uring', transports: 'proactor' }));
+    loop = trackLoop(newEventLoop({ selector: 'io_uring', transports: 'proactor', recv }));
   });
   afterEach(() => {
     try {
@@ -112,6 +116,8 @@ describe.runIf(hasUring)('proactor transports on io_uring', () => {
     function* main(): Co<void> {
       const { server, ct, accepted } = yield* pair();
       expect(ct).toBeInstanceOf(ProactorSocketTransport);
+      // The receive path asked for; the pool made by the first transport.
+      expect((poolOf(loop) !== null) === (recv === 'multishot')).toBe(true);
       expect((accepted[0] as Collector).transport).toBeInstanceOf(ProactorSocketTransport);
       yield* finish(server, ct);
       const s2 = yield* startServer(streamEcho, '127.0.0.1', 0);
@@ -139,6 +145,7 @@ describe.runIf(hasUring)('proactor transports on io_uring', () => {
       epoll.close();
     }
     expect(() => newEventLoop({ selector: 'io_uring', transports: 'both' as 'proactor' })).toThrow(RangeError);
+    expect(() => newEventLoop({ selector: 'io_uring', recv: 'twice' as 'oneshot' })).toThrow(/recv must be/);
     void SocketTransport;
   });
 
@@ -426,6 +433,111 @@ describe.runIf(hasUring)('proactor transports on io_uring', () => {
       }
       expect((refused as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
       for (const [t] of clients) t.close();
+      yield* server.waitClosed();
+    }
+    loop.runUntilComplete(main());
+  });
+
+  it.runIf(recv === 'multishot')('multishot: idle connections hold no buffer; a read holds one only until dataReceived returns; one recv per connection serves every read', () => {
+    function* main(): Co<void> {
+      const accepted: Collector[] = [];
+      const server = yield* loop.createServer(() => {
+        const c = new Collector();
+        accepted.push(c);
+        return c;
+      }, '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      const clients: Transport[] = [];
+      for (let i = 0; i < 20; i++) clients.push((yield* loop.createConnection(() => new Collector(), '127.0.0.1', port))[0]);
+      yield* until(() => accepted.length === 20);
+      yield* sleep(0.01);
+      const pool = poolOf(loop)!;
+      expect(pool.held).toBe(0);
+      // The multishot accept and one recv per transport, client and server side.
+      expect(opsInFlight(loop)).toBe(41);
+      for (let round = 0; round < 5; round++) {
+        clients.forEach((t, i) => t.write(`${round}:${i};`));
+        yield* until(() => accepted.every((c, i) => c.bytes().toString().endsWith(`${round}:${i};`)));
+      }
+      expect(pool.held).toBe(0);
+      expect(opsInFlight(loop)).toBe(41); // no recv submitted anew
+      for (const t of clients) t.close();
+      for (const c of accepted) c.transport.close();
+      server.close();
+      yield* server.waitClosed();
+    }
+    loop.runUntilComplete(main());
+  });
+
+  it.runIf(recv === 'multishot')('multishot: a pool smaller than the peers sending at once (-ENOBUFS, armed again): every byte arrives, in order per connection', () => {
+    // 4 buffers of 4 KiB shared by 24 transports (12 echoed connections,
+    // both ends in this loop), each peer sending 192 KiB.
+    (loop as unknown as { _recvPool(count: number, size: number): RecvPool | null })._recvPool(4, 4096);
+    const peers = 12;
+    const data = Array.from({ length: peers }, () => randomBytes(192 * 1024));
+    function* main(): Co<string[]> {
+      const server = yield* loop.createServer(() => new BorrowEcho(), '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      const clients: Array<[Transport, Collector]> = [];
+      for (let i = 0; i < peers; i++) clients.push(yield* loop.createConnection(() => new Collector(), '127.0.0.1', port));
+      clients.forEach(([t], i) => {
+        for (let off = 0; off < data[i]!.length; off += 16 * 1024) t.write(data[i]!.subarray(off, off + 16 * 1024));
+      });
+      yield* until(() => clients.every(([, c], i) => c.bytes().length === data[i]!.length), 30);
+      const pool = poolOf(loop)!;
+      expect(pool.count).toBe(4);
+      expect(pool.ended).toBeGreaterThan(0);
+      expect(pool.held).toBe(0);
+      for (const [t] of clients) t.close();
+      server.close();
+      yield* server.waitClosed();
+      return clients.map(([, c]) => sha(c.bytes()));
+    }
+    expect(loop.runUntilComplete(main())).toEqual(data.map(sha));
+  });
+
+  it.runIf(recv === 'multishot')('multishot: paused connections hold no pool buffer (their parked bytes are copied out); close and abort give everything back', () => {
+    (loop as unknown as { _recvPool(count: number, size: number): RecvPool | null })._recvPool(2, 1024);
+    class PauseAfterFirst extends Collector {
+      override dataReceived(data: Buffer): void {
+        super.dataReceived(data);
+        this.transport.pauseReading();
+      }
+    }
+    function* main(): Co<void> {
+      const accepted: PauseAfterFirst[] = [];
+      const server = yield* loop.createServer(() => {
+        const c = new PauseAfterFirst();
+        accepted.push(c);
+        return c;
+      }, '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      const clients: Transport[] = [];
+      for (let i = 0; i < 6; i++) clients.push((yield* loop.createConnection(() => new Collector(), '127.0.0.1', port))[0]);
+      yield* until(() => accepted.length === 6);
+      // More connections paused with data than the pool has buffers.
+      clients.forEach((t, i) => t.write(Buffer.alloc(5000, i)));
+      yield* until(() => accepted.every((c) => c.chunks.length === 1));
+      yield* sleep(0.02);
+      const pool = poolOf(loop)!;
+      expect(pool.held).toBe(0);
+      // Resumed one at a time, each gets all its bytes, in order.
+      for (const [i, c] of accepted.entries()) {
+        (c as Collector).dataReceived = Collector.prototype.dataReceived;
+        c.transport.resumeReading();
+        yield* until(() => c.bytes().length === 5000);
+        expect(c.bytes().equals(Buffer.alloc(5000, i))).toBe(true);
+      }
+      // Paused with parked data, then closed or aborted: the buffers come back.
+      for (const c of accepted) (c as Collector).dataReceived = PauseAfterFirst.prototype.dataReceived;
+      clients.forEach((t) => t.write(Buffer.alloc(3000, 9)));
+      yield* sleep(0.05);
+      accepted.forEach((c, i) => (i % 2 === 0 ? c.transport.close() : c.transport.abort()));
+      yield* until(() => accepted.every((c) => c.lostCount === 1));
+      expect(pool.held).toBe(0);
+      expect(pool.lent).toBe(0);
+      for (const t of clients) t.close();
+      server.close();
       yield* server.waitClosed();
     }
     loop.runUntilComplete(main());

@@ -260,8 +260,8 @@ const checks: Record<string, () => Promise<void>> = {
     // (sanitized, maybe portable: no ring) addon: there only the shape holds.
     const sameAddon = Object.keys(sanitizedChildEnv()).length === 0;
     const status = uringStatus();
-    if (sameAddon) expect(r.lines[0]).toBe(status.available ? `io_uring with ${status.setupFlags.join(' | ')}` : status.reason);
-    else expect(r.lines[0]).toMatch(/^io_uring with [A-Z_ |]+$|^io_uring /);
+    if (sameAddon) expect(r.lines[0]).toBe(status.available ? `io_uring with ${status.setupFlags.join(' | ')}, recv: ${status.recv}` : status.reason);
+    else expect(r.lines[0]).toMatch(/^io_uring with [A-Z_ |]+, recv: (multishot|oneshot)$|^io_uring /);
   },
   'debug-mode': async () => {
     const r = await runSnippet('debug-mode');
