@@ -52,7 +52,8 @@ enum OpCode : int {
   kOpCancel = 6,    // cancel the operation whose token is arg (it completes with -ECANCELED)
   // multishot recv(fd) into buffers the kernel picks from the provided-buffer
   // ring (SetBufRing): a completion per read, each naming its buffer, until
-  // EOF, an error, a cancel or -ENOBUFS (no buffer left) ends it.
+  // EOF, an error, a cancel or -ENOBUFS (no buffer left) ends it. With
+  // arg 1, a single recv into one picked buffer.
   kOpRecvMulti = 7,
   kOpSendmsg = 8,   // sendmsg(fd, data: a msghdr the caller keeps until completion, MSG_NOSIGNAL)
 };

@@ -174,7 +174,8 @@ class UringBackend final : public PollerBackend {
           return ENOBUFS;
         }
         sqe->opcode = IORING_OP_RECV;
-        sqe->ioprio = IORING_RECV_MULTISHOT;
+        // arg 1: one read only (one buffer), for a fair share of a scarce pool.
+        if (req.arg == 0) sqe->ioprio = IORING_RECV_MULTISHOT;
         sqe->flags = IOSQE_BUFFER_SELECT;
         sqe->buf_group = kBufGroup;
         break;

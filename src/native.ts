@@ -136,7 +136,7 @@ export const OP_SEND = 2;
 export const OP_ACCEPT = 3;
 export const OP_CLOSE = 4;
 export const OP_SHUTDOWN = 5;
-/** Multishot recv into the provided buffers (setBufRing); buf is null. Ends with EOF (0), an error, -ECANCELED or -ENOBUFS (no buffer left). */
+/** Multishot recv into the provided buffers (setBufRing); buf is null. Ends with EOF (0), an error, -ECANCELED or -ENOBUFS (no buffer left). With arg 1: one recv into one picked buffer. */
 export const OP_RECV_MULTI = 7;
 /** A completion's flag: more completions of the same operation follow (multishot accept and recv). */
 export const OP_MORE = 1;

@@ -104,6 +104,8 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   private deliveringBid = -1;
   /** The pool buffer lent to the send, or -1. */
   private lentBid = -1;
+  /** pool.ended when this transport last armed its recv. */
+  private endedSeen = 0;
   /** The buffer of the transport's recvs; a second one while the first is lent to a send. */
   private recvBuf: Buffer | null = null;
   private spareBuf: Buffer | null = null;
@@ -189,13 +191,24 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
 
   // ---- reading: the multishot path ------------------------------------
 
-  /** Arms the multishot recv, unless one is in flight; waits for a buffer first if the pool is empty. */
+  /**
+   * Arms the recv, unless one is in flight; waits for a buffer first if the
+   * pool is empty. A multishot recv armed while data is waiting takes as many
+   * buffers as the data fills, and recvs armed in a turn are served before
+   * those already waiting: under contention (a recv ended with -ENOBUFS since
+   * this transport last armed), the ones armed anew would take the whole pool
+   * turn after turn and the others none. So then it arms a single recv (one
+   * buffer a turn, a fair share), and multishot again once a turn passes
+   * with no -ENOBUFS.
+   */
   private armRecv(): void {
     if (this.recvToken !== -1 || this.closing || !this.reading) return;
     const pool = this.pool!;
     if (pool.exhausted()) return pool.starve(this);
+    const single = pool.ended !== this.endedSeen ? 1 : 0;
+    this.endedSeen = pool.ended;
     try {
-      this.recvToken = this.loop._submitOp(OP_RECV_MULTI, this.fd, null, 0, 0, this, K_RECV);
+      this.recvToken = this.loop._submitOp(OP_RECV_MULTI, this.fd, null, 0, 0, this, K_RECV, single);
     } catch (err) {
       this.fatalError(err, 'Fatal read error on socket transport');
     }

@@ -868,6 +868,14 @@ describe.runIf(native.uringProbe().multishotRecv)('Poller(io_uring): multishot r
     expect(pool.subarray(held[0]! * SIZE, held[0]! * SIZE + 5).toString()).toBe('three');
     p.cancelOp(2);
     expect(next(p, comp)).toEqual([[2, -E.ECANCELED!, 0]]);
+    // arg 1: a single recv, one buffer, no more completions after it.
+    recycle[1] = held[1]!;
+    recycle[0] = 1;
+    native.send(b, text('four'), 0, 4);
+    p.submit(OP_RECV_MULTI, a, null, 0, 0, 3, 1);
+    const [[t3, r3, f3]] = next(p, comp) as [[number, number, number]];
+    expect([t3, r3, f3 & (OP_MORE | OP_BUFFER), f3 >>> 16]).toEqual([3, 4, OP_BUFFER, held[1]]);
+    expect(p.opsInFlight).toBe(0);
   });
 
   it('EOF ends the recv with 0; a submit before setBufRing, a bad pool, a second setBufRing are refused', () => {

@@ -357,8 +357,13 @@ describe.each(backends)('%s backend', (backend) => {
       // Views of a receive buffer, not copies: the selector transports read
       // into one buffer shared by the loop (the first view now shows later
       // bytes); the proactor transport lends the buffer an echo writes back
-      // to its send and receives into its second one meanwhile.
-      if ((loop as unknown as { _proactor: boolean })._proactor) {
+      // to its send and receives into its second one meanwhile (one-shot
+      // path), or into another buffer of the loop's pool (multishot path).
+      const pool = (loop as unknown as { _pool: { buffer: ArrayBufferLike } | null })._pool;
+      if (pool != null) {
+        expect(views[0]!.buffer).toBe(pool.buffer);
+        expect(views[1]!.buffer).toBe(pool.buffer);
+      } else if ((loop as unknown as { _proactor: boolean })._proactor) {
         expect(views[0]!.buffer.byteLength).toBe(RECV_SIZE);
         expect(views[1]!.buffer.byteLength).toBe(RECV_SIZE);
       } else {
