@@ -41,7 +41,7 @@ import { join, dirname, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import os from 'node:os';
-import { spawnTracked, stopChild, lineReader, collect, sleep, clockTicks } from './lib/proc.mjs';
+import { spawnTracked, stopChild, lineReader, collect, sleep, clockTicks, fdCount, waitFds } from './lib/proc.mjs';
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH, '..');
@@ -69,6 +69,7 @@ const HELP = `usage: node bench/profile.mjs [options]
                      (default coio-protocol,coio-protocol-proactor)
   --size 1k          message size (default 1k)
   --conns N          active connections (default 10)
+  --idle N           idle connections held open beside them (default 0), as the scaling section
   --duration S       seconds per measured run (default 3)
   --repeats N        (default 2)
   --no-perf          only the plain runs (CPU per request)
@@ -96,7 +97,7 @@ const TRACEPOINTS = [
 function options() {
   const { values } = parseArgs({
     options: {
-      servers: { type: 'string' }, size: { type: 'string' }, conns: { type: 'string' },
+      servers: { type: 'string' }, size: { type: 'string' }, conns: { type: 'string' }, idle: { type: 'string' },
       duration: { type: 'string' }, repeats: { type: 'string' }, 'no-perf': { type: 'boolean' },
       'no-record': { type: 'boolean' }, freq: { type: 'string' }, out: { type: 'string' },
       top: { type: 'string' }, help: { type: 'boolean', short: 'h' }, add: { type: 'string', multiple: true },
@@ -118,6 +119,7 @@ function options() {
     servers: [...(values.servers ?? 'coio-protocol,coio-protocol-proactor').split(',').map((s) => s.trim()).filter(Boolean), ...added],
     size: Math.round(parseFloat(size) * (/k$/i.test(size) ? 1024 : 1)),
     conns: Number(values.conns ?? 10),
+    idle: Number(values.idle ?? 0),
     duration: Number(values.duration ?? 3),
     repeats: Number(values.repeats ?? 2),
     perf: !values['no-perf'],
@@ -161,6 +163,8 @@ async function startServer(name) {
   }
   // --trace-gc prints a line per collection on stdout: counted per run.
   const server = { name, child, pid: pid ?? child.pid, port, stderr, gc: { young: 0, old: 0 } };
+  await sleep(50);
+  server.baselineFds = fdCount(server.pid);
   (async () => {
     for (;;) {
       const line = await lines.next(2 ** 31 - 1).catch(() => null);
@@ -181,9 +185,11 @@ async function startServer(name) {
 async function runClient(server, o, { warmup = 0, during = null } = {}) {
   const argv = [
     'taskset', '-c', '1', join(BUILD, 'pingpong'), '--host', '127.0.0.1', '--port', String(server.port),
-    '-c', String(o.conns), '-s', String(o.size), '-w', String(warmup), '-d', String(o.duration),
+    '-c', String(o.conns), '--idle', String(o.idle), '-s', String(o.size), '-w', String(warmup), '-d', String(o.duration),
     '--server-pid', String(server.pid), '--wait-go',
   ];
+  // The previous run's connections must be gone (closing 10,000 takes a moment).
+  await waitFds(server.pid, (n) => n <= server.baselineFds + 2, 20000);
   const child = spawnTracked(argv);
   const stdout = collect(child.stdout);
   const err = lineReader(child.stderr);
@@ -196,6 +202,8 @@ async function runClient(server, o, { warmup = 0, during = null } = {}) {
       if (line === null) throw new Error(`client exited early: ${err.rest().join(' ')}`);
       if (/^CONNECTED/.test(line)) break;
     }
+    // Every connection accepted before the traffic (and the tool) starts.
+    await waitFds(server.pid, (n) => n >= server.baselineFds + o.conns + o.idle, 30000);
     if (during) {
       stop = await during();
       await sleep(300);
@@ -547,7 +555,7 @@ function render(res, o) {
   const out = [];
   const base = names[0];
   const plainMed = Object.fromEntries(names.map((n) => [n, median(res.servers[n].plain.map((p) => p.usPerReq))]));
-  out.push(`# Profile: ${o.size} B ping-pong, ${o.conns} connections, ${o.duration} s runs, ${o.repeats} repeats`, '');
+  out.push(`# Profile: ${o.size} B ping-pong, ${o.conns} connections${o.idle ? ` (and ${o.idle} idle)` : ''}, ${o.duration} s runs, ${o.repeats} repeats`, '');
   out.push(`Kernel ${res.kernel}, node ${res.node}, git ${res.git}. Before: ${res.uptimeBefore}. After: ${res.uptimeAfter}.`, '');
   out.push('## Server CPU per request (no tool attached)', '');
   out.push(`| server | µs/req (median; each run) | x ${base} | kernel share | req/s | GCs per 100k req (young, old) |`, '|---|---:|---:|---:|---:|---:|');
