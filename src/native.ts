@@ -126,8 +126,19 @@ export interface NativePollerConstructor {
    * `keep` (with completions): the caller keeps each operation's buffer at keep[token] from
    * before submit() until the operation's last completion, and the poller makes no reference
    * per operation (the array itself is held until close() has cancelled and reaped them all).
+   * `queue` (with keep): the submission queue, [count, (op, fd, token, offset, length, arg) * k]:
+   * the caller writes entries and sets count; the next wait() or flush() submits them in order
+   * and sets count to 0. An entry's buffer is keep[token] (OP_SENDMSG: a list of `length`
+   * chunks, the first from offset; OP_CANCEL: arg names the operation to cancel). One the
+   * kernel cannot take (a bad entry, a detached buffer) completes at that wait with -errno.
    */
-  new (backend: BackendName, events: Int32Array, completions?: Int32Array, keep?: Array<Uint8Array | readonly Uint8Array[] | null>): NativePoller;
+  new (
+    backend: BackendName,
+    events: Int32Array,
+    completions?: Int32Array,
+    keep?: Array<Uint8Array | readonly Uint8Array[] | null>,
+    queue?: Int32Array,
+  ): NativePoller;
 }
 
 /** Completion operations of Poller.submit (io_uring). */
@@ -142,6 +153,9 @@ export const OP_RECV_MULTI = 7;
 export const OP_MORE = 1;
 /** A completion's flag: its bytes are in provided buffer `flags >>> 16`. */
 export const OP_BUFFER = 2;
+/** Queue-only operations (the poller's submission queue): cancel the operation whose token is arg; a vectored send. */
+export const OP_CANCEL = 6;
+export const OP_SENDMSG = 8;
 /** Chunks per vectored send (NativePoller.submitSendv). */
 export const SENDV_MAX = 64;
 

@@ -10,7 +10,7 @@
 // - wait(timeout) returns a count, then readyKey(i) / readyEvents(i): the
 //   event loop's hot path, allocates nothing.
 
-import { native, POLL_ERROR, POLL_HUP, POLL_NVAL, POLL_READ, POLL_WRITE } from './native.js';
+import { native, OP_CANCEL, OP_SENDMSG, POLL_ERROR, POLL_HUP, POLL_NVAL, POLL_READ, POLL_WRITE } from './native.js';
 import type { BackendName, NativePoller, RecvPath, UringProbe } from './native.js';
 
 /** Interest and readiness bit: the fd is readable (or at EOF, or in error). */
@@ -38,6 +38,8 @@ export interface SelectorKey<T = unknown> {
 const MAX_EVENTS = 1024;
 /** How many completions one wait() can report (io_uring); the rest wait in the ring for the next one. */
 const MAX_COMPLETIONS = 1024;
+/** Entries of the submission queue; more between two waits are handed to the kernel in batches. */
+const SUBMIT_QUEUE = 256;
 
 /** Resolve a FileObj to its fd, with Python's errors for bad values. */
 export function fileobjToFd(fileobj: FileObj): number {
@@ -107,30 +109,61 @@ export abstract class BaseSelector {
    * cancelled and reaped every operation.
    */
   private readonly opBufs: Array<Uint8Array | readonly Uint8Array[] | null> = [];
+  /**
+   * The submission queue the poller reads at its next wait() (or flush()):
+   * [count, (op, fd, token, offset, length, arg) * SUBMIT_QUEUE]. Queuing an
+   * operation is six stores here; the native call that submits them is
+   * the wait the loop makes anyway.
+   */
+  private readonly subq: Int32Array | null;
 
   protected constructor(backend: BackendName, completions = false) {
     this._completions = completions ? new Int32Array(1 + 3 * MAX_COMPLETIONS) : null;
-    this.poller = this._completions === null ? new native.Poller(backend, this.ready) : new native.Poller(backend, this.ready, this._completions, this.opBufs);
+    this.subq = completions ? new Int32Array(1 + 6 * SUBMIT_QUEUE) : null;
+    this.poller =
+      this._completions === null ? new native.Poller(backend, this.ready) : new native.Poller(backend, this.ready, this._completions, this.opBufs, this.subq!);
+  }
+
+  /** One entry on the submission queue; a full queue is handed to the kernel first. */
+  private queueOp(op: number, fd: number, token: number, offset: number, length: number, arg: number): void {
+    const q = this.subq!;
+    let k = q[0]!;
+    if (k >= SUBMIT_QUEUE) {
+      this.poller.flush(false);
+      k = 0;
+    }
+    const at = 1 + 6 * k;
+    q[at] = op;
+    q[at + 1] = fd;
+    q[at + 2] = token;
+    q[at + 3] = offset;
+    q[at + 4] = length;
+    q[at + 5] = arg;
+    q[0] = k + 1;
   }
 
   /**
    * @internal Queue a completion operation (io_uring; see NativePoller.submit):
-   * the next wait() submits it and reports its completion in _completions.
+   * the next wait() submits it and reports its completion in _completions
+   * (one the kernel cannot take completes there with -errno).
+   * @throws RangeError if [offset, offset + length) is not inside buf.
    */
   _submit(op: number, fd: number, buf: Uint8Array | null, offset: number, length: number, token: number, arg: number): void {
     this.checkOpen();
-    const bufs = this.opBufs;
     if (buf !== null) {
-      // Dense: tokens are small, reused integers.
-      while (bufs.length < token) bufs.push(null);
-      bufs[token] = buf;
+      if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
+        throw new RangeError(`offset (${offset}) + length (${length}) is beyond the buffer's length (${buf.length})`);
+      }
+      this.keepBuf(token, buf);
     }
-    try {
-      this.poller.submit(op, fd, buf, offset, length, token, arg);
-    } catch (err) {
-      if (buf !== null) bufs[token] = null;
-      throw err;
-    }
+    this.queueOp(op, fd, token, offset, length, arg);
+  }
+
+  private keepBuf(token: number, buf: Uint8Array | readonly Uint8Array[]): void {
+    const bufs = this.opBufs;
+    // Dense: tokens are small, reused integers.
+    while (bufs.length < token) bufs.push(null);
+    bufs[token] = buf;
   }
 
   /**
@@ -140,15 +173,8 @@ export abstract class BaseSelector {
    */
   _submitSendv(fd: number, chunks: readonly Uint8Array[], count: number, offset: number, token: number): void {
     this.checkOpen();
-    const bufs = this.opBufs;
-    while (bufs.length < token) bufs.push(null);
-    bufs[token] = chunks;
-    try {
-      this.poller.submitSendv(fd, chunks, count, offset, token);
-    } catch (err) {
-      bufs[token] = null;
-      throw err;
-    }
+    this.keepBuf(token, chunks);
+    this.queueOp(OP_SENDMSG, fd, token, offset, count, 0);
   }
 
   /** @internal The operation named token had its last completion: its buffer may go. */
@@ -162,10 +188,10 @@ export abstract class BaseSelector {
     this.poller.setBufRing(pool, count, size, recycle);
   }
 
-  /** @internal Cancel the completion operation in flight named token (false if none). */
-  _cancelOp(token: number): boolean {
-    if (this.closed) return false;
-    return this.poller.cancelOp(token);
+  /** @internal Cancel the completion operation named token (queued: it completes with -ECANCELED, or its result if it finished first). */
+  _cancelOp(token: number): void {
+    if (this.closed) return;
+    this.queueOp(OP_CANCEL, -1, token, 0, 0, token);
   }
 
   /**

@@ -28,10 +28,12 @@ import {
   OP_ACCEPT,
   OP_CLOSE,
   OP_BUFFER,
+  OP_CANCEL,
   OP_MORE,
   OP_RECV,
   OP_RECV_MULTI,
   OP_SEND,
+  OP_SENDMSG,
   type BackendName,
   type InetAddress,
   type NativePoller,
@@ -657,6 +659,62 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     expectErrno(() => p.submitSendv(a, two, 2, 0, 9), 'EEXIST');
     expect(p.cancelOp(9)).toBe(true);
     expect(completions(p, comp, 1).get(9)).toEqual([-E.ECANCELED!]);
+  });
+
+  it('a submission queue: entries written into an Int32Array are submitted by the next wait, in order; what cannot be submitted completes with -errno', () => {
+    const comp = new Int32Array(1 + 3 * 16);
+    const keep: Array<Uint8Array | readonly Uint8Array[] | null> = [];
+    const q = new Int32Array(1 + 6 * 8);
+    expect(() => new native.Poller('io_uring', new Int32Array(8), comp, undefined, q)).toThrow(/queue must be an Int32Array .* given with keep/);
+    expect(() => new native.Poller('io_uring', new Int32Array(8), comp, [], new Int32Array(5))).toThrow(/queue must be an Int32Array of length 1 \+ 6k/);
+    const p = new native.Poller('io_uring', new Int32Array(8), comp, keep, q);
+    openPollers.push(p);
+    const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
+    const put = (op: number, fd: number, token: number, offset: number, length: number, arg = 0): void => {
+      const at = 1 + 6 * q[0]!;
+      q.set([op, fd, token, offset, length, arg], at);
+      q[0]! += 1;
+    };
+    const into = Buffer.alloc(16);
+    keep[1] = into;
+    keep[2] = text('queued');
+    keep[3] = [text('xxvec'), text('tor')];
+    keep[4] = text('short');
+    put(OP_RECV, a, 1, 0, 16);
+    put(OP_SEND, b, 2, 0, 6);
+    put(OP_SENDMSG, b, 3, 2, 2); // chunks[0 .. 2), the first from offset 2
+    put(OP_SEND, b, 4, 2, 10); // beyond its buffer: EFAULT, nothing sent
+    put(OP_SEND, b, 5, 0, 1); // keep[5] is no buffer: EFAULT
+    put(42, b, 6, 0, 0); // no such operation: EINVAL
+    expect(p.opsInFlight).toBe(0); // nothing submitted before the wait
+    const done = completions(p, comp, 6);
+    expect(q[0]).toBe(0);
+    expect(done.get(2)).toEqual([6]);
+    expect(done.get(3)).toEqual([6]);
+    expect(done.get(4)).toEqual([-E.EFAULT!]);
+    expect(done.get(5)).toEqual([-E.EFAULT!]);
+    expect(done.get(6)).toEqual([-E.EINVAL!]);
+    expect(done.get(1)![0]).toBeGreaterThan(0);
+    let got = into.subarray(0, done.get(1)![0]).toString();
+    while (got.length < 12) {
+      const more = Buffer.alloc(16);
+      const n = native.recv(a, more, 0, 16);
+      if (n > 0) got += more.subarray(0, n).toString();
+    }
+    expect(got).toBe('queuedvector');
+    // A cancel entry: arg names the operation (queued in the same batch here).
+    keep[7] = Buffer.alloc(8);
+    put(OP_RECV, a, 7, 0, 8);
+    put(OP_CANCEL, -1, 7, 0, 0, 7);
+    expect(completions(p, comp, 1).get(7)).toEqual([-E.ECANCELED!]);
+    // flush() submits the queue too (the loop flushes a full one).
+    keep[8] = Buffer.alloc(8);
+    put(OP_RECV, a, 8, 0, 8);
+    p.flush();
+    expect(q[0]).toBe(0);
+    expect(p.opsInFlight).toBe(1);
+    expect(native.send(b, text('ok'), 0, 2)).toBe(2);
+    expect(completions(p, comp, 1).get(8)).toEqual([2]);
   });
 
   it('cancel with a send in flight: no byte is sent twice or lost', () => {
