@@ -86,6 +86,9 @@ const SEND_DONE = -2;
 const ECANCELED = native.errno.ECANCELED ?? 125;
 const ENOTCONN = native.errno.ENOTCONN ?? 107;
 const ENOBUFS = native.errno.ENOBUFS ?? 105;
+/** The empty parked queues every transport starts with (shared, never written: see recvMultiDone and copyParked). */
+const NONE_PARKED: number[] = [];
+const NO_COPIES: Buffer[] = [];
 
 export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorEventLoop> implements OpTarget, PoolWaiter {
   /** The loop's pool on the multishot path; null on the one-shot path. */
@@ -96,8 +99,8 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
    * (flags without OP_BUFFER, the copy in parkedCopies), so that paused
    * connections hold no pool buffer, however many there are.
    */
-  private readonly parked: number[] = [];
-  private readonly parkedCopies: Buffer[] = [];
+  private parked: number[] = NONE_PARKED;
+  private parkedCopies: Buffer[] = NO_COPIES;
   /** The read Handle is on the ready queue. */
   private readQueued = false;
   /** The pool buffer whose view dataReceived has now (writing it back lends it), or -1. */
@@ -233,6 +236,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     // recv with nothing read: the read callback arms it again if reading.
     if (result === -ENOBUFS) pool.ended++;
     else if (result !== -ECANCELED) {
+      if (this.parked === NONE_PARKED) this.parked = []; // made on the first read: an idle connection has none
       this.parked.push(result, flags);
       if (!this.reading) this.copyParked();
     }
@@ -260,8 +264,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
         copies.push(this.parkedCopies[k++]!);
       }
     }
-    this.parkedCopies.length = 0;
-    this.parkedCopies.push(...copies);
+    this.parkedCopies = copies;
   }
 
   private readMultiDone(): void {
@@ -634,8 +637,8 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       for (let i = 1; i < parked.length; i += 2) {
         if ((parked[i]! & OP_BUFFER) !== 0) pool.recycle(parked[i]! >>> 16);
       }
-      parked.length = 0;
-      this.parkedCopies.length = 0;
+      if (parked.length > 0) parked.length = 0;
+      this.parkedCopies = NO_COPIES;
     }
   }
 
