@@ -125,6 +125,12 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
 
   // this.wb (the base's) holds every byte written and not yet acknowledged by a send completion.
   private sendToken = -1;
+  /**
+   * The write being sent when it was the only one (write()): kept outside
+   * the write buffer's chunks, which then hold only the writes after it;
+   * this.wb.size counts both.
+   */
+  private sending: Uint8Array | null = null;
   private sendResult = 0;
   /** Bytes of the send in flight. */
   private sendLen = 0;
@@ -174,7 +180,12 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       // The usual case, settled here: everything sent, nothing to tell the
       // protocol, nothing to do next (no Handle run, no loop turn spent).
       if (result === this.sendLen && wb !== null && wb.size === result && this.connLost === 0 && !this.closing && !this.eofWritten && !wb.paused) {
-        wb.consume(result);
+        if (this.sending !== null) {
+          this.sending = null;
+          wb.size = 0;
+        } else {
+          wb.consume(result);
+        }
         this.releaseLent();
         this.sendToken = -1;
         return;
@@ -497,9 +508,28 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     } else {
       chunk = bytes;
     }
-    wb.chunks.push(chunk);
-    wb.size += n;
-    if (this.sendToken === -1) this.submitSend(wb);
+    if (this.sendToken === -1 && wb.size === 0) {
+      // Nothing queued, no send in flight (the usual case): sent from the
+      // `sending` slot, not through the write buffer's array. Emptying that
+      // array when the send completes would make V8 drop its storage, and
+      // the next write allocate it again: a young-generation allocation per
+      // request, and the collections and page faults that follow.
+      wb.size = n;
+      this.sending = chunk;
+      this.sendLen = n;
+      try {
+        this.sendToken = this.loop._submitOp(OP_SEND, this.fd, chunk, 0, n, this, K_SEND);
+      } catch (err) {
+        wb.clear();
+        this.sending = null;
+        this.fatalError(err, 'Fatal write error on socket transport');
+        return;
+      }
+    } else {
+      wb.chunks.push(chunk);
+      wb.size += n;
+      if (this.sendToken === -1) this.submitSend(wb);
+    }
     wb.maybePause(this, this.protocol, this.loop);
   }
 
@@ -556,10 +586,23 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     this.sendToken = -1;
     if (n < 0) {
       wb.clear();
+      this.sending = null;
       this.releaseLent();
       return this.fatalError(native.errorFromErrno(-n, 'send'), 'Fatal write error on socket transport');
     }
-    wb.consume(n);
+    const sent = this.sending;
+    if (sent !== null) {
+      // The slot's send: what the kernel did not take goes to the front of
+      // the queue, before the writes made meanwhile.
+      this.sending = null;
+      wb.size -= n;
+      if (n < sent.length) {
+        wb.chunks.unshift(sent);
+        wb.offset = n;
+      }
+    } else {
+      wb.consume(n);
+    }
     if (wb.size === 0) this.releaseLent();
     wb.maybeResume(this, this.protocol, this.loop);
     if (this.connLost !== 0) return;
@@ -645,6 +688,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   protected forceClose(exc: Error | null): void {
     if (this.connLost !== 0) return;
     this.wb?.clear();
+    this.sending = null;
     if (this.sendToken >= 0) this.loop._cancelOp(this.sendToken);
     if (this.shutdownToken !== -1) this.loop._cancelOp(this.shutdownToken);
     if (!this.closing) {
