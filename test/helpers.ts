@@ -3,6 +3,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeEach } from 'vitest';
 import { availableBackends, newEventLoop } from '../src/index.js';
 import type { EventLoop, StreamReader, StreamWriter } from '../src/index.js';
@@ -133,3 +135,14 @@ export function* streamEcho(reader: StreamReader, writer: StreamWriter): Co<void
     writer.close();
   }
 }
+
+/** global.gc, exposed at run time when node was not started with --expose-gc (null where that is refused). */
+export const exposedGc: (() => void) | null = ((): (() => void) | null => {
+  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc') as () => void;
+  } catch {
+    return null;
+  }
+})();

@@ -9,12 +9,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { canLimitFds } from './emfile.js';
-import { extraBackends, osBackend } from './helpers.js';
+import { exposedGc, extraBackends, osBackend } from './helpers.js';
 
 import {
   addonPathOverride,
@@ -49,13 +47,6 @@ const E = native.errno;
 let fdsAtStart = -1;
 const openFds = new Set<number>();
 const openPollers: NativePoller[] = [];
-
-/** global.gc, exposed at run time when node was not started with --expose-gc. */
-function exposeGc(): () => void {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
-}
 
 function track<T extends number | number[]>(fds: T): T {
   for (const fd of Array.isArray(fds) ? fds : [fds]) openFds.add(fd);
@@ -597,7 +588,6 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
   it('a keep array: the caller holds the buffers, and the poller holds the array until its operations are reaped', async () => {
     expect(() => new native.Poller('io_uring', new Int32Array(2), new Int32Array(4), {} as never)).toThrow(/keep must be an Array/);
     expect(() => new native.Poller('io_uring', new Int32Array(2), undefined, [])).toThrow(/keep must be an Array, given with a completions array/);
-    const gc = exposeGc();
     const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
     const comp = new Int32Array(1 + 3 * 8);
     // Nothing but the poller refers to the keep array (and through it to the
@@ -615,7 +605,7 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     })();
     openPollers.push(p);
     for (let i = 0; i < 5; i++) {
-      gc();
+      gc!();
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(bufRef!.deref() !== undefined).toBe(true); // still alive: the recv in flight may write into it
@@ -629,7 +619,7 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     // (No deref() in this loop: a WeakRef's target stays alive to the end of
     // the job that read it.)
     for (let i = 0; i < 10; i++) {
-      gc();
+      gc!();
       await new Promise((r) => setTimeout(r, 10));
     }
     expect(bufRef!.deref() === undefined).toBe(true);
@@ -836,16 +826,7 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
 
 // ---- io_uring: multishot recv into provided buffers -------------------------
 
-/** global.gc, exposed at run time when node was not started with --expose-gc. */
-const gc: (() => void) | null = ((): (() => void) | null => {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
+const gc = exposedGc;
 
 describe.runIf(native.uringProbe().multishotRecv)('Poller(io_uring): multishot recv into provided buffers', () => {
   const SIZE = 64;

@@ -8,28 +8,17 @@
 // hand: `COIO_SOAK_SECONDS=600 npx vitest run test/soak.test.ts`.
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { openConnection, openUnixConnection, ProtocolBase, Semaphore, sleep, startServer, startUnixServer } from '../src/index.js';
 import type { EventLoop, Server, StreamReader, StreamWriter, Transport } from '../src/index.js';
 import { native } from '../src/native.js';
-import { backends, runGuarded, tempDir, useLoop, streamEcho } from './helpers.js';
+import { backends, exposedGc, runGuarded, tempDir, useLoop, streamEcho } from './helpers.js';
 import type { Co } from './helpers.js';
 
 const SOAK_SECONDS = Number(process.env.COIO_SOAK_SECONDS ?? 0);
 const dir = tempDir();
 
-/** global.gc, exposed at run time when node was not started with --expose-gc. */
-const gc: (() => void) | null = ((): (() => void) | null => {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
+const gc = exposedGc;
 
 /** Random bytes to slice payloads from (hashing the slices verifies them just as well). */
 const POOL = randomBytes(2 * 1024 * 1024);

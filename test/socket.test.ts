@@ -2,12 +2,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { newEventLoop } from '../src/index.js';
 import { native } from '../src/native.js';
 import { EVENT_WRITE, PollSelector } from '../src/selectors.js';
+import { exposedGc } from './helpers.js';
 import { AF_INET, AF_INET6, AF_UNIX, SHUT_WR, SOCK_DGRAM, Socket, socketpair } from '../src/socket.js';
 
 const opened: Socket[] = [];
@@ -265,16 +264,7 @@ describe('bad input', () => {
   });
 });
 
-/** global.gc, exposed at run time when node was not started with --expose-gc. */
-const gc: (() => void) | null = ((): (() => void) | null => {
-  if (typeof globalThis.gc === 'function') return globalThis.gc as () => void;
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return null;
-  }
-})();
+const gc = exposedGc;
 
 /** Collect garbage and let Node run finalization callbacks until cond() holds (or ~2 s pass). */
 async function collectUntil(cond: () => boolean): Promise<void> {
