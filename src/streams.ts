@@ -587,6 +587,8 @@ export class StreamReaderProtocol implements Protocol {
   private task: Future<unknown> | null = null;
   /** The last getBuffer() returned the reader's readInto buffer. */
   private direct = false;
+  /** The last getBuffer() returned a Buffer of its own, which the reader keeps as it is. */
+  private fresh: Buffer | null = null;
 
   constructor(
     private readonly loop: AbstractEventLoop,
@@ -653,18 +655,32 @@ export class StreamReaderProtocol implements Protocol {
    * they land in a scratch buffer and the reader gets a copy of them (as
    * dataReceived would: the reader keeps what it is fed).
    */
-  getBuffer(_sizeHint: number): Uint8Array {
+  getBuffer(sizeHint: number): Uint8Array {
     const direct = this.reader?._directBuffer() ?? null;
     this.direct = direct !== null;
-    return direct ?? scratchBuffer();
+    this.fresh = null;
+    if (direct !== null) return direct;
+    if (sizeHint > 0 && sizeHint <= READ_BUFFER_SIZE) {
+      // A transport that knows how many bytes it has (the proactor
+      // transports, copying out of the loop's receive pool) gets a Buffer of
+      // that size, which the reader then keeps: one copy instead of two
+      // (into the scratch buffer, then out of it), and no more allocation
+      // than the second copy made.
+      return (this.fresh = Buffer.allocUnsafe(sizeHint));
+    }
+    return scratchBuffer();
   }
 
   bufferUpdated(nbytes: number): void {
     const reader = this.reader;
     if (reader === null) return;
+    const fresh = this.fresh;
     if (this.direct) {
       this.direct = false;
       reader._directFilled(nbytes);
+    } else if (fresh !== null) {
+      this.fresh = null;
+      if (nbytes > 0) reader.feedData(nbytes === fresh.length ? fresh : fresh.subarray(0, nbytes));
     } else if (nbytes > 0) {
       reader.feedData(Buffer.from(scratch!.subarray(0, nbytes)));
     }

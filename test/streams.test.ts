@@ -77,6 +77,30 @@ describe('StreamReader without a transport', () => {
     expect(t.run(main())).toEqual(['line1\n', 'line2\r\n', 'abc', 'defEND', 'tail', true, 0]);
   });
 
+  it('StreamReaderProtocol.getBuffer(n) with an exact size: the reader keeps that very Buffer (no second copy); with -1, the shared scratch buffer, copied', () => {
+    const loop = t.loop;
+    function* main(): Co<unknown[]> {
+      const r = new StreamReader(loop);
+      const p = new StreamReaderProtocol(loop, r);
+      const exact = p.getBuffer(5) as Buffer;
+      expect(exact.length).toBe(5);
+      exact.write('hello');
+      p.bufferUpdated(5);
+      const scratch = p.getBuffer(-1) as Buffer;
+      expect(scratch.length).toBeGreaterThan(5);
+      scratch.write(' world');
+      p.bufferUpdated(6); // the exact buffer of before must not be fed again
+      scratch.write('XXXXXX'); // the reader copied what came through the scratch buffer
+      const part = p.getBuffer(8) as Buffer;
+      part.write('!!');
+      p.bufferUpdated(2); // fewer bytes than asked: a view of them
+      r.feedEof();
+      const first = yield* r.readExactly(5);
+      return [first === exact, (yield* r.read()).toString()];
+    }
+    expect(t.run(main())).toEqual([true, ' world!!']);
+  });
+
   it('a separator split across chunks is found', () => {
     const loop = t.loop;
     function* main(): Co<string> {
