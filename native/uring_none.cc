@@ -16,6 +16,7 @@ Napi::Value UringProbeJs(const Napi::CallbackInfo& info) {
   result.Set("reason", Napi::String::New(env, "io_uring is Linux-only, and this build has no io_uring backend"));
   result.Set("setupFlags", Napi::Array::New(env));
   result.Set("features", Napi::Number::New(env, 0));
+  result.Set("multishotRecv", Napi::Boolean::New(env, false));
   return result;
 }
 
