@@ -38,8 +38,10 @@
 //   reuse a small buffer at once, as with the selector transport) and large
 //   ones are kept by reference (WriteBuffer's rule). A protocol with
 //   borrowsData that writes back the view it was given (an echo) is not
-//   copied: that receive buffer is lent to the send (one at a time), and the
-//   next recv goes into another one.
+//   copied: that receive buffer is lent to the send (on the multishot path
+//   up to LEND_MAX pool buffers, so a message read in pieces is sent from
+//   them all; on the one-shot path one, the next recv going into another
+//   buffer of the transport's).
 // - writeEof: a shutdown(SHUT_WR) operation once everything is sent.
 // - close: the recv in flight is cancelled (the kernel holds the socket open
 //   while an operation on it is in flight) and parked buffers go back to the
@@ -74,6 +76,13 @@ export const RECV_SIZE = 64 * 1024;
  * from the writers' own buffers.
  */
 const MERGE_LIMIT = 16 * 1024;
+/**
+ * Pool buffers one transport may lend to its sends at a time (a borrowed
+ * view written back): a message of a few reads (loopback delivers 64 KiB
+ * segments, so a 100 KiB echo is mostly two) is sent without a copy; the
+ * pool-wide cap (half the pool) still applies.
+ */
+const LEND_MAX = 4;
 
 // The kinds of operation a transport submits (its _opDone argument).
 const K_RECV = 1;
@@ -105,8 +114,13 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   private readQueued = false;
   /** The pool buffer whose view dataReceived has now (writing it back lends it), or -1. */
   private deliveringBid = -1;
-  /** The pool buffer lent to the send, or -1. */
-  private lentBid = -1;
+  /**
+   * The pool buffers lent to sends (lentN of them, in lentBids, made on the
+   * first lend): a message that came in several reads, each written back,
+   * lends each of its buffers (up to LEND_MAX), so a large echo copies none.
+   */
+  private lentBids: number[] | null = null;
+  private lentN = 0;
   /** pool.ended when this transport last armed its recv. */
   private endedSeen = 0;
   /** The buffer of the transport's recvs; a second one while the first is lent to a send. */
@@ -325,7 +339,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       }
       this.deliveringBid = -1;
     }
-    if (bid !== -1 && this.lentBid !== bid) pool.recycle(bid);
+    if (bid !== -1 && !this.lends(bid)) pool.recycle(bid);
     return ok;
   }
 
@@ -482,14 +496,17 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     let chunk: Uint8Array;
     if (pool !== null && bytes.buffer === pool.buffer) {
       // A view of the pool: the buffer dataReceived has now, written back,
-      // is lent to the send (one at a time); any other (another
-      // connection's, a buffer since given back) is copied.
+      // is lent to the send (up to LEND_MAX of this transport's at a time,
+      // all given back when the write buffer has drained); any other
+      // (another connection's, a buffer since given back) is copied.
       const bid = pool.bidOf(bytes);
       // At most half the pool is lent at a time (sends wait on their peers;
       // the other half keeps every connection receiving).
-      if (bid !== -1 && bid === this.deliveringBid && (this.lentBid === bid || (this.lentBid === -1 && pool.lent * 2 < pool.count))) {
-        if (this.lentBid === -1) pool.lent++;
-        this.lentBid = bid;
+      if (bid !== -1 && bid === this.deliveringBid && (this.lends(bid) || (this.lentN < LEND_MAX && pool.lent * 2 < pool.count))) {
+        if (!this.lends(bid)) {
+          pool.lent++;
+          (this.lentBids ??= [])[this.lentN++] = bid;
+        }
         chunk = bytes;
       } else {
         chunk = Buffer.from(bytes);
@@ -618,13 +635,23 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     }
   }
 
+  /** Pool buffer bid is lent to one of this transport's sends. */
+  private lends(bid: number): boolean {
+    const bids = this.lentBids;
+    for (let i = 0; i < this.lentN; i++) if (bids![i] === bid) return true;
+    return false;
+  }
+
   /** The lent receive buffer is no longer read by a send: it becomes the spare (back to the pool on the multishot path). */
   private releaseLent(): void {
-    if (this.lentBid !== -1) {
+    if (this.lentN !== 0) {
       const pool = this.pool!;
-      pool.lent--;
-      pool.recycle(this.lentBid);
-      this.lentBid = -1;
+      const bids = this.lentBids!;
+      for (let i = 0; i < this.lentN; i++) {
+        pool.lent--;
+        pool.recycle(bids[i]!);
+      }
+      this.lentN = 0;
     }
     const lent = this.lentBuf;
     if (lent === null) return;
