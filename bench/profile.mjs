@@ -20,7 +20,7 @@
 //   3. profile: `perf record -e cpu-clock --call-graph fp` (node started with
 //      --perf-basic-prof, so JIT frames have names), each sample's period
 //      summed into a category by its stack: the kernel by syscall and by what
-//      the innermost known frame is (TCP/IP, io_uring's own work, syscall
+//      the innermost known frame is (TCP/IP, waking the peer, io_uring's own work, syscall
 //      entry and exit, scheduling), the addon (coio.node: Poller.submit,
 //      wait, ...), Node's N-API glue, V8's GC, V8 builtins and runtime, and
 //      JavaScript by file. µs per request = the category's sampled CPU over
@@ -257,6 +257,12 @@ const NET = /^(tcp_|__tcp|tcp4|ip_|__ip|ipv4_|skb_|__skb|kfree_skb|sk_|__sk_|soc
 const URING = /^(__?io_|io_|__io_uring|io_uring)/;
 const ENTRY = /^(entry_SYSCALL|do_syscall_64|syscall_exit|syscall_enter|__x64_sys|x64_sys_call|exit_to_user_mode|__pfx|fpregs_|switch_fpu|arch_exit_to_user|__rseq|rseq_)/;
 const SCHED = /^(schedule|__schedule|finish_task_switch|pick_next|dequeue_|enqueue_|update_curr|try_to_wake_up|ttwu|psi_|__switch_to|context_switch|select_task_rq|update_load|newidle_balance|sched_)/;
+// Waking a task blocked on a socket: on loopback, a send runs the receiver's
+// TCP input in the sender's context, and so wakes the peer (the client,
+// asleep in epoll_wait) on the server's clock. The slower the server, the
+// more often the client has gone to sleep, so this cost grows with the
+// server's own: worth seeing apart from the TCP work itself.
+const WAKE = /^(sock_def_readable|sock_def_wakeup|sock_def_write_space|sk_stream_write_space|__wake_up_common|__wake_up_sync_key|__wake_up_common_lock|__wake_up|ep_poll_callback|try_to_wake_up|ttwu_do_activate|ttwu_queue_wakelist)$/;
 const COPY = /^(copy_user|_copy_to|_copy_from|__copy|rep_movs|copy_to_user|copy_from_user|memcpy|__memcpy|simple_copy|skb_copy_datagram)/;
 const FAULT = /^(asm_exc_page_fault|exc_page_fault|handle_mm_fault|do_user_addr_fault|__handle_mm_fault|clear_page|do_anonymous_page)/;
 const EPOLL = /^(ep_|__ep_|do_epoll|epoll_)/;
@@ -303,6 +309,7 @@ function classify(frames, isMain) {
     for (const f of frames) {
       if (!isKernel(f)) break;
       const s = f.sym;
+      if (WAKE.test(s)) { what = 'waking a reader'; break; }
       if (NET.test(s) || COPY.test(s)) { what = 'TCP/IP and copies'; break; }
       if (URING.test(s)) { what = 'io_uring'; break; }
       if (EPOLL.test(s)) { what = 'epoll'; break; }
@@ -455,6 +462,7 @@ function breakdown(text, requests, top) {
 function group(cat) {
   if (cat.startsWith('kernel: ')) {
     if (/: TCP\/IP/.test(cat)) return 'kernel: TCP/IP and copies';
+    if (/: waking a reader$/.test(cat)) return 'kernel: waking a reader (the peer)';
     if (/: io_uring$/.test(cat)) return 'kernel: io_uring\'s own work';
     if (/: epoll$/.test(cat)) return 'kernel: epoll';
     if (/: syscall entry\/exit$/.test(cat)) return 'kernel: syscall entry/exit';
