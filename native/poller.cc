@@ -16,12 +16,29 @@
 #include <new>
 #include <vector>
 
+#include <v8.h>
+
 #include "addon.h"
 #include "args.h"
 #include "errors.h"
 #include "poller.h"
 
 namespace coio {
+
+namespace {
+
+// An N-API value is V8's handle of it (node's own
+// v8impl::V8LocalValueFromJsValue does this cast): for the V8 calls N-API
+// has no counterpart of (an ArrayBuffer's detach key).
+v8::Local<v8::Value> V8Local(napi_value v) {
+  v8::Local<v8::Value> local;
+  static_assert(sizeof(local) == sizeof(v), "napi_value is a v8::Local");
+  std::memcpy(static_cast<void*>(&local), &v, sizeof(v));
+  return local;
+}
+
+}  // namespace
+
 
 FileId FileIdOf(int fd) {
   struct stat st;
@@ -603,6 +620,25 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (comp_ == nullptr) {
       throw Napi::Error::New(env, "Poller.setBufRing: this poller was made without a completions array");
     }
+    // The kernel writes into the pool whenever data comes, not only inside
+    // wait(), so its memory must never change owner: a transfer
+    // (postMessage, structuredClone with transfer, ArrayBuffer's
+    // transfer()) of a borrowed view's buffer would hand it to an owner that
+    // may free it while recvs still write there. A detach key nobody else
+    // holds makes V8 refuse to detach it (ArrayBuffer's transfer() throws a
+    // TypeError, the pool unharmed). The caller must also mark it with
+    // worker_threads' markAsUntransferable first (recv_pool.ts does): Node's
+    // postMessage and structuredClone then copy it instead, where a detach
+    // refused by the key would abort the process.
+    napi_value pool_ab;
+    if (napi_get_typedarray_info(env, info[0], &type, &pool_length, &pool_data, &pool_ab, nullptr) != napi_ok) {
+      throw Napi::TypeError::New(env, "Poller.setBufRing: pool must be a Uint8Array");
+    }
+    v8::Local<v8::ArrayBuffer> ab = V8Local(pool_ab).As<v8::ArrayBuffer>();
+    if (!ab->IsDetachable() || ab->WasDetached()) {
+      throw Napi::TypeError::New(env, "Poller.setBufRing: pool must be a view of an attached, detachable ArrayBuffer (not a SharedArrayBuffer)");
+    }
+    ab->SetDetachKey(v8::Symbol::New(v8::Isolate::GetCurrent()));
     int32_t* recycle = static_cast<int32_t*>(data);
     recycle[0] = 0;
     int err = backend_->SetBufRing(static_cast<uint8_t*>(pool_data), count, size, recycle);

@@ -30,6 +30,7 @@
 // the socket; each such transport waits here (starve) and is armed again,
 // in turn, as buffers come back (recycle). Nothing is lost, only delayed.
 
+import { markAsUntransferable } from 'node:worker_threads';
 import type { BaseSelector } from './selectors.js';
 
 /** Buffers in the pool (a power of two). */
@@ -70,6 +71,14 @@ export class RecvPool {
     // only ever of bytes a recv wrote.
     this.mem = Buffer.allocUnsafeSlow(count * size);
     this.buffer = this.mem.buffer;
+    // The kernel writes here whenever data comes: the memory must never
+    // leave with a transfer of a borrowed view's buffer (postMessage,
+    // structuredClone), which would let its new owner free it. Node then
+    // copies instead of transferring; the poller also gives the ArrayBuffer
+    // a detach key, so ArrayBuffer's transfer() throws (this mark must come
+    // first: Node's postMessage aborts the process on a buffer it cannot
+    // detach).
+    markAsUntransferable(this.buffer);
     this.recycleIds = new Int32Array(count + 1);
     this.isHeld = new Uint8Array(count);
     this.whole = new Array<Buffer | undefined>(count);

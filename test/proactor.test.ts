@@ -3,6 +3,7 @@
 // what only a completion transport has (a recv always in flight, sends held
 // by the ring until they complete, cancellation at pause and close).
 import { createHash, randomBytes } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { newEventLoop, openConnection, sleep, startServer, uringStatus } from '../src/index.js';
 import type { BufferedProtocol, EventLoop, Protocol, RecvPath, StreamReader, StreamWriter, Transport } from '../src/index.js';
@@ -196,6 +197,40 @@ describe.runIf(hasUring).each(recvPaths)('proactor transports on io_uring (recv:
     expect(maxLent).toBeLessThanOrEqual(pool.count / 2);
     expect(pool.lent).toBe(0);
     expect(pool.held).toBe(0);
+  });
+
+  it.runIf(recv === 'multishot')('a borrowed view\'s buffer cannot leave with a transfer: structuredClone and postMessage copy it, transfer() throws; the pool keeps working', () => {
+    // The kernel writes into the pool whenever data comes: a transfer
+    // would hand its memory to an owner that may free it.
+    const seen: string[] = [];
+    class Transferring extends BorrowEcho {
+      override dataReceived(view: Buffer): void {
+        const ab = view.buffer as ArrayBuffer;
+        const size = ab.byteLength;
+        const clone = structuredClone(ab, { transfer: [ab] });
+        const { port1 } = new MessageChannel();
+        try {
+          port1.postMessage(ab, [ab]);
+        } finally {
+          port1.close();
+        }
+        const transfer = (ab as unknown as { transfer?: () => ArrayBuffer }).transfer;
+        if (transfer !== undefined) expect(() => transfer.call(ab)).toThrow(TypeError);
+        seen.push(`${clone.byteLength === size} ${ab.byteLength === size}`);
+        super.dataReceived(view);
+      }
+    }
+    const data = randomBytes(64 * 1024);
+    function* main(): Co<string> {
+      const { server, client, ct } = yield* pair(() => new Transferring());
+      ct.write(data);
+      yield* until(() => client.bytes().length === data.length, 20);
+      yield* finish(server, ct);
+      return sha(client.bytes());
+    }
+    expect(loop.runUntilComplete(main())).toBe(sha(data));
+    expect(seen.length).toBeGreaterThan(0);
+    expect(new Set(seen)).toEqual(new Set(['true true']));
   });
 
   it('a write while the last send completion is not yet processed sends no byte twice (4 MiB through a streams echo reading 64 KiB at a time)', () => {
