@@ -48,6 +48,7 @@
 //   pool, buffered data is sent, then connectionLost; abort cancels both and
 //   drops the data.
 
+import { markAsUntransferable } from 'node:worker_threads';
 import { RuntimeError } from './errors.js';
 import { Handle } from './events.js';
 import { native, OP_BUFFER, OP_MORE, OP_RECV, OP_RECV_MULTI, OP_SEND, OP_SHUTDOWN, SENDV_MAX } from './native.js';
@@ -349,8 +350,16 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
     if (this.recvToken !== -1 || this.recvDone || this.closing) return;
     let buf = this.recvBuf;
     if (buf === null || buf === this.lentBuf) {
-      buf = this.spareBuf ?? Buffer.allocUnsafeSlow(RECV_SIZE);
-      this.spareBuf = null;
+      if (this.spareBuf !== null) {
+        buf = this.spareBuf;
+        this.spareBuf = null;
+      } else {
+        // A recv writes into it while in flight, and the protocol gets
+        // views of it: as with the pool (recv_pool.ts), a transfer of a
+        // view's buffer must not take its memory away.
+        buf = Buffer.allocUnsafeSlow(RECV_SIZE);
+        markAsUntransferable(buf.buffer);
+      }
       this.recvBuf = buf;
     }
     try {

@@ -3,6 +3,7 @@
 // the address of a socket that may be gone, and when to complain about
 // writes to a lost connection.
 
+import { markAsUntransferable } from 'node:worker_threads';
 import { native } from './native.js';
 import type { SockAddress } from './native.js';
 
@@ -18,6 +19,10 @@ export function readBuffer(): Buffer {
   if (sharedReadBuffer === undefined) {
     tuneHeap();
     sharedReadBuffer = Buffer.allocUnsafe(READ_BUFFER_SIZE);
+    // Borrowed views of it go to protocols: a transfer of a view's buffer
+    // (postMessage, structuredClone) would detach it under every transport
+    // of the thread. Node copies a marked buffer instead.
+    markAsUntransferable(sharedReadBuffer.buffer);
   }
   return sharedReadBuffer;
 }

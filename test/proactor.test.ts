@@ -199,7 +199,7 @@ describe.runIf(hasUring).each(recvPaths)('proactor transports on io_uring (recv:
     expect(pool.held).toBe(0);
   });
 
-  it.runIf(recv === 'multishot')('a borrowed view\'s buffer cannot leave with a transfer: structuredClone and postMessage copy it, transfer() throws; the pool keeps working', () => {
+  it('a borrowed view\'s buffer cannot leave with a transfer: structuredClone and postMessage copy it (the pool\'s transfer() throws); reading goes on', () => {
     // The kernel writes into the pool whenever data comes: a transfer
     // would hand its memory to an owner that may free it.
     const seen: string[] = [];
@@ -215,7 +215,8 @@ describe.runIf(hasUring).each(recvPaths)('proactor transports on io_uring (recv:
           port1.close();
         }
         const transfer = (ab as unknown as { transfer?: () => ArrayBuffer }).transfer;
-        if (transfer !== undefined) expect(() => transfer.call(ab)).toThrow(TypeError);
+        // (Node 22+; the one-shot path's own buffers have no detach key.)
+        if (transfer !== undefined && recv === 'multishot') expect(() => transfer.call(ab)).toThrow(TypeError);
         seen.push(`${clone.byteLength === size} ${ab.byteLength === size}`);
         super.dataReceived(view);
       }

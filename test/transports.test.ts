@@ -2,6 +2,7 @@
 // resets, Unix sockets and UDP, on every backend.
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { AF_UNIX, createTask, EventLoop, SOCK_STREAM, Socket, sleep } from '../src/index.js';
 import type { AbstractEventLoop, BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport } from '../src/index.js';
@@ -372,6 +373,46 @@ describe.each(backends)('%s backend', (backend) => {
       return c.text();
     }
     expect(t.run(main())).toBe('firstsecond');
+  });
+
+  it('a borrowed view\'s buffer posted with a transfer list is copied, not taken: every transport keeps reading', () => {
+    // The receive buffers (the thread's shared read buffer, the proactor
+    // transports' own and the pool) are marked untransferable: a detached
+    // one would stop every read, or let the kernel write into freed memory.
+    const loop = t.loop;
+    const sizes: number[] = [];
+    class Poster extends Echo {
+      readonly borrowsData = true;
+      override dataReceived(data: Buffer): void {
+        const ab = data.buffer as ArrayBuffer;
+        const { port1 } = new MessageChannel();
+        try {
+          port1.postMessage(ab, [ab]);
+        } finally {
+          port1.close();
+        }
+        structuredClone(ab, { transfer: [ab] });
+        sizes.push(ab.byteLength);
+        super.dataReceived(data);
+      }
+    }
+    function* main(): Co<string> {
+      const server = yield* loop.createServer(() => new Poster(), '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      const [tr, c] = yield* loop.createConnection(() => new Collector(), '127.0.0.1', port);
+      for (const word of ['one ', 'two ', 'three']) {
+        tr.write(word);
+        yield* until(() => c.text().endsWith(word));
+      }
+      tr.close();
+      yield* until(() => c.lostCount === 1);
+      server.close();
+      yield* server.waitClosed();
+      return c.text();
+    }
+    expect(t.run(main())).toBe('one two three');
+    expect(sizes.length).toBeGreaterThanOrEqual(3);
+    expect(sizes.every((n) => n > 0)).toBe(true);
   });
 
   it('Unix server and connection', () => {
