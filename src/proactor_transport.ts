@@ -62,7 +62,7 @@ import { StreamSocketTransport } from './stream_transport.js';
 import type { ConnectionWaiter, TransportOwner } from './stream_transport.js';
 import type { Transport } from './transports.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, isReadBufferView, toBytes } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, isReadBufferView, overlaps, toBytes } from './transport_helpers.js';
 import { COPY_LIMIT, WriteBuffer } from './write_buffer.js';
 
 /**
@@ -425,6 +425,7 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
         this.fatalError(err, 'Fatal error: protocol.getBuffer() call failed.');
         return false;
       }
+      if (this.intoReused) this.intoBuf = into;
       const k = Math.min(into.length, n - off);
       buf.copy(into, 0, off, off + k);
       off += k;
@@ -529,7 +530,9 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
       } else {
         chunk = Buffer.from(bytes);
       }
-    } else if (n <= COPY_LIMIT || isReadBufferView(bytes)) {
+    } else if (n <= COPY_LIMIT || isReadBufferView(bytes) || (this.intoBuf !== null && overlaps(bytes, this.intoBuf))) {
+      // Small: the caller may reuse it at once; a view of a buffer the
+      // next read overwrites (stream_transport.ts, intoBuf): copied.
       chunk = Buffer.from(bytes);
     } else {
       chunk = bytes;

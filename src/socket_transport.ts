@@ -20,7 +20,7 @@ import type { BaseProtocol, BufferedProtocol, Protocol } from './protocols.js';
 import { SHUT_WR } from './socket.js';
 import type { Socket } from './socket.js';
 import type { AbstractEventLoop } from './events.js';
-import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, borrowedView, readBuffer, toBytes } from './transport_helpers.js';
+import { CONNLOST_WRITE_WARNING, READ_BUFFER_SIZE, borrowedView, overlaps, readBuffer, toBytes } from './transport_helpers.js';
 import { WriteBuffer } from './write_buffer.js';
 
 import { StreamSocketTransport } from './stream_transport.js';
@@ -86,6 +86,7 @@ export class SocketTransport extends StreamSocketTransport {
     } catch (err) {
       return this.fatalError(err, 'Fatal error: protocol.getBuffer() call failed.');
     }
+    if (this.intoReused) this.intoBuf = buf;
     let n: number;
     try {
       n = native.recv(this.fd, buf, 0, buf.length);
@@ -137,7 +138,7 @@ export class SocketTransport extends StreamSocketTransport {
       this.startWriting();
       wb ??= this.wb = new WriteBuffer();
     }
-    wb.push(bytes, sent);
+    wb.push(bytes, sent, this.intoBuf !== null && overlaps(bytes, this.intoBuf));
     wb.maybePause(this, this.protocol, this.loop);
   }
 

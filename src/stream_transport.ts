@@ -40,6 +40,19 @@ export abstract class StreamSocketTransport<L extends AbstractEventLoop = Abstra
   protected protocol!: BaseProtocol;
   protected buffered: BufferedProtocol | null = null;
   protected borrow = false;
+  /**
+   * The buffer the BufferedProtocol's getBuffer() gave the last read. The
+   * next read overwrites it (a protocol usually returns the same buffer
+   * every time, often one shared by all its connections), so a write of a
+   * view of it is copied before it can wait for the socket: written back by
+   * reference, a later read would change bytes not yet sent (another
+   * connection's, with a shared buffer). Not kept for a protocol whose
+   * getBuffer() never returns memory a write may still hold
+   * (`_freshBuffers`: the streams' protocol, whose reader keeps each
+   * buffer).
+   */
+  protected intoBuf: Uint8Array | null = null;
+  protected intoReused = false;
   protected closing = false;
   /** Non-zero once connectionLost is scheduled; counts writes after that. */
   protected connLost = 0;
@@ -165,6 +178,8 @@ export abstract class StreamSocketTransport<L extends AbstractEventLoop = Abstra
     this.protocol = protocol;
     this.buffered = isBufferedProtocol(protocol) ? protocol : null;
     this.borrow = (protocol as Protocol).borrowsData === true;
+    this.intoReused = this.buffered !== null && (protocol as { _freshBuffers?: boolean })._freshBuffers !== true;
+    this.intoBuf = null;
   }
 
   getProtocol(): BaseProtocol {

@@ -655,6 +655,17 @@ export class StreamReaderProtocol implements Protocol {
    * they land in a scratch buffer and the reader gets a copy of them (as
    * dataReceived would: the reader keeps what it is fed).
    */
+  /**
+   * @internal For the transports (stream_transport.ts, intoBuf): no write
+   * through this protocol's writer holds a view of memory a later
+   * getBuffer() returns again. The reader keeps each fresh Buffer, the
+   * scratch buffer's bytes are copied out, and a readInto() buffer is the
+   * caller's (the write rule for the caller's buffers applies to it).
+   */
+  get _freshBuffers(): boolean {
+    return true;
+  }
+
   getBuffer(sizeHint: number): Uint8Array {
     const direct = this.reader?._directBuffer() ?? null;
     this.direct = direct !== null;

@@ -27,6 +27,11 @@ export function readBuffer(): Buffer {
   return sharedReadBuffer;
 }
 
+/** bytes and other share memory (a view of the same bytes, or of some of them). */
+export function overlaps(bytes: Uint8Array, other: Uint8Array): boolean {
+  return bytes.buffer === other.buffer && bytes.byteOffset < other.byteOffset + other.byteLength && other.byteOffset < bytes.byteOffset + bytes.byteLength;
+}
+
 /** True for a view of the read buffer (a borrowed view): its bytes change at the next read. */
 export function isReadBufferView(bytes: Uint8Array): boolean {
   return sharedReadBuffer !== undefined && bytes.buffer === sharedReadBuffer.buffer;

@@ -65,12 +65,14 @@ export class WriteBuffer {
    * they free a large buffer of which only the end is left, and the caller
    * may reuse a small scratch buffer at once. A view of the loop's shared
    * read buffer (a protocol with borrowsData writing what it received) is
-   * always copied: the next read overwrites it.
+   * always copied: the next read overwrites it; so is a view of the buffer a
+   * BufferedProtocol's getBuffer() gave the last read (`reread`: the
+   * transport knows), for the same reason.
    */
-  push(bytes: Uint8Array, from: number): void {
+  push(bytes: Uint8Array, from: number, reread = false): void {
     const n = bytes.length - from;
     const tail = from === 0 ? bytes : bytes.subarray(from);
-    this.chunks.push(n <= COPY_LIMIT || isReadBufferView(bytes) ? Buffer.from(tail) : tail);
+    this.chunks.push(n <= COPY_LIMIT || reread || isReadBufferView(bytes) ? Buffer.from(tail) : tail);
     this.size += n;
   }
 

@@ -1,5 +1,6 @@
 // Transports and protocols: servers, connections, flow control, half-close,
 // resets, Unix sockets and UDP, on every backend.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
@@ -413,6 +414,48 @@ describe.each(backends)('%s backend', (backend) => {
     expect(t.run(main())).toBe('one two three');
     expect(sizes.length).toBeGreaterThanOrEqual(3);
     expect(sizes.every((n) => n > 0)).toBe(true);
+  });
+
+  it('a BufferedProtocol that writes back views of its one getBuffer() buffer, shared by every connection: each peer gets its own bytes', () => {
+    // The next read overwrites that buffer (as it does the loop's read
+    // buffer a borrowsData protocol gets views of): a write of a view of it
+    // must be copied before it can wait, whatever its size.
+    const loop = t.loop;
+    const shared = Buffer.alloc(256 * 1024);
+    class SharedEcho implements BufferedProtocol {
+      transport!: Transport;
+      connectionMade(tr: Transport): void {
+        this.transport = tr;
+      }
+      getBuffer(): Uint8Array {
+        return shared;
+      }
+      bufferUpdated(n: number): void {
+        this.transport.write(shared.subarray(0, n));
+      }
+    }
+    // The first client reads nothing for a while, so the server's writes
+    // to it back up and wait in its write buffer (the selector transports'
+    // case; the proactor's sends always wait for their completion).
+    const payloads = [8 * 1024 * 1024, 512 * 1024, 512 * 1024].map((n) => randomBytes(n));
+    function* main(): Co<boolean[]> {
+      const server = yield* loop.createServer(() => new SharedEcho(), '127.0.0.1', 0);
+      const { port } = server.sockets[0]!.getsockname() as { port: number };
+      const clients: Array<[Transport, Collector]> = [];
+      for (let i = 0; i < payloads.length; i++) clients.push(yield* loop.createConnection(() => new Collector(), '127.0.0.1', port));
+      clients[0]![0].pauseReading();
+      clients.forEach(([tr], i) => tr.write(payloads[i]!));
+      yield* sleep(0.3);
+      clients[0]![0].resumeReading();
+      yield* until(() => clients.every(([, c], i) => Buffer.concat(c.chunks).length >= payloads[i]!.length), 20);
+      const same = clients.map(([, c], i) => Buffer.concat(c.chunks).equals(payloads[i]!));
+      for (const [tr] of clients) tr.close();
+      yield* until(() => clients.every(([, c]) => c.lostCount === 1));
+      server.close();
+      yield* server.waitClosed();
+      return same;
+    }
+    expect(t.run(main())).toEqual([true, true, true]);
   });
 
   it('Unix server and connection', () => {
