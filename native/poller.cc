@@ -314,22 +314,27 @@ class Poller : public Napi::ObjectWrap<Poller> {
   }
 
   // submit(op, fd, buf, offset, length, token, arg = 0): queue a completion
-  // operation (io_uring). buf (a Uint8Array, or null for accept / close /
-  // shutdown) must stay alive until the operation's last completion: the
-  // poller references it until then, unless it was made with a keep array
-  // (then the caller holds keep[token] = buf). token (0 .. kMaxToken) names
+  // operation (io_uring). buf (a Uint8Array: recv's, send's, connect's
+  // struct sockaddr; null for accept / close / shutdown) must stay alive
+  // until the operation's last completion: the poller references it until
+  // then, unless it was made with a keep array (then the caller holds
+  // keep[token] = buf). token (0 .. kMaxToken) names
   // it in the completions array and for cancelOp; it must not name an
   // operation in flight (EEXIST).
   Napi::Value Submit(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    int op = static_cast<int>(ArgInteger(info, 0, "Poller.submit", "op", kOpRecv, kOpRecvMulti));
+    int op = static_cast<int>(ArgInteger(info, 0, "Poller.submit", "op", kOpRecv, kOpConnect));
     if (op == kOpCancel) throw Napi::RangeError::New(env, "Poller.submit: op 6 is internal (use cancelOp)");
+    if (op == kOpSendmsg) throw Napi::RangeError::New(env, "Poller.submit: op 8 is submitSendv's");
     int fd = ArgFd(info, 1, "Poller.submit");
-    bool has_buf = op == kOpRecv || op == kOpSend;
+    bool has_buf = op == kOpRecv || op == kOpSend || op == kOpConnect;
     Bytes range{nullptr, 0};
     if (has_buf) {
       range = ArgByteRange(info, 2, "Poller.submit");
       if (range.length > UINT32_MAX) throw Napi::RangeError::New(env, "Poller.submit: length must be below 4 GiB");
+      if (op == kOpConnect && !SockaddrLength(range.length)) {
+        throw Napi::RangeError::New(env, "Poller.submit: a connect's address (buf) must be a struct sockaddr (native.connectAddress)");
+      }
     } else if (!info[2].IsNull() && !info[2].IsUndefined()) {
       throw Napi::TypeError::New(env, "Poller.submit: buf must be null for accept, close, shutdown and multishot recv");
     }
@@ -432,14 +437,15 @@ class Poller : public Napi::ObjectWrap<Poller> {
       }
       OpRequest req{op, fd, nullptr, 0, t, arg};
       int err = 0;
-      if (fd < 0 || op < kOpRecv || op > kOpSendmsg || op == kOpCancel) {
+      if (fd < 0 || op < kOpRecv || op > kOpConnect || op == kOpCancel) {
         err = EINVAL;
-      } else if (op == kOpRecv || op == kOpSend) {
+      } else if (op == kOpRecv || op == kOpSend || op == kOpConnect) {
         Bytes buf{nullptr, 0};
         err = QueuedBytes(env, keep, t, &buf);
         if (err == 0 && (offset < 0 || length < 0 || static_cast<size_t>(offset) + static_cast<size_t>(length) > buf.length)) {
           err = EFAULT;
         }
+        if (err == 0 && op == kOpConnect && !SockaddrLength(static_cast<size_t>(length))) err = EINVAL;
         if (err == 0) {
           req.data = buf.data + offset;
           req.length = static_cast<uint32_t>(length);
@@ -456,6 +462,13 @@ class Poller : public Napi::ObjectWrap<Poller> {
       }
       if (err != 0) Fail(t, err);
     }
+  }
+
+  // Whether a connect's address of length bytes can be a struct sockaddr
+  // (a family at least, a sockaddr_storage at most; the kernel says EINVAL
+  // too, but only once the operation reaches it).
+  static bool SockaddrLength(size_t length) {
+    return length >= sizeof(sa_family_t) && length <= sizeof(sockaddr_storage);
   }
 
   // keep[token]'s bytes (a Uint8Array), or EFAULT: not one, or detached.

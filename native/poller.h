@@ -56,6 +56,11 @@ enum OpCode : int {
   // arg 1, a single recv into one picked buffer.
   kOpRecvMulti = 7,
   kOpSendmsg = 8,   // sendmsg(fd, data: a msghdr the caller keeps until completion, MSG_NOSIGNAL)
+  // connect(fd, data: a struct sockaddr of length bytes, which the caller
+  // keeps until the completion): 0 once connected, or -errno
+  // (-ECONNREFUSED, ...). The kernel finishes a TCP handshake itself (it
+  // waits for the socket to become writable and reads its error).
+  kOpConnect = 9,
 };
 constexpr int kOpMore = 1;  // completion flag: more completions of this operation follow
 // Completion flag: the bytes are in a provided buffer, whose id is in the

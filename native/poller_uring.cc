@@ -198,6 +198,16 @@ class UringBackend final : public PollerBackend {
         sqe->ioprio = IORING_ACCEPT_MULTISHOT;
         sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
         break;
+      case kOpConnect:
+        // The kernel copies the address when it prepares the operation on
+        // recent kernels, and only when it first issues it on older ones:
+        // the caller keeps it until the completion either way. A TCP connect
+        // that cannot finish at once is parked on the socket's writability
+        // in the kernel and tried again there; the completion is its end.
+        sqe->opcode = IORING_OP_CONNECT;
+        sqe->addr = reinterpret_cast<uint64_t>(req.data);
+        sqe->off = req.length;
+        break;
       case kOpClose:
         sqe->opcode = IORING_OP_CLOSE;
         break;

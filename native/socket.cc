@@ -188,6 +188,17 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   ThrowErrno(info.Env(), err, "connect", a.Describe());
 }
 
+// connectAddress(family, host, port): the struct sockaddr connect(fd,
+// family, host, port) would pass to the kernel, as a Buffer of its length:
+// what an io_uring connect (the poller's OP_CONNECT) is given, and keeps
+// until its completion. Throws as connect does for an address that does not
+// parse (EINVAL, ENAMETOOLONG, EAFNOSUPPORT, naming 'connect').
+Napi::Value ConnectAddress(const Napi::CallbackInfo& info) {
+  AddressArg a;
+  ReadAddress(info, 0, "connect", &a);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), reinterpret_cast<const uint8_t*>(&a.ss), a.len);
+}
+
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   int fd = ArgFd(info, 0, "listen");
   int backlog = static_cast<int>(ArgInteger(info, 1, "listen", "backlog", 0, INT_MAX));
@@ -545,7 +556,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   const Fn functions[] = {
       {"socket", Socket},         {"socketpair", SocketPair},   {"pipe", Pipe},
       {"bind", Bind},             {"listen", Listen},           {"accept", Accept},
-      {"connect", Connect},       {"getSocketError", GetSocketError},
+      {"connect", Connect},       {"getSocketError", GetSocketError}, {"connectAddress", ConnectAddress},
       {"recv", Recv},             {"send", Send},               {"sendv", Sendv},
       {"read", Read},             {"write", Write},             {"recvfrom", RecvFrom},
       {"sendto", SendTo},         {"shutdown", Shutdown},       {"close", Close}, {"dup", Dup},

@@ -400,6 +400,16 @@ bool ProbeMultishotRecv(Ring& ring) {
   return ok;
 }
 
+// Whether the kernel lists opcode as supported (IORING_REGISTER_PROBE, 5.6).
+// An opcode is either in the kernel or not: unlike multishot recv, nothing
+// about it depends on a flag a trial would have to show.
+// The kernel refuses a result buffer that is not zeroed (EINVAL).
+bool ProbeOp(Ring& ring, unsigned opcode) {
+  UringProbeOps probe{};
+  return ring.Register(kRegisterProbe, &probe, 256) == 0 && opcode <= probe.last_op && opcode < probe.ops_len &&
+         (probe.ops[opcode].flags & kProbeOpSupported) != 0;
+}
+
 }  // namespace
 
 UringProbe ProbeUring(int simulate_errno) {
@@ -412,6 +422,7 @@ UringProbe ProbeUring(int simulate_errno) {
       probe.setup_flags = ring.setup_flags();
       probe.features = ring.features();
       probe.multishot_recv = ProbeMultishotRecv(ring);
+      probe.connect = ProbeOp(ring, IORING_OP_CONNECT);
     }
   }
   probe.available = err == 0;
@@ -461,6 +472,7 @@ Napi::Value UringProbeJs(const Napi::CallbackInfo& info) {
   result.Set("setupFlags", flags);
   result.Set("features", Napi::Number::New(env, probe.features));
   result.Set("multishotRecv", Napi::Boolean::New(env, probe.multishot_recv));
+  result.Set("connect", Napi::Boolean::New(env, probe.connect));
   return result;
 }
 

@@ -24,6 +24,9 @@ struct UringProbe {
   // trial recv on a socketpair completed into a buffer the kernel picked,
   // with more to come.
   bool multishot_recv = false;
+  // IORING_OP_CONNECT (5.5) is among the opcodes the kernel lists as
+  // supported (IORING_REGISTER_PROBE): the proactor loops connect in the ring.
+  bool connect = false;
   std::string reason;        // why it is unavailable ("" when available)
 };
 

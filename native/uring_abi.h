@@ -93,6 +93,25 @@ struct UringBufReg {
   uint64_t resv[3];
 };
 
+// IORING_REGISTER_PROBE (5.6): which opcodes this kernel supports. Our own
+// copies of struct io_uring_probe and io_uring_probe_op (fixed by the ABI).
+constexpr unsigned kRegisterProbe = 8;     // IORING_REGISTER_PROBE
+constexpr uint16_t kProbeOpSupported = 1;  // IO_URING_OP_SUPPORTED
+struct UringProbeOp {
+  uint8_t op;
+  uint8_t resv;
+  uint16_t flags;
+  uint32_t resv2;
+};
+struct UringProbeOps {
+  uint8_t last_op;
+  uint8_t ops_len;
+  uint16_t resv;
+  uint32_t resv2[3];
+  UringProbeOp ops[256];
+};
+static_assert(sizeof(UringProbeOp) == 8, "struct io_uring_probe_op is 8 bytes");
+
 // struct __kernel_timespec: 64-bit seconds on every architecture.
 struct UringTimespec {
   int64_t tv_sec;

@@ -17,6 +17,7 @@ Napi::Value UringProbeJs(const Napi::CallbackInfo& info) {
   result.Set("setupFlags", Napi::Array::New(env));
   result.Set("features", Napi::Number::New(env, 0));
   result.Set("multishotRecv", Napi::Boolean::New(env, false));
+  result.Set("connect", Napi::Boolean::New(env, false));
   return result;
 }
 

@@ -76,7 +76,8 @@ export interface NativePoller {
   /**
    * Completion operations (io_uring; made with a completions array):
    * queue op (OP_RECV into / OP_SEND from buf[offset, offset+length),
-   * OP_ACCEPT multishot, OP_CLOSE, OP_SHUTDOWN with arg = how) on fd, named
+   * OP_ACCEPT multishot, OP_CLOSE, OP_SHUTDOWN with arg = how, OP_CONNECT to
+   * the struct sockaddr in buf[offset, offset+length)) on fd, named
    * by token (0 .. 2^20-1, unique among those in flight: EEXIST). No
    * syscall: the next wait() submits it. buf (null for the others) stays
    * referenced by the poller until the operation's last completion, a
@@ -156,6 +157,12 @@ export const OP_BUFFER = 2;
 /** Queue-only operations (the poller's submission queue): cancel the operation whose token is arg; a vectored send. */
 export const OP_CANCEL = 6;
 export const OP_SENDMSG = 8;
+/**
+ * connect(fd) to the struct sockaddr in buf[offset, offset+length)
+ * (native.connectAddress), kept until the completion: 0 once connected
+ * (the kernel waits out a TCP handshake itself), or -errno.
+ */
+export const OP_CONNECT = 9;
 /** Chunks per vectored send (NativePoller.submitSendv). */
 export const SENDV_MAX = 64;
 
@@ -237,6 +244,8 @@ export interface UringProbe {
   features: number;
   /** Multishot recv into a provided-buffer ring works here (Linux 6.0): the proactor transports can receive that way. */
   multishotRecv: boolean;
+  /** The kernel supports IORING_OP_CONNECT (Linux 5.5): a proactor loop's sockConnect (and createConnection's connect) is one operation in the ring. */
+  connect: boolean;
   /**
    * The receive path of the proactor transports of a loop made now without
    * a `recv` option: 'multishot' (one multishot recv per connection into the
@@ -314,6 +323,13 @@ export interface NativeAddon {
   accept(fd: number): number;
   /** connect(2). Returns 0 when connected at once, WOULD_BLOCK when in progress (EINPROGRESS / EAGAIN for Unix sockets). */
   connect(fd: number, family: number, host: string, port: number): number;
+  /**
+   * The struct sockaddr connect(fd, family, host, port) would give the
+   * kernel, as a Buffer of its length: the address of an OP_CONNECT, which
+   * the caller keeps until its completion. Throws as connect() does for an
+   * address that does not parse (EINVAL, ENAMETOOLONG, naming 'connect').
+   */
+  connectAddress(family: number, host: string, port: number): Buffer;
   /** getsockopt(SO_ERROR): 0 or a positive errno (use errorFromErrno to raise it). */
   getSocketError(fd: number): number;
   /** recv(2) into buf[offset, offset+length). Returns bytes (0 = EOF) or WOULD_BLOCK. */

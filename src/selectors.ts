@@ -461,6 +461,11 @@ export function uringStatus(): UringProbe {
   return { ...uring, setupFlags: uring.setupFlags.slice(), recv: recvPath(undefined) };
 }
 
+/** @internal What the one probe found (uringStatus() without the copy and the environment). */
+export function _uringProbe(): Readonly<Omit<UringProbe, 'recv'>> {
+  return (uring ??= native.uringProbe());
+}
+
 /**
  * @internal The receive path of a proactor loop: `wanted` (the loop option
  * `recv`), else the environment variable COIO_RECV, else 'multishot';

@@ -25,6 +25,7 @@ import {
   WOULD_BLOCK,
   OP_ACCEPT,
   OP_CLOSE,
+  OP_CONNECT,
   OP_BUFFER,
   OP_CANCEL,
   OP_MORE,
@@ -568,7 +569,8 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
   it('refuses bad operations with clear errors, and a token in flight (EEXIST)', () => {
     const { p, comp } = ring();
     const [a, b] = track(native.socketpair(AF_UNIX, SOCK_STREAM));
-    expect(() => p.submit(9, a, null, 0, 0, 1)).toThrow(RangeError);
+    expect(() => p.submit(10, a, null, 0, 0, 1)).toThrow(RangeError);
+    expect(() => p.submit(OP_SENDMSG, a, null, 0, 0, 1)).toThrow(/op 8 is submitSendv's/);
     expect(() => p.submit(OP_RECV, a, Buffer.alloc(4), 2, 8, 1)).toThrow(RangeError);
     expect(() => p.submit(OP_CLOSE, a, Buffer.alloc(4), 0, 4, 1)).toThrow(TypeError);
     p.submit(OP_RECV, a, Buffer.alloc(4), 0, 4, 1);
@@ -705,6 +707,101 @@ describe.runIf(native.uringProbe().available)('Poller(io_uring): completion oper
     expect(p.opsInFlight).toBe(1);
     expect(native.send(b, text('ok'), 0, 2)).toBe(2);
     expect(completions(p, comp, 1).get(8)).toEqual([2]);
+  });
+
+  it('connect: to a listener 0, to a closed port -ECONNREFUSED, to a Unix path 0; the address is the buffer (submit or queue); a bad one refused', () => {
+    const comp = new Int32Array(1 + 3 * 16);
+    const keep: Array<Uint8Array | readonly Uint8Array[] | null> = [];
+    const q = new Int32Array(1 + 6 * 8);
+    const p = new native.Poller('io_uring', new Int32Array(8), comp, keep, q);
+    openPollers.push(p);
+    const l = track(native.socket(AF_INET, SOCK_STREAM));
+    native.bind(l, AF_INET, '127.0.0.1', 0);
+    native.listen(l, 16);
+    const { port } = native.getsockname(l) as InetAddress;
+    const closedPort = ((): number => {
+      const s = native.socket(AF_INET, SOCK_STREAM);
+      native.bind(s, AF_INET, '127.0.0.1', 0);
+      const got = (native.getsockname(s) as InetAddress).port;
+      native.close(s);
+      return got;
+    })();
+    const dir = mkdtempSync(join(tmpdir(), 'coio-connect-'));
+    try {
+      const path = join(dir, 'l');
+      const ul = track(native.socket(AF_UNIX, SOCK_STREAM));
+      native.bind(ul, AF_UNIX, path, 0);
+      native.listen(ul, 4);
+      const [c1, c2, c3, c4] = track([0, 1, 2].map(() => native.socket(AF_INET, SOCK_STREAM)).concat(native.socket(AF_UNIX, SOCK_STREAM)));
+      // The sockaddr connect() would use: 16 bytes for IPv4, 28 for IPv6, the path's for Unix.
+      const a1 = native.connectAddress(AF_INET, '127.0.0.1', port);
+      expect(a1.length).toBe(16);
+      expect(native.connectAddress(AF_INET6, '::1', port).length).toBe(28);
+      expect(native.connectAddress(AF_UNIX, path, 0).length).toBeLessThanOrEqual(110);
+      expectErrno(() => native.connectAddress(AF_INET, '1.2.3', 80), 'EINVAL', 'connect');
+      expectErrno(() => native.connectAddress(AF_UNIX, 'x'.repeat(200), 0), 'ENAMETOOLONG', 'connect');
+      expect(() => native.connectAddress(AF_INET, '127.0.0.1', 70000)).toThrow(RangeError);
+      // Submitted: the poller holds the address (not the caller's array here).
+      p.submit(OP_CONNECT, c1, a1, 0, a1.length, 1);
+      // Queued: keep[token] is the address.
+      const put = (fd: number, token: number, addr: Buffer, length = addr.length): void => {
+        keep[token] = addr;
+        q.set([OP_CONNECT, fd, token, 0, length, 0], 1 + 6 * q[0]!);
+        q[0]! += 1;
+      };
+      put(c2, 2, native.connectAddress(AF_INET, '127.0.0.1', closedPort));
+      put(c4, 4, native.connectAddress(AF_UNIX, path, 0));
+      put(c3, 3, Buffer.alloc(200), 200); // longer than any sockaddr: EINVAL, never submitted
+      const done = completions(p, comp, 4);
+      expect(done.get(1)).toEqual([0]);
+      expect(done.get(2)).toEqual([-E.ECONNREFUSED!]);
+      expect(done.get(3)).toEqual([-E.EINVAL!]);
+      expect(done.get(4)).toEqual([0]);
+      expect((native.getpeername(c1) as InetAddress).port).toBe(port);
+      expect(native.getpeername(c4)).toEqual({ family: 'unix', path });
+      expect(p.opsInFlight).toBe(0);
+      // A buffer that cannot be a sockaddr is refused at submit.
+      expect(() => p.submit(OP_CONNECT, c3, Buffer.alloc(1), 0, 1, 5)).toThrow(/connect's address/);
+      expect(() => p.submit(OP_CONNECT, c3, null, 0, 0, 5)).toThrow(TypeError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('connect: in flight to a listener whose accept queue is full, cancelled (-ECANCELED); closing the poller reaps another', () => {
+    const { p, comp } = ring();
+    const l = track(native.socket(AF_INET, SOCK_STREAM));
+    native.bind(l, AF_INET, '127.0.0.1', 0);
+    native.listen(l, 0);
+    const { port } = native.getsockname(l) as InetAddress;
+    const addr = native.connectAddress(AF_INET, '127.0.0.1', port);
+    // Fill the accept queue: connects that complete at once, until one does not.
+    let token = 100;
+    let stalled = -1;
+    for (let i = 0; i < 64 && stalled < 0; i++) {
+      const c = track(native.socket(AF_INET, SOCK_STREAM));
+      p.submit(OP_CONNECT, c, addr, 0, addr.length, ++token);
+      const deadline = Date.now() + 200;
+      let res: number | undefined;
+      while (res === undefined && Date.now() < deadline) {
+        p.wait(20);
+        for (let k = 0; k < comp[0]!; k++) if (comp[1 + 3 * k] === token) res = comp[2 + 3 * k];
+      }
+      if (res === undefined) stalled = token;
+      else expect(res).toBe(0);
+    }
+    expect(stalled).toBeGreaterThan(0);
+    expect(p.opsInFlight).toBe(1);
+    expect(p.cancelOp(stalled)).toBe(true);
+    expect(completions(p, comp, 1).get(stalled)).toEqual([-E.ECANCELED!]);
+    // Another stalls; close() cancels it and waits for its completion.
+    const c = track(native.socket(AF_INET, SOCK_STREAM));
+    p.submit(OP_CONNECT, c, addr, 0, addr.length, 1);
+    p.wait(50);
+    expect(p.opsInFlight).toBe(1);
+    p.close();
+    expect(p.opsInFlight).toBe(0);
+    expectErrno(() => native.getpeername(c), 'ENOTCONN');
   });
 
   it('cancel with a send in flight: no byte is sent twice or lost', () => {
