@@ -208,9 +208,11 @@ function* connectInRing(loop: BaseSelectorEventLoop, sock: Socket, address: Addr
   const fut = loop.createFuture<number>();
   const op = new ConnectOp(fut);
   op.token = loop._submitOp(OP_CONNECT, fd, addr, 0, addr.length, op, 0);
+  // Once: the close watcher and the coroutine's finally may both come here.
   const stop = (): void => {
     if (op.token === -1) return;
     loop._cancelOp(op.token);
+    op.token = -1;
     loop._flushOps();
   };
   const onClose = (): void => {
