@@ -569,6 +569,28 @@ function scratchBuffer(): Buffer {
   return (scratch ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
 }
 
+/** The last view of the first bytes of the scratch buffer: reused while reads keep their length (echo, fixed-size messages). */
+let scratchView: Uint8Array | null = null;
+
+/**
+ * The reader's own copy of the first n bytes of the scratch buffer. A
+ * Buffer.allocUnsafe (Node's pool below 4 KiB, as before) filled with
+ * TypedArray set() from a cached view: one typed array per read. It was
+ * Buffer.from(scratch.subarray(0, n)): a subarray (a Buffer built through the
+ * species constructor, Buffer.from and its checks) and then Buffer.from's
+ * generic path on it (valueOf, fromObject, fromArrayLike), two typed arrays
+ * and most of bufferUpdated's time in a profile of the streams echo (epoll).
+ */
+function copyOfScratch(n: number): Buffer {
+  let view = scratchView;
+  if (view === null || view.length !== n || view.buffer !== scratch!.buffer) {
+    view = scratchView = new Uint8Array(scratch!.buffer, scratch!.byteOffset, n);
+  }
+  const out = Buffer.allocUnsafe(n);
+  out.set(view);
+  return out;
+}
+
 /**
  * The protocol between a transport and a StreamReader / StreamWriter pair,
  * with the flow control that drain() waits on (asyncio's FlowControlMixin).
@@ -693,7 +715,7 @@ export class StreamReaderProtocol implements Protocol {
       this.fresh = null;
       if (nbytes > 0) reader.feedData(nbytes === fresh.length ? fresh : fresh.subarray(0, nbytes));
     } else if (nbytes > 0) {
-      reader.feedData(Buffer.from(scratch!.subarray(0, nbytes)));
+      reader.feedData(copyOfScratch(nbytes));
     }
   }
 
