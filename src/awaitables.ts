@@ -108,6 +108,7 @@ _markAwaitable(Object.getPrototypeOf(sleep(0)) as object, true);
 // themselves (hand-written coroutines, or a module's coroutine function
 // called with the loop): tracked in debug mode too.
 for (const name of ['read', 'readInto']) track(streams.StreamReader.prototype, name);
+track(streams.StreamWriter.prototype, 'drain');
 for (const cls of [locks.Lock, locks.Condition, locks.Semaphore]) track(cls.prototype, 'hold');
 for (const name of Object.getOwnPropertyNames(networkEvents.NetworkEventLoop.prototype)) {
   if (/^(sock[A-Z]|create[A-Z]|connect[A-Z]|subprocess[A-Z]|getaddrinfo$|startTls$|sendfile$)/.test(name)) track(networkEvents.NetworkEventLoop.prototype, name);

@@ -558,6 +558,91 @@ _markAwaitable(ReadOp.prototype, true);
 _markAwaitable(ReadIntoOp.prototype, true);
 
 /**
+ * writer.drain(): the coroutine
+ * `function* () { if (exc) throw exc; if (closing) yield; if (mustDrain) yield* drainHelper() }`
+ * written by hand, as ReadOp is for read(): the common case (nothing to wait
+ * for) creates no generator. The checks run on the first next(), as the
+ * generator's would; throw() and return() go to the drainHelper coroutine
+ * while it waits (its finally forgets the waiter).
+ */
+const DRAIN_YIELD: IteratorResult<unknown, never> = Object.freeze({ done: false, value: undefined });
+
+class DrainOp implements Generator<unknown, void, unknown> {
+  /** 0: not started, 1: yielded once (closing), 2: waiting in drainHelper, 3: finished. */
+  private state = 0;
+  private inner: Coroutine<void> | null = null;
+
+  constructor(private readonly writer: { _drainStart(): boolean; _drainWait(): Coroutine<void> | null }) {}
+
+  get [Symbol.toStringTag](): string {
+    return 'Generator';
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<unknown, void> {
+    const state = this.state;
+    if (state === 0) {
+      this.state = 3;
+      if (this.writer._drainStart()) {
+        // Let connectionLost run first so drain raises its error (asyncio yields once here too).
+        this.state = 1;
+        return DRAIN_YIELD;
+      }
+    } else if (state === 2) {
+      return this.step(this.inner!.next());
+    } else if (state === 1) {
+      this.state = 3;
+    } else {
+      return { done: true, value: undefined };
+    }
+    const inner = this.writer._drainWait();
+    if (inner === null) return { done: true, value: undefined };
+    this.inner = inner;
+    this.state = 2;
+    return this.step(inner.next());
+  }
+
+  /** After the inner coroutine's step: finished when it is. */
+  private step(r: IteratorResult<unknown, void>): IteratorResult<unknown, void> {
+    if (r.done === true) {
+      this.state = 3;
+      this.inner = null;
+    }
+    return r;
+  }
+
+  throw(exc: unknown): IteratorResult<unknown, void> {
+    const inner = this.inner;
+    if (this.state === 2 && inner !== null) {
+      let r: IteratorResult<unknown, void>;
+      try {
+        r = inner.throw(exc);
+      } catch (err) {
+        this.state = 3;
+        this.inner = null;
+        throw err;
+      }
+      return this.step(r);
+    }
+    this.state = 3;
+    throw exc;
+  }
+
+  return(value: void): IteratorResult<unknown, void> {
+    const inner = this.inner;
+    this.state = 3;
+    this.inner = null;
+    if (inner !== null) inner.return(value);
+    return { done: true, value };
+  }
+}
+// Awaitable from async functions as the generator was (run as a Task).
+_markAwaitable(DrainOp.prototype);
+
+/**
  * Where stream connections receive when no readInto() is waiting: one
  * buffer for all of them (a transport reads in a loop callback, and the
  * bytes are copied out before it returns), apart from the socket
@@ -850,15 +935,22 @@ export class StreamWriter<T extends WriteTransport = Transport> {
    * over its high-water mark, then waits until it drains below the low one.
    * Raises the reader's error if the connection broke.
    */
-  drain(): Co<void>;
-  *drain(): Coroutine<void> {
+  drain(): Co<void> {
+    // A hand-written coroutine (DrainOp, below): a write loop calls drain()
+    // once per write, and almost always it returns at once.
+    return new DrainOp(this) as unknown as Co<void>;
+  }
+
+  /** @internal DrainOp's first step: throws the reader's error; true if the transport is closing (drain yields once then). */
+  _drainStart(): boolean {
     const exc = this.reader?.exception();
     if (exc) throw exc;
-    if (this.transport_.isClosing()) {
-      // Let connectionLost run first so drain raises its error (asyncio yields once here too).
-      yield;
-    }
-    if (this.protocol.mustDrain()) yield* this.protocol.drainHelper();
+    return this.transport_.isClosing();
+  }
+
+  /** @internal DrainOp's last step: the protocol's wait for the write buffer to drain, or null when there is none to do. */
+  _drainWait(): Coroutine<void> | null {
+    return this.protocol.mustDrain() ? this.protocol.drainHelper() : null;
   }
 
   /**

@@ -561,6 +561,57 @@ describe.each(backends)('streams on %s', (backend) => {
     t.run(main());
   });
 
+  it('a drain waiting on back-pressure is cancellable; the next drain waits too and returns once the peer reads', () => {
+    function* main(): Co<void> {
+      let serverReader: StreamReader | undefined;
+      const server = yield* startServer((reader: StreamReader) => {
+        serverReader = reader;
+      }, '127.0.0.1', 0);
+      const [, writer] = yield* openConnection('127.0.0.1', portOf(server));
+      writer.transport.setWriteBufferLimits(64 * 1024);
+      const chunk = Buffer.alloc(64 * 1024, 1);
+      let written = 0;
+      const first = createTask(
+        (function* () {
+          for (;;) {
+            writer.write(chunk);
+            written += chunk.length;
+            yield* writer.drain();
+          }
+        })(),
+      );
+      yield* sleep(0.05);
+      expect(first.done()).toBe(false); // paused: waiting in drain
+      first.cancel();
+      yield* sleep(0);
+      expect(first.cancelled()).toBe(true);
+      // Still paused: a new drain waits, then returns once the peer reads enough.
+      const drained = [false];
+      const second = createTask(
+        (function* () {
+          yield* writer.drain();
+          drained[0] = true;
+        })(),
+      );
+      yield* sleep(0.02);
+      expect(drained[0]).toBe(false);
+      let total = 0;
+      while (!drained[0] && total < written) {
+        total += (yield* serverReader!.read(1 << 20)).length;
+        yield* sleep(0);
+      }
+      yield* second;
+      expect(drained[0]).toBe(true);
+      // Not paused: drain returns without waiting.
+      yield* writer.drain();
+      writer.close();
+      yield* writer.waitClosed();
+      server.closeClients();
+      yield* closeServer(server);
+    }
+    t.run(main());
+  });
+
   it('Unix stream server and connection', () => {
     const path = join(dir, `streams-${backend}.sock`);
     function* main(): Co<string> {
