@@ -294,15 +294,42 @@ class UringBackend final : public PollerBackend {
   }
 
   // Not the ring's fd: an eventfd the ring signals (see Ring::EventFd),
-  // which is what a watcher outside (guest mode's libuv) can wait on.
+  // which is what a watcher outside (guest mode's libuv) can wait on. The
+  // first call moves to a ring without DEFER_TASKRUN (ForWatcher).
   int Fileno() const override {
-    int fd = const_cast<Ring&>(ring_).EventFd();
+    auto* self = const_cast<UringBackend*>(this);
+    if (self->ring_.EventFdOpen() < 0) self->ForWatcher();
+    int fd = self->ring_.EventFd();
     return fd >= 0 ? fd : -1;
   }
   const char* CtlSyscall() const override { return "io_uring_enter"; }
   const char* WaitSyscall() const override { return "io_uring_enter"; }
 
  private:
+  // A ring with DEFER_TASKRUN posts completions only when this thread
+  // waits in io_uring_enter, and tells a watcher elsewhere of deferred
+  // work only through the eventfd, late at times (Ring::EventFd). Before
+  // the eventfd is first handed out, the ring is replaced by one without
+  // DEFER_TASKRUN, and every watched fd is armed again there (the old
+  // ring's polls die with it; arming checks readiness at once, so none is
+  // missed). Not while operations are in flight or provided buffers are
+  // registered: they cannot move to another ring; that ring stays (and a
+  // guest on it may wait those milliseconds).
+  void ForWatcher() {
+    if (!(ring_.setup_flags() & IORING_SETUP_DEFER_TASKRUN)) return;
+    if (ops_in_flight_ > 0 || bufs_.active()) return;
+    Ring fresh;
+    if (fresh.Setup(kSqEntries, kCqEntries, false) != 0) return;
+    ring_.Swap(fresh);
+    fresh.Close();
+    for (size_t fd = 0; fd < fds_.size(); ++fd) {
+      FdState& s = fds_[fd];
+      if (s.state == kIdle) continue;
+      ++s.gen;
+      MarkPending(static_cast<int>(fd), s);
+    }
+  }
+
   // The buffer ids the caller wrote into the recycle array since the last
   // call, back to the kernel's ring: one store publishes them all.
   void ReturnBuffers() {

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "uring_abi.h"
 
@@ -98,11 +99,14 @@ std::string Reason(int err) {
 
 }  // namespace
 
-int Ring::Setup(unsigned sq_entries, unsigned cq_entries) {
+int Ring::Setup(unsigned sq_entries, unsigned cq_entries, bool defer) {
   io_uring_params p;
   int fd = -1;
   int err = EINVAL;
   for (unsigned flags : kSetupChoices) {
+    // DEFER_TASKRUN needs SINGLE_ISSUER; without it the flags left are
+    // still a valid choice (SINGLE_ISSUER + COOP_TASKRUN + SUBMIT_ALL).
+    if (!defer) flags &= ~IORING_SETUP_DEFER_TASKRUN;
     std::memset(&p, 0, sizeof p);
     p.flags = flags | IORING_SETUP_CQSIZE;
     p.cq_entries = cq_entries;
@@ -170,6 +174,31 @@ int Ring::Setup(unsigned sq_entries, unsigned cq_entries) {
   return 0;
 }
 
+void Ring::Swap(Ring& o) noexcept {
+  std::swap(fd_, o.fd_);
+  std::swap(event_fd_, o.event_fd_);
+  std::swap(cq_flags_, o.cq_flags_);
+  std::swap(setup_flags_, o.setup_flags_);
+  std::swap(features_, o.features_);
+  std::swap(sq_map_, o.sq_map_);
+  std::swap(sq_map_len_, o.sq_map_len_);
+  std::swap(cq_map_, o.cq_map_);
+  std::swap(cq_map_len_, o.cq_map_len_);
+  std::swap(sqes_, o.sqes_);
+  std::swap(sqes_len_, o.sqes_len_);
+  std::swap(sq_head_, o.sq_head_);
+  std::swap(sq_tail_, o.sq_tail_);
+  std::swap(sq_array_, o.sq_array_);
+  std::swap(sq_flags_, o.sq_flags_);
+  std::swap(sq_mask_, o.sq_mask_);
+  std::swap(sq_entries_, o.sq_entries_);
+  std::swap(sq_local_tail_, o.sq_local_tail_);
+  std::swap(cq_head_, o.cq_head_);
+  std::swap(cq_tail_, o.cq_tail_);
+  std::swap(cqes_, o.cqes_);
+  std::swap(cq_mask_, o.cq_mask_);
+}
+
 int Ring::Close() {
   if (event_fd_ >= 0) {
     close(event_fd_);
@@ -211,10 +240,16 @@ io_uring_sqe* Ring::NextSqe(int* err) {
 
 unsigned Ring::Pending() const { return sq_local_tail_ - LoadAcquire(sq_head_); }
 
-// With DEFER_TASKRUN the ring's own fd is not woken by deferred work (the
-// kernel posts completions only when we enter), so a watcher elsewhere
-// needs this eventfd: the kernel signals a registered eventfd both when it
-// posts a completion and when it queues deferred work.
+// A watcher elsewhere (guest mode's libuv) waits on this eventfd, which
+// the kernel signals when it posts a completion. With DEFER_TASKRUN it
+// also signals it when it queues deferred work, but measured on Linux
+// 6.18 that signal can come one RCU grace period late (8-35 ms) once the
+// thread has read or written the eventfd since the request was armed,
+// which a guest does every step: a socketpair ping-pong in guest mode
+// made 31 round trips a second. So a ring that is to be watched from
+// outside is made again without DEFER_TASKRUN first (UringBackend::Fileno):
+// its completions are then posted by task work, which wakes the thread
+// wherever it sleeps, and each one signals the eventfd at once.
 int Ring::EventFd() {
   if (event_fd_ >= 0) return event_fd_;
   int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

@@ -45,9 +45,13 @@ class Ring {
   ~Ring() { Close(); }
 
   // Sets up a ring of sq_entries submissions (a power of two) and
-  // cq_entries completions, with the best setup flags this kernel takes.
-  // Returns 0 or an errno.
-  int Setup(unsigned sq_entries, unsigned cq_entries);
+  // cq_entries completions, with the best setup flags this kernel takes;
+  // without IORING_SETUP_DEFER_TASKRUN when defer is false (a ring waited
+  // on from outside: see Ring::EventFd). Returns 0 or an errno.
+  int Setup(unsigned sq_entries, unsigned cq_entries, bool defer = true);
+  // Exchanges this ring with other, every field (the caller then closes
+  // the old one).
+  void Swap(Ring& other) noexcept;
   // Unmaps and closes; in-flight operations are cancelled by the kernel.
   // Returns 0 or an errno.
   int Close();
@@ -80,6 +84,8 @@ class Ring {
   // waits elsewhere (guest mode: libuv watches it). Made on first use.
   // Returns the fd, or -errno.
   int EventFd();
+  // The eventfd if made, else -1.
+  int EventFdOpen() const { return event_fd_; }
   // Around a wait of our own: no signals while we are in the kernel
   // anyway, then signal the eventfd if work is already waiting (so none
   // arrives unannounced between our last look and the next step).
