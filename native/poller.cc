@@ -37,6 +37,20 @@ v8::Local<v8::Value> V8Local(napi_value v) {
   return local;
 }
 
+// The memory of a Uint8Array (its ArrayBuffer's backing store), held by
+// the returned pointer: what keeps an operation's buffer alive for the
+// kernel. A reference to the JS object is not enough: a transfer
+// (postMessage, structuredClone with transfer) detaches the ArrayBuffer and
+// hands its memory to another owner, who may free it while the kernel
+// still reads (a send would put other allocations' bytes on the wire) or
+// writes (a recv) there. The backing store outlives every owner that
+// holds it, this one included. Null if view is not a TypedArray.
+std::shared_ptr<v8::BackingStore> PinMemory(napi_value view) {
+  v8::Local<v8::Value> v = V8Local(view);
+  if (!v->IsTypedArray()) return nullptr;
+  return v.As<v8::TypedArray>()->Buffer()->GetBackingStore();
+}
+
 }  // namespace
 
 
@@ -347,6 +361,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
       throw Napi::Error::New(env, "Poller.submit: this poller was made without a completions array");
     }
     BeginOp(env, token, has_buf ? static_cast<napi_value>(info[2]) : nullptr);
+    if (has_buf) Pin(token, info[2], range.data);
     OpRequest req{op, fd, range.data, static_cast<uint32_t>(range.length), token, arg};
     int err = backend_->Submit(req);
     if (err != 0) {
@@ -392,7 +407,12 @@ class Poller : public Napi::ObjectWrap<Poller> {
       for (uint32_t i = 0; i < count; ++i) copy.Set(i, chunks.Get(i));
       held = copy;
     }
-    BeginOp(env, token, held);
+    try {
+      BeginOp(env, token, held);
+    } catch (...) {
+      Unpin(token);
+      throw;
+    }
     OpRequest req{kOpSendmsg, fd, hdr, 0, token, 0};
     int err = backend_->Submit(req);
     if (err != 0) {
@@ -456,11 +476,19 @@ class Poller : public Napi::ObjectWrap<Poller> {
         if (err == ERANGE) err = EFAULT;
       }
       if (err == 0) err = MarkInFlight(t);
+      if (err == 0 && (op == kOpRecv || op == kOpSend || op == kOpConnect)) {
+        napi_value buf;
+        napi_get_element(env, keep, t, &buf);
+        Pin(t, buf, req.data);
+      }
       if (err == 0) {
         err = backend_->Submit(req);
         if (err != 0) ReleaseOp(t);
       }
-      if (err != 0) Fail(t, err);
+      if (err != 0) {
+        Unpin(t);  // not in flight: what FillMsg pinned goes now
+        Fail(t, err);
+      }
     }
   }
 
@@ -515,6 +543,13 @@ class Poller : public Napi::ObjectWrap<Poller> {
       slot->iov[i].iov_base = static_cast<uint8_t*>(data) + skip;
       slot->iov[i].iov_len = length - skip;
     }
+    // Only once every chunk is good: a refused list pins nothing.
+    for (int32_t i = 0; i < count; ++i) {
+      napi_value chunk;
+      napi_get_element(env, list, i, &chunk);
+      slot->pins[i] = InPool(slot->iov[i].iov_base) ? nullptr : PinMemory(chunk);
+    }
+    slot->pinned = count;
     slot->hdr = msghdr{};
     slot->hdr.msg_iov = slot->iov;
     slot->hdr.msg_iovlen = count;
@@ -583,6 +618,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
   struct MsgSlot {
     msghdr hdr;
     iovec iov[kMaxIov];
+    std::shared_ptr<v8::BackingStore> pins[kMaxIov];  // each chunk's memory (PinMemory)
+    int pinned = 0;
   };
 
   // cancelOp(token): ask the kernel to cancel the operation in flight; it
@@ -657,6 +694,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
     int err = backend_->SetBufRing(static_cast<uint8_t*>(pool_data), count, size, recycle);
     if (err != 0) ThrowErrno(env, err, "io_uring_register");
     pool_ref_ = Napi::Persistent(info[0].As<Napi::Object>());
+    pool_begin_ = static_cast<const uint8_t*>(pool_data);
+    pool_end_ = pool_begin_ + pool_length;
     recycle_ref_ = Napi::Persistent(info[3].As<Napi::Object>());
     return env.Undefined();
   }
@@ -679,6 +718,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     if (ops_[token] != OpInFlight()) napi_delete_reference(Env(), ops_[token]);
     ops_[token] = nullptr;
     --ops_count_;
+    Unpin(token);
   }
 
   void ReleaseOps() {
@@ -687,6 +727,46 @@ class Poller : public Napi::ObjectWrap<Poller> {
     }
     std::vector<napi_ref>().swap(ops_);
     ops_count_ = 0;
+    std::vector<std::shared_ptr<v8::BackingStore>>().swap(pins_);
+    for (std::unique_ptr<MsgSlot>& slot : msgs_) {
+      if (!slot) continue;
+      for (int i = 0; i < slot->pinned; ++i) slot->pins[i].reset();
+      slot->pinned = 0;
+    }
+  }
+
+  // Holds the memory of operation token's buffer (PinMemory) until its last
+  // completion; a vectored send's chunks are held by FillMsg. Called once
+  // the operation is marked in flight, so that its release unpins.
+  void Pin(uint32_t token, napi_value buf, const void* data) {
+    if (InPool(data)) return;
+    if (token >= pins_.size()) {
+      try {
+        pins_.resize(static_cast<size_t>(token) + 1);
+      } catch (const std::bad_alloc&) {
+        // Not pinned: the keep array or the op's reference still holds the
+        // buffer; only a transfer mid-operation would then go unguarded.
+        return;
+      }
+    }
+    pins_[token] = PinMemory(buf);
+  }
+
+  // Whether data is in the provided buffers' pool (setBufRing): held until
+  // close and never detached (its detach key), so its sends need no pin (an
+  // echo's sends of borrowed views: PinMemory costs ~60 ns a request there).
+  bool InPool(const void* data) const {
+    auto p = static_cast<const uint8_t*>(data);
+    return p >= pool_begin_ && p < pool_end_;
+  }
+
+  void Unpin(uint32_t token) {
+    if (token < pins_.size()) pins_[token].reset();
+    if (token < msgs_.size() && msgs_[token] && msgs_[token]->pinned != 0) {
+      MsgSlot* slot = msgs_[token].get();
+      for (int i = 0; i < slot->pinned; ++i) slot->pins[i].reset();
+      slot->pinned = 0;
+    }
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
@@ -703,6 +783,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     failed_.clear();
     // Only now may the pool go: no operation is left to write into it.
     pool_ref_.Reset();
+    pool_begin_ = pool_end_ = nullptr;
     recycle_ref_.Reset();
     comp_ref_.Reset();
     comp_ = nullptr;
@@ -815,6 +896,8 @@ class Poller : public Napi::ObjectWrap<Poller> {
   // close, past the last operation that may write into the pool.
   Napi::ObjectReference pool_ref_;
   Napi::ObjectReference recycle_ref_;
+  const uint8_t* pool_begin_ = nullptr;  // the pool's memory, [begin, end)
+  const uint8_t* pool_end_ = nullptr;
   int32_t* comp_ = nullptr;
   size_t comp_length_ = 0;
   // Completion operations by token: null when none is in flight, else the
@@ -823,6 +906,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
   std::vector<napi_ref> ops_;
   size_t ops_count_ = 0;
   std::vector<std::unique_ptr<MsgSlot>> msgs_;  // by token, for submitSendv
+  // By token: the memory of the buffer of the operation in flight (Pin),
+  // null when none is pinned.
+  std::vector<std::shared_ptr<v8::BackingStore>> pins_;
   int32_t* subq_ = nullptr;  // the submission queue (constructor), or null
   size_t subq_length_ = 0;
   Napi::ObjectReference subq_ref_;
