@@ -345,6 +345,12 @@ export class WritePipeTransport extends PipeTransportBase implements WriteTransp
 
   private readonly writeReady = (): void => {
     const wb = this.wb;
+    if (!wb.intact()) {
+      this.stopWriting();
+      const err = wb.detachedError();
+      wb.clear();
+      return this.fatalError(err, 'Fatal write error on pipe transport');
+    }
     while (wb.size > 0) {
       const chunk = wb.chunks[0]!;
       let n: number;

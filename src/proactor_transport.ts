@@ -563,6 +563,15 @@ export class ProactorSocketTransport extends StreamSocketTransport<BaseSelectorE
   }
 
   private submitSend(wb: WriteBuffer): void {
+    if (!wb.intact()) {
+      // A queued chunk was detached (or the one in flight was: the kernel
+      // sent what it had from memory the poller pinned, but the rest of that
+      // chunk is gone).
+      const err = wb.detachedError();
+      wb.clear();
+      this.releaseLent();
+      return this.fatalError(err, 'Fatal write error on socket transport');
+    }
     const chunks = wb.chunks;
     const first = chunks[0]!;
     const firstLen = first.length - wb.offset;

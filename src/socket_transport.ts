@@ -158,6 +158,12 @@ export class SocketTransport extends StreamSocketTransport {
     const wb = this.wb;
     if (this.connLost !== 0 || wb === null) return;
     const chunks = wb.chunks;
+    if (!wb.intact()) {
+      this.stopWriting();
+      const err = wb.detachedError();
+      wb.clear();
+      return this.fatalError(err, 'Fatal write error on socket transport');
+    }
     let n: number;
     try {
       n = chunks.length === 1 ? native.send(this.fd, chunks[0]!, wb.offset, chunks[0]!.length - wb.offset) : native.sendv(this.fd, chunks, wb.offset);

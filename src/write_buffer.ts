@@ -76,6 +76,33 @@ export class WriteBuffer {
     this.size += n;
   }
 
+  /**
+   * Whether the chunks still hold the `size` bytes to send. A chunk kept by
+   * reference (see push) shrinks to nothing when its ArrayBuffer is
+   * detached before it is sent (a transfer: postMessage or structuredClone
+   * with `transfer`): its bytes are no longer ours to send, and sending the
+   * chunks after it would leave a hole in the stream. The transports check
+   * before each send from the buffer (a loop over a few chunks, on the
+   * backed-up path only) and fail the connection with detachedError().
+   */
+  intact(): boolean {
+    const chunks = this.chunks;
+    let n = -this.offset;
+    for (let i = 0; i < chunks.length; i++) n += chunks[i]!.length;
+    return n === this.size;
+  }
+
+  /** The error a connection fails with when intact() is false. */
+  detachedError(): Error {
+    const err = new Error(
+      'a buffer given to write() was detached (transferred) before it was sent: ' +
+        'the bytes still to send are gone, so the connection cannot go on. ' +
+        'Keep a written buffer until it is sent (drain() returned, or getWriteBufferSize() is 0), or write a copy',
+    ) as Error & { code: string };
+    err.code = 'ERR_INVALID_STATE';
+    return err;
+  }
+
   /** Whether protocol.pauseWriting() was called and resumeWriting() not yet. */
   isProtocolPaused(): boolean {
     return this.protocolPaused;

@@ -6,10 +6,11 @@ import { join } from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { AF_UNIX, createTask, EventLoop, SOCK_STREAM, Socket, sleep } from '../src/index.js';
-import type { AbstractEventLoop, BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport } from '../src/index.js';
+import type { AbstractEventLoop, BufferedProtocol, DatagramProtocol, Protocol, SockAddress, Transport, DatagramTransport, WriteTransport } from '../src/index.js';
 import { _resolverThreadsEnded } from '../src/resolver.js';
 import { RECV_SIZE } from '../src/proactor_transport.js';
-import { backends, loopbackHosts, tempDir, useLoop } from './helpers.js';
+import { native } from '../src/native.js';
+import { backends, exposedGc, loopbackHosts, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 
 const dir = tempDir();
@@ -456,6 +457,73 @@ describe.each(backends)('%s backend', (backend) => {
       return same;
     }
     expect(t.run(main())).toEqual([true, true, true]);
+  });
+
+  // A large write is kept by reference until sent (see WriteBuffer.push).
+  // If its ArrayBuffer is transferred meanwhile, the new owner may free the
+  // memory: a send in flight in the ring must still read the original bytes
+  // (the poller pins the memory, not only the JS object), and the transport
+  // must fail the connection with a clear error instead of crashing, looping
+  // on a writable socket, or sending what took the freed memory's place.
+  const detachCases: Array<['socket' | 'pipe']> = [['socket'], ['pipe']];
+  it.each(detachCases)('a written buffer transferred before it was sent (%s): the bytes already taken arrive intact, then the connection fails with ERR_INVALID_STATE', (kind) => {
+    const loop = t.loop;
+    const reports: string[] = [];
+    loop.setExceptionHandler((_l, ctx) => {
+      reports.push(`${ctx.message}: ${(ctx.exception as Error | undefined)?.message ?? ''}`);
+    });
+    const size = 16 * 1024 * 1024;
+    function* main(): Co<{ got: Buffer; lost: Error | null | undefined; orig: Buffer }> {
+      let big: Uint8Array | null = new Uint8Array(new ArrayBuffer(size));
+      for (let i = 0; i < size; i += 512) big[i] = (i >> 9) & 0x7f; // never 0xee
+      const orig = Buffer.from(big);
+      let reader: Collector;
+      let writer: WriteTransport;
+      let writerProtocol: Collector;
+      const closers: Array<() => Co<void>> = [];
+      if (kind === 'socket') {
+        const accepted: Collector[] = [];
+        const server = yield* loop.createServer(() => {
+          const c = new Collector();
+          accepted.push(c);
+          return c;
+        }, '127.0.0.1', 0);
+        const { port } = server.sockets[0]!.getsockname() as { port: number };
+        [writer, writerProtocol] = yield* loop.createConnection(() => new Collector(), '127.0.0.1', port);
+        yield* until(() => accepted.length === 1);
+        reader = accepted[0]!;
+        closers.push(function* () {
+          server.close();
+          yield* server.waitClosed();
+        });
+      } else {
+        const [r, w] = native.pipe();
+        [writer, writerProtocol] = yield* loop.connectWritePipe(() => new Collector(), w);
+        [, reader] = yield* loop.connectReadPipe(() => new Collector(), r);
+      }
+      reader.transport.pauseReading();
+      writer.write(big);
+      expect(writer.getWriteBufferSize()).toBeGreaterThan(0);
+      yield* sleep(0.05); // a send of part of it in flight (io_uring) or done
+      structuredClone(big.buffer, { transfer: [big.buffer as ArrayBuffer] }); // dropped at once
+      expect(big.length).toBe(0);
+      big = null;
+      exposedGc?.();
+      exposedGc?.();
+      const fill = [Buffer.alloc(size, 0xee), Buffer.alloc(size, 0xee)]; // takes the freed memory
+      reader.transport.resumeReading();
+      yield* until(() => writerProtocol.lostCount === 1, 10);
+      yield* until(() => reader.lostCount === 1, 10);
+      expect(fill[0]![0]).toBe(0xee);
+      for (const close of closers) yield* close();
+      return { got: Buffer.concat(reader.chunks), lost: writerProtocol.lost, orig };
+    }
+    const { got, lost, orig } = t.run(main());
+    expect(lost).toMatchObject({ code: 'ERR_INVALID_STATE', message: expect.stringMatching(/detached/) });
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(size);
+    expect(got.equals(orig.subarray(0, got.length))).toBe(true);
+    expect(reports).toEqual([expect.stringMatching(/^Fatal write error on (socket|pipe) transport: a buffer given to write\(\) was detached/)]);
   });
 
   it('Unix server and connection', () => {
