@@ -6,7 +6,7 @@ import { AF_INET, AF_INET6, CancelledError, ExceptionGroup, SOCK_STREAM, Socket,
 import type { AddrInfo, EventLoop, Protocol, Transport } from '../src/index.js';
 import { interleaveAddrinfos } from '../src/connections.js';
 import { thrownBy } from './core_helpers.js';
-import { backends, hasIPv6, loopbackHosts, useLoop } from './helpers.js';
+import { backends, hasIPv6, loopbackHosts, stallingListener, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 
 class Client implements Protocol {
@@ -20,39 +20,6 @@ class Client implements Protocol {
 
 const familyOf = (host: string): number => (host.includes(':') ? AF_INET6 : AF_INET);
 const info = (host: string, port: number): AddrInfo => ({ family: familyOf(host), type: SOCK_STREAM, host, port });
-
-/**
- * A listener nobody accepts from, its accept queue filled: the kernel drops
- * the SYNs of a new connect to it, which then stalls as a connect to an
- * unreachable address does (the SYN is retried at 1 s, 3 s, 7 s, ...).
- */
-function* stallingListener(loop: EventLoop, host: string): Co<{ port: number; close(): void }> {
-  const listener = new Socket(familyOf(host), SOCK_STREAM);
-  const fillers: Socket[] = [];
-  const close = (): void => {
-    for (const s of fillers) s.close();
-    listener.close();
-  };
-  try {
-    listener.bind([host, 0]);
-    listener.listen(0);
-    const port = (listener.getsockname() as { port: number }).port;
-    for (let i = 0; i < 64; i++) {
-      const s = new Socket(familyOf(host), SOCK_STREAM);
-      fillers.push(s);
-      try {
-        yield* waitFor(loop.sockConnect(s, [host, port]), 0.2);
-      } catch (err) {
-        if (err instanceof TimeoutError) return { port, close };
-        throw err;
-      }
-    }
-    throw new Error('the accept queue never filled');
-  } catch (err) {
-    close();
-    throw err;
-  }
-}
 
 /** A listener that accepts (the kernel completes the handshake; nobody needs to call accept). */
 function listening(host: string): { port: number; sock: Socket } {

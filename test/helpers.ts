@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeEach } from 'vitest';
-import { availableBackends, newEventLoop } from '../src/index.js';
+import { availableBackends, newEventLoop, TimeoutError, waitFor } from '../src/index.js';
 import type { EventLoop, StreamReader, StreamWriter } from '../src/index.js';
 import { native } from '../src/native.js';
-import { AF_INET6, Socket } from '../src/socket.js';
+import { AF_INET, AF_INET6, SOCK_STREAM, Socket } from '../src/socket.js';
 import { expectLoopLeftNothing } from './core_helpers.js';
 import { trackLoop } from './leaks.js';
 
@@ -146,3 +146,38 @@ export const exposedGc: (() => void) | null = ((): (() => void) | null => {
     return null;
   }
 })();
+
+/**
+ * A listener nobody accepts from, its accept queue filled: the kernel drops
+ * the SYNs of a new connect to it, which then stays in flight as a connect
+ * to an unreachable address does (the SYN is retried at 1 s, 3 s, 7 s, ...).
+ * The fillers connect with a timeout: the first that times out (a connect
+ * cancelled in flight) says the queue is full.
+ */
+export function* stallingListener(loop: EventLoop, host: string): Co<{ port: number; close(): void }> {
+  const listener = new Socket(host.includes(':') ? AF_INET6 : AF_INET, SOCK_STREAM);
+  const fillers: Socket[] = [];
+  const close = (): void => {
+    for (const s of fillers) s.close();
+    listener.close();
+  };
+  try {
+    listener.bind([host, 0]);
+    listener.listen(0);
+    const port = (listener.getsockname() as { port: number }).port;
+    for (let i = 0; i < 64; i++) {
+      const s = new Socket(host.includes(':') ? AF_INET6 : AF_INET, SOCK_STREAM);
+      fillers.push(s);
+      try {
+        yield* waitFor(loop.sockConnect(s, [host, port]), 0.2);
+      } catch (err) {
+        if (err instanceof TimeoutError) return { port, close };
+        throw err;
+      }
+    }
+    throw new Error('the accept queue never filled');
+  } catch (err) {
+    close();
+    throw err;
+  }
+}

@@ -7,11 +7,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AF_INET, AF_INET6, AF_UNIX, CancelledError, SOCK_DGRAM, SOCK_STREAM, Socket, TimeoutError, createTask, newEventLoop, openConnection, openUnixConnection, sleep, startServer, startUnixServer, uringStatus, waitFor } from '../src/index.js';
+import { AF_INET, AF_INET6, AF_UNIX, CancelledError, SOCK_DGRAM, SOCK_STREAM, Socket, createTask, newEventLoop, openConnection, openUnixConnection, sleep, startServer, startUnixServer, uringStatus, waitFor } from '../src/index.js';
 import type { EventLoop } from '../src/index.js';
 import { native, OP_CONNECT } from '../src/native.js';
 import { thrownBy } from './core_helpers.js';
-import { backends, hasUring, loopbackHosts, settle, streamEcho, tempDir, useLoop } from './helpers.js';
+import { backends, hasUring, loopbackHosts, settle, streamEcho, stallingListener, tempDir, useLoop } from './helpers.js';
 import type { Co } from './helpers.js';
 import { trackLoop } from './leaks.js';
 
@@ -50,40 +50,6 @@ function refusedPort(host: string): number {
   const port = portOf(s);
   s.close();
   return port;
-}
-
-/**
- * A listener nobody accepts from, its accept queue filled: the kernel drops
- * the SYNs of a new connect to it, which then stays in flight (the SYN is
- * retried at 1 s, 3 s, ...). The fillers connect with a timeout: the first
- * that times out (a connect cancelled in flight) says the queue is full.
- */
-function* stallingListener(loop: EventLoop, host: string): Co<{ port: number; close(): void }> {
-  const listener = new Socket(familyOf(host), SOCK_STREAM);
-  const fillers: Socket[] = [];
-  const close = (): void => {
-    for (const s of fillers) s.close();
-    listener.close();
-  };
-  try {
-    listener.bind([host, 0]);
-    listener.listen(0);
-    const port = portOf(listener);
-    for (let i = 0; i < 64; i++) {
-      const s = new Socket(familyOf(host), SOCK_STREAM);
-      fillers.push(s);
-      try {
-        yield* waitFor(loop.sockConnect(s, [host, port]), 0.2);
-      } catch (err) {
-        if (err instanceof TimeoutError) return { port, close };
-        throw err;
-      }
-    }
-    throw new Error('the accept queue never filled');
-  } catch (err) {
-    close();
-    throw err;
-  }
 }
 
 describe.each(backends)('sockConnect on %s', (backend) => {
