@@ -510,7 +510,10 @@ describe.each(backends)('waking the loop from another thread (%s)', (backend) =>
 describe('one loop per thread (program 7)', () => {
   test('two worker threads each run their own loop; the main thread has none', async () => {
     const delays = [0.1 + Math.random() * 0.4, 0.1 + Math.random() * 0.4];
-    const workers = delays.map((delay) => new Worker(fixture('test/fixtures/loop_thread.ts'), { workerData: { delay }, env: workerEnv }));
+    // Each worker's loop waits for the other to start before its sleep, so
+    // the overlap below holds however slowly a thread starts.
+    const arrived = new SharedArrayBuffer(4);
+    const workers = delays.map((delay) => new Worker(fixture('test/fixtures/loop_thread.ts'), { workerData: { delay, arrived }, env: workerEnv }));
     const exited = workers.map((w) => new Promise((resolve) => w.once('exit', resolve)));
     expect(() => getRunningLoop()).toThrow(RuntimeError);
     const results = (await Promise.all(
