@@ -456,12 +456,13 @@ class Poller : public Napi::ObjectWrap<Poller> {
         continue;
       }
       OpRequest req{op, fd, nullptr, 0, t, arg};
+      napi_value held = nullptr;  // keep[t], the buffer of a recv, send or connect
       int err = 0;
       if (fd < 0 || op < kOpRecv || op > kOpConnect || op == kOpCancel) {
         err = EINVAL;
       } else if (op == kOpRecv || op == kOpSend || op == kOpConnect) {
         Bytes buf{nullptr, 0};
-        err = QueuedBytes(env, keep, t, &buf);
+        err = QueuedBytes(env, keep, t, &buf, &held);
         if (err == 0 && (offset < 0 || length < 0 || static_cast<size_t>(offset) + static_cast<size_t>(length) > buf.length)) {
           err = EFAULT;
         }
@@ -476,11 +477,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
         if (err == ERANGE) err = EFAULT;
       }
       if (err == 0) err = MarkInFlight(t);
-      if (err == 0 && (op == kOpRecv || op == kOpSend || op == kOpConnect)) {
-        napi_value buf;
-        napi_get_element(env, keep, t, &buf);
-        Pin(t, buf, req.data);
-      }
+      if (err == 0 && held != nullptr) Pin(t, held, req.data);
       if (err == 0) {
         err = backend_->Submit(req);
         if (err != 0) ReleaseOp(t);
@@ -499,8 +496,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
     return length >= sizeof(sa_family_t) && length <= sizeof(sockaddr_storage);
   }
 
-  // keep[token]'s bytes (a Uint8Array), or EFAULT: not one, or detached.
-  static int QueuedBytes(napi_env env, napi_value keep, uint32_t token, Bytes* out) {
+  // keep[token]'s bytes (a Uint8Array, in *value), or EFAULT: not one, or
+  // detached.
+  static int QueuedBytes(napi_env env, napi_value keep, uint32_t token, Bytes* out, napi_value* value) {
     napi_value buf;
     napi_typedarray_type type;
     size_t length;
@@ -511,6 +509,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
       return EFAULT;
     }
     *out = Bytes{static_cast<uint8_t*>(data), length};
+    *value = buf;
     return 0;
   }
 
@@ -528,8 +527,9 @@ class Poller : public Napi::ObjectWrap<Poller> {
     } catch (const std::bad_alloc&) {
       return ENOMEM;
     }
+    napi_value chunks[kMaxIov];
     for (int32_t i = 0; i < count; ++i) {
-      napi_value chunk;
+      napi_value& chunk = chunks[i];
       napi_typedarray_type type;
       size_t length;
       void* data;
@@ -545,9 +545,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
     }
     // Only once every chunk is good: a refused list pins nothing.
     for (int32_t i = 0; i < count; ++i) {
-      napi_value chunk;
-      napi_get_element(env, list, i, &chunk);
-      slot->pins[i] = InPool(slot->iov[i].iov_base) ? nullptr : PinMemory(chunk);
+      slot->pins[i] = InPool(slot->iov[i].iov_base) ? nullptr : PinMemory(chunks[i]);
     }
     slot->pinned = count;
     slot->hdr = msghdr{};
